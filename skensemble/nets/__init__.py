@@ -1,0 +1,15 @@
+"""scikit-learn estimators around skorch nets whose sizes are inferred at fit."""
+
+from ._conv import ConvNetClassifier
+from ._loader import TensorLoader
+from ._mlp import MLPNetClassifier, MLPNetRegressor
+from ._modules import ConvModule, MLPModule
+
+__all__ = [
+    "ConvModule",
+    "ConvNetClassifier",
+    "MLPModule",
+    "MLPNetClassifier",
+    "MLPNetRegressor",
+    "TensorLoader",
+]

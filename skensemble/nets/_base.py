@@ -1,0 +1,196 @@
+"""Shared machinery of skensemble's net estimators.
+
+Design: each public net is a thin scikit-learn estimator that *wraps* a skorch
+net rather than subclassing one.  ``__init__`` stores parameters only; ``fit``
+validates the data, encodes the labels, infers the module's input and output
+sizes, builds a fresh skorch net and keeps it as the fitted attribute ``net_``.
+Wrapping (instead of subclassing) is what lets the nets pass scikit-learn's
+estimator checks: skorch's own ``__init__`` sets attributes and its
+``get_params`` reports private entries, and a skorch net passes raw float64,
+pandas columns or string labels straight to torch.  Everything skorch offers
+stays reachable: ``callbacks``, ``net_params`` (any skorch argument such as
+``optimizer__momentum`` or ``iterator_train__drop_last``), and the fitted
+``net_``, ``module_`` and ``history_``.
+"""
+
+import copy
+import numbers
+from abc import abstractmethod
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import ValidSplit
+
+from ..utils._compat import Interval, StrOptions, check_is_fitted, validate_data
+from ..utils._device import resolve_device
+from ..utils._random import draw_seed, torch_seed
+from ._loader import TensorLoader
+from ._modules import ACTIVATIONS
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+# Batch size used for inference: larger than a training batch, as there is no
+# gradient to keep, but bounded so memory stays small.
+_PREDICT_BATCH_SIZE = 1024
+
+
+class BaseNet(BaseEstimator):
+    """Base class of the net estimators (not public API).
+
+    Subclasses define ``__init__`` with explicit parameters, ``_module_spec``
+    (the module class and its keyword arguments for the data at hand) and the
+    target handling (``_encode_y``/``_net_class``/``_criterion``).
+    """
+
+    _skensemble_net_attr = "net_"
+
+    _parameter_constraints = {
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "l1": [Interval(numbers.Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "net_params": [dict, None],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+    _hidden_constraints = {
+        "hidden_layer_sizes": [tuple, list],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+    }
+
+    # --- to be defined by subclasses -------------------------------------
+    @abstractmethod
+    def _module_spec(self, n_features, n_outputs):
+        """Return ``(module_class, module_kwargs)`` for this data."""
+
+    @abstractmethod
+    def _prepare_y(self, y):
+        """Validate and encode ``y``; set target attributes; return (y_enc, n_outputs)."""
+
+    # --- fitting ----------------------------------------------------------
+    def _validate_X(self, X, reset):
+        return validate_data(self, X, reset=reset, dtype=np.float32)
+
+    def _check_module_params(self):
+        """Hook for subclasses to validate module parameters before fitting."""
+
+    def _make_net(self, n_features, n_outputs, n_samples, seed, device):
+        module, module_kwargs = self._module_spec(n_features, n_outputs)
+        optimizer = self.optimizer
+        if isinstance(optimizer, str):
+            optimizer = OPTIMIZERS[optimizer]
+        callbacks = copy.deepcopy(self.callbacks) if self.callbacks else []
+        train_split = None
+        if self.early_stopping:
+            callbacks = callbacks + [
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        load_best=True,
+                    ),
+                )
+            ]
+            train_split = ValidSplit(
+                self.validation_fraction,
+                stratified=self._stratify,
+                random_state=seed,
+            )
+        params = {
+            "module": module,
+            "criterion": self._criterion,
+            "optimizer": optimizer,
+            "lr": self.lr,
+            "optimizer__weight_decay": self.weight_decay,
+            "max_epochs": self.max_epochs,
+            "batch_size": min(self.batch_size, n_samples),
+            "train_split": train_split,
+            "callbacks": callbacks,
+            "device": device,
+            "verbose": self.verbose,
+            "l1": self.l1,
+            "iterator_train": TensorLoader,
+            "iterator_train__shuffle": True,
+            "iterator_train__device": device,
+            "iterator_valid": TensorLoader,
+            "iterator_valid__batch_size": _PREDICT_BATCH_SIZE,
+            "iterator_valid__device": device,
+        }
+        params.update({f"module__{k}": v for k, v in module_kwargs.items()})
+        params.update(self._extra_net_params(n_outputs))
+        params.update(self.net_params or {})
+        return self._net_class(**params)
+
+    def _extra_net_params(self, n_outputs):
+        return {}
+
+    def _fit(self, X, y):
+        """Fit on ``X`` already validated (float32) and raw ``y``."""
+        self._check_module_params()
+        y_enc, n_outputs = self._prepare_y(y)
+        device = resolve_device(self.device)
+        self._seed = draw_seed(self.random_state)
+        net = self._make_net(X.shape[1], n_outputs, X.shape[0], self._seed, device)
+        with torch_seed(self._seed, device):
+            net.fit(X, y_enc)
+        self.net_ = net
+        self.device_ = device
+        return self
+
+    def _continue_fit(self, X, y_enc, epochs):
+        """Train the fitted net for ``epochs`` more epochs (used by fine-tuning)."""
+        with torch_seed(draw_seed(self._seed + len(self.net_.history)), self.device_):
+            self.net_.fit_loop(X, y_enc, epochs=epochs)
+        return self
+
+    # --- inference --------------------------------------------------------
+    def _forward(self, X):
+        """Raw module outputs for ``X`` as a float64 array, after validation."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        out = self.net_.forward(X)
+        if not torch.is_tensor(out):
+            raise TypeError(
+                "The module returned more than one output; skensemble's nets "
+                "expect a single tensor."
+            )
+        return out.detach().cpu().numpy().astype(np.float64)
+
+    # --- skorch pass-throughs --------------------------------------------
+    @property
+    def module_(self):
+        """The fitted torch module (``net_.module_``)."""
+        check_is_fitted(self)
+        return self.net_.module_
+
+    @property
+    def history_(self):
+        """skorch's training history of the last fit (``net_.history``)."""
+        check_is_fitted(self)
+        return self.net_.history
+
+    @property
+    def n_epochs_(self):
+        """Number of epochs trained, early stopping included."""
+        check_is_fitted(self)
+        return len(self.net_.history)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "net_")

@@ -1,0 +1,156 @@
+"""The torch modules behind skensemble's nets.
+
+Each module is a flat ``nn.Sequential`` named ``layers`` (after an optional
+reshape), so that pruning can cut it layer by layer and users can read it.
+"""
+
+import math
+
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "logistic": nn.Sigmoid,
+    "silu": nn.SiLU,
+    "identity": nn.Identity,
+}
+
+
+def _dense_block(n_in, n_out, activation, dropout, batch_norm):
+    layers = [nn.Linear(n_in, n_out)]
+    if batch_norm:
+        layers.append(nn.BatchNorm1d(n_out))
+    layers.append(ACTIVATIONS[activation]())
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    return layers
+
+
+class MLPModule(nn.Module):
+    """Fully connected network: ``n_features -> hidden... -> n_outputs``.
+
+    Parameters
+    ----------
+    n_features : int
+        Input size.
+    n_outputs : int
+        Output size (number of classes, or of regression targets).
+    hidden_layer_sizes : tuple of int
+        Units per hidden layer.
+    activation : str
+        A key of ``ACTIVATIONS``.
+    dropout : float
+        Dropout after each hidden activation (0 disables it).
+    batch_norm : bool
+        Batch normalisation after each hidden linear layer.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_outputs,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+    ):
+        super().__init__()
+        layers = []
+        n_in = n_features
+        for width in hidden_layer_sizes:
+            layers += _dense_block(n_in, width, activation, dropout, batch_norm)
+            n_in = width
+        layers.append(nn.Linear(n_in, n_outputs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+class Reshape(nn.Module):
+    """Reshape a batch of flat rows to ``(batch, *shape)``."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, X):
+        return X.reshape(X.shape[0], *self.shape)
+
+    def extra_repr(self):
+        return f"shape={self.shape}"
+
+
+class ConvModule(nn.Module):
+    """Convolutional network for flat rows reshaped to ``input_shape``.
+
+    ``input_shape`` is ``(channels, length)`` for 1-D signals and
+    ``(channels, height, width)`` for images.  Each block is
+    conv -> [batch norm] -> activation -> [pool by 2]; a dense head follows.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape of one sample, without the batch dimension.
+    n_outputs : int
+        Number of classes.
+    channels : tuple of int
+        Output channels of each conv block.
+    kernel_size : int
+        Kernel size of every convolution ("same" padding).
+    pooling : {"max", "avg", None}
+        Pooling by 2 after each block while the spatial size allows it.
+    hidden_layer_sizes : tuple of int
+        Units of the dense head's hidden layers.
+    activation, dropout, batch_norm
+        As in :class:`MLPModule`; dropout applies to the dense head.
+    """
+
+    def __init__(
+        self,
+        input_shape,
+        n_outputs,
+        channels=(16, 32),
+        kernel_size=3,
+        pooling="max",
+        hidden_layer_sizes=(64,),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+    ):
+        super().__init__()
+        input_shape = tuple(int(s) for s in input_shape)
+        n_dims = len(input_shape) - 1
+        conv = {1: nn.Conv1d, 2: nn.Conv2d}[n_dims]
+        norm = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}[n_dims]
+        pool = {
+            "max": {1: nn.MaxPool1d, 2: nn.MaxPool2d}[n_dims],
+            "avg": {1: nn.AvgPool1d, 2: nn.AvgPool2d}[n_dims],
+            None: None,
+        }[pooling]
+        layers = [Reshape(input_shape)]
+        n_in, spatial = input_shape[0], list(input_shape[1:])
+        for n_out in channels:
+            layers.append(conv(n_in, n_out, kernel_size, padding=kernel_size // 2))
+            # "same" padding keeps the size for odd kernels, adds one for even.
+            spatial = [s + 2 * (kernel_size // 2) - kernel_size + 1 for s in spatial]
+            if batch_norm:
+                layers.append(norm(n_out))
+            layers.append(ACTIVATIONS[activation]())
+            if pool is not None and min(spatial) >= 2:
+                layers.append(pool(2))
+                spatial = [s // 2 for s in spatial]
+            n_in = n_out
+        layers.append(nn.Flatten())
+        n_in = n_in * math.prod(spatial)
+        for width in hidden_layer_sizes:
+            layers += _dense_block(n_in, width, activation, dropout, False)
+            n_in = width
+        layers.append(nn.Linear(n_in, n_outputs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, X):
+        return self.layers(X)

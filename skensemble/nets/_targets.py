@@ -1,0 +1,110 @@
+"""Target handling shared by the net classifiers and regressors."""
+
+import numpy as np
+from scipy.special import softmax
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+from torch import nn
+
+from ..utils._compat import validate_data
+
+
+def check_two_classes(classes, owner):
+    """Raise a clear error when a classifier sees fewer than two classes."""
+    if len(classes) < 2:
+        raise ValueError(
+            f"{owner} needs samples of at least 2 classes in the data, but the "
+            f"data contains only one class: {classes[0]!r}."
+        )
+
+
+class NetClassifierMixin(ClassifierMixin):
+    """Label encoding, ``predict`` and ``predict_proba`` for net classifiers."""
+
+    _criterion = nn.CrossEntropyLoss
+    _stratify = True
+
+    def _prepare_y(self, y):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        check_two_classes(encoder.classes_, type(self).__name__)
+        self.classes_ = encoder.classes_
+        return encoder.transform(y).astype(np.int64), len(self.classes_)
+
+    def _extra_net_params(self, n_outputs):
+        return {"classes": np.arange(n_outputs)}
+
+    def fit(self, X, y):
+        """Fit the net on ``X`` (n_samples, n_features) and class labels ``y``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        X, y = validate_data(self, X, y, reset=True, dtype=np.float32)
+        return self._fit(X, y)
+
+    def decision_function(self, X):
+        """Logits of the net, shape (n_samples, n_classes); (n_samples,) if binary."""
+        logits = self._forward(X)
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X):
+        """Class probabilities (float64), columns ordered as ``classes_``."""
+        return softmax(self._forward(X), axis=1)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        from scipy.special import log_softmax
+
+        return log_softmax(self._forward(X), axis=1)
+
+    def predict(self, X):
+        """Predicted class labels (the original labels of ``y``)."""
+        return self.classes_[np.argmax(self._forward(X), axis=1)]
+
+
+class NetRegressorMixin(RegressorMixin):
+    """Target scaling and ``predict`` for net regressors.
+
+    Targets are standardised before training (and predictions scaled back), so
+    the default learning rate suits targets of any scale.
+    """
+
+    _criterion = nn.MSELoss
+    _stratify = False
+
+    def _prepare_y(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        self._y_1d = y.ndim == 1
+        y2 = y.reshape(len(y), -1)
+        self._y_mean = y2.mean(axis=0)
+        scale = y2.std(axis=0)
+        self._y_scale = np.where(scale > 0, scale, 1.0)
+        return ((y2 - self._y_mean) / self._y_scale).astype(np.float32), y2.shape[1]
+
+    def fit(self, X, y):
+        """Fit the net on ``X`` (n_samples, n_features) and targets ``y``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        X, y = validate_data(
+            self, X, y, reset=True, dtype=np.float32, y_numeric=True, multi_output=True
+        )
+        return self._fit(X, y)
+
+    def predict(self, X):
+        """Predicted targets, shaped like the ``y`` seen at fit."""
+        out = self._forward(X) * self._y_scale + self._y_mean
+        return out.ravel() if self._y_1d else out
