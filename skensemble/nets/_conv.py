@@ -22,8 +22,10 @@ class ConvNetClassifier(NetClassifierMixin, BaseNet):
 
     Parameters
     ----------
-    input_shape : tuple of int
-        Shape of one sample; its product must equal the number of features.
+    input_shape : tuple of int or None, default=None
+        Shape of one sample.  One entry may be -1, inferred from the number of
+        features as in ``reshape``; ``None`` means ``(1, n_features)``, a
+        one-channel 1-D signal.
     channels : tuple of int, default=(16, 32)
         Output channels of each conv block.
     kernel_size : int, default=3
@@ -56,7 +58,7 @@ callbacks, net_params, device, random_state, verbose
     _parameter_constraints = {
         **BaseNet._parameter_constraints,
         **BaseNet._hidden_constraints,
-        "input_shape": [tuple, list],
+        "input_shape": [tuple, list, None],
         "channels": [tuple, list],
         "kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "pooling": [StrOptions({"max", "avg"}), None],
@@ -64,7 +66,7 @@ callbacks, net_params, device, random_state, verbose
 
     def __init__(
         self,
-        input_shape,
+        input_shape=None,
         *,
         channels=(16, 32),
         kernel_size=3,
@@ -111,27 +113,29 @@ callbacks, net_params, device, random_state, verbose
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_module_params(self):
-        shape = tuple(self.input_shape)
-        if len(shape) not in (2, 3) or any(int(s) < 1 for s in shape):
+    def _resolve_shape(self, n_features):
+        """The concrete sample shape for ``n_features`` columns, checked."""
+        shape = (1, -1) if self.input_shape is None else tuple(self.input_shape)
+        if len(shape) not in (2, 3) or sum(s == -1 for s in shape) > 1 or any(
+            s < 1 and s != -1 for s in shape
+        ):
             raise ValueError(
                 "input_shape must be (channels, length) or (channels, height, width) "
-                f"with positive sizes; got {self.input_shape!r}."
+                f"of positive sizes, with at most one -1; got {self.input_shape!r}."
             )
-
-    def _fit(self, X, y):
-        n_expected = math.prod(int(s) for s in self.input_shape)
-        self._check_module_params()
-        if X.shape[1] != n_expected:
+        known = math.prod(s for s in shape if s != -1)
+        if -1 in shape and n_features % known == 0:
+            shape = tuple(n_features // known if s == -1 else s for s in shape)
+        if math.prod(shape) != n_features:
             raise ValueError(
-                f"input_shape={tuple(self.input_shape)} needs {n_expected} features "
-                f"per sample, but X has {X.shape[1]} features."
+                f"input_shape={self.input_shape!r} does not fit X with "
+                f"{n_features} features per sample."
             )
-        return super()._fit(X, y)
+        return tuple(int(s) for s in shape)
 
     def _module_spec(self, n_features, n_outputs):
         return ConvModule, {
-            "input_shape": tuple(int(s) for s in self.input_shape),
+            "input_shape": self._resolve_shape(n_features),
             "n_outputs": n_outputs,
             "channels": tuple(int(c) for c in self.channels),
             "kernel_size": self.kernel_size,

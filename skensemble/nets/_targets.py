@@ -1,7 +1,7 @@
 """Target handling shared by the net classifiers and regressors."""
 
 import numpy as np
-from scipy.special import softmax
+from scipy.special import log_softmax, softmax
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
@@ -49,26 +49,18 @@ class NetClassifierMixin(ClassifierMixin):
         X, y = validate_data(self, X, y, reset=True, dtype=np.float32)
         return self._fit(X, y)
 
-    def decision_function(self, X):
-        """Logits of the net, shape (n_samples, n_classes); (n_samples,) if binary."""
-        logits = self._forward(X)
-        if logits.shape[1] == 2:
-            return logits[:, 1] - logits[:, 0]
-        return logits
-
     def predict_proba(self, X):
         """Class probabilities (float64), columns ordered as ``classes_``."""
         return softmax(self._forward(X), axis=1)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
-        from scipy.special import log_softmax
-
         return log_softmax(self._forward(X), axis=1)
 
     def predict(self, X):
         """Predicted class labels (the original labels of ``y``)."""
-        return self.classes_[np.argmax(self._forward(X), axis=1)]
+        logits = self._forward(X)
+        return self.classes_[np.argmax(logits, axis=1)]
 
 
 class NetRegressorMixin(RegressorMixin):
@@ -80,6 +72,12 @@ class NetRegressorMixin(RegressorMixin):
 
     _criterion = nn.MSELoss
     _stratify = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.regressor_tags.poor_score = False
+        return tags
 
     def _prepare_y(self, y):
         y = np.asarray(y, dtype=np.float64)

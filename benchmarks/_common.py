@@ -1,0 +1,59 @@
+"""Helpers shared by the benchmark scripts: timing, tables, environment line."""
+
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def median_time(fn, repeats=3, warmup=1):
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def environment():
+    import sklearn
+    import skorch
+
+    return (
+        f"Python {platform.python_version()}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), skorch {skorch.__version__}, "
+        f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
+        f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores"
+    )
+
+
+def markdown_table(rows, columns):
+    """Render a list of dicts as a markdown table with the given columns."""
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_result(name, title, sections, command):
+    """Write ``benchmarks/results/<name>.md`` from (heading, text) sections."""
+    RESULTS.mkdir(exist_ok=True)
+    parts = [f"# {title}", "", f"Command: `{command}`", "", f"Environment: {environment()}", ""]
+    for heading, text in sections:
+        parts += [f"## {heading}", "", text, ""]
+    path = RESULTS / f"{name}.md"
+    path.write_text("\n".join(parts))
+    print(path.read_text())
+    return path

@@ -1,0 +1,151 @@
+"""MLPNetClassifier against a plain torch loop, a bare skorch net and sklearn's MLP.
+
+Same architecture (two hidden layers), optimiser (Adam), learning rate,
+epochs and batch size for all four; every fit is timed in this one run, and
+fit times are reported as ratios to the plain torch loop.
+
+Run: ``python benchmarks/bench_nets.py [--quick]``; writes
+``benchmarks/results/nets.md``.
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from skorch import NeuralNetClassifier
+from torch import nn
+
+from _common import markdown_table, median_time, write_result
+from skensemble.nets import MLPNetClassifier
+from skensemble.nets._modules import MLPModule
+
+HIDDEN = (256, 256)
+LR = 1e-3
+
+
+def plain_torch_fit(X, y, epochs, batch_size, seed=0):
+    """The reference: a hand-written loop over tensor slices."""
+    torch.manual_seed(seed)
+    module = MLPModule(X.shape[1], int(y.max()) + 1, HIDDEN)
+    opt = torch.optim.Adam(module.parameters(), lr=LR)
+    loss_fn = nn.CrossEntropyLoss()
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    module.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt))
+        Xs, ys = Xt[perm], yt[perm]
+        for i in range(0, len(Xt), batch_size):
+            opt.zero_grad()
+            loss = loss_fn(module(Xs[i : i + batch_size]), ys[i : i + batch_size])
+            loss.backward()
+            opt.step()
+            loss.item()  # the same sync that skorch does to log the loss
+    return module.eval()
+
+
+def plain_predict(module, X):
+    with torch.no_grad():
+        return module(torch.as_tensor(X)).argmax(1).numpy()
+
+
+def run_task(name, X, y, epochs, batch_size, repeats):
+    X = X.astype(np.float32)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=0
+    )
+    y_train64 = y_train.astype(np.int64)
+    K = int(y.max()) + 1
+    fitted = {}
+
+    def fit_plain():
+        fitted["plain torch loop"] = plain_torch_fit(X_train, y_train64, epochs, batch_size)
+
+    def fit_ours():
+        fitted["skensemble MLPNetClassifier"] = MLPNetClassifier(
+            HIDDEN, max_epochs=epochs, batch_size=batch_size, lr=LR, random_state=0
+        ).fit(X_train, y_train)
+
+    def fit_skorch():
+        torch.manual_seed(0)
+        fitted["bare skorch NeuralNetClassifier"] = NeuralNetClassifier(
+            MLPModule, module__n_features=X.shape[1], module__n_outputs=K,
+            module__hidden_layer_sizes=HIDDEN, criterion=nn.CrossEntropyLoss,
+            optimizer=torch.optim.Adam, lr=LR, max_epochs=epochs, batch_size=batch_size,
+            train_split=None, iterator_train__shuffle=True, verbose=0,
+        ).fit(X_train, y_train64)
+
+    def fit_sklearn():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fitted["sklearn MLPClassifier"] = MLPClassifier(
+                HIDDEN, learning_rate_init=LR, max_iter=epochs, batch_size=batch_size,
+                tol=0, n_iter_no_change=epochs + 1, alpha=0.0, random_state=0,
+            ).fit(X_train, y_train)
+
+    fits = {
+        "plain torch loop": fit_plain,
+        "skensemble MLPNetClassifier": fit_ours,
+        "bare skorch NeuralNetClassifier": fit_skorch,
+        "sklearn MLPClassifier": fit_sklearn,
+    }
+    # Interleave the repeats so that machine noise hits every method alike.
+    times = {k: [] for k in fits}
+    for k, f in fits.items():  # warm-up round
+        f()
+    for _ in range(repeats):
+        for k, f in fits.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    fit_s = {k: float(np.median(v)) for k, v in times.items()}
+
+    predictors = {
+        "plain torch loop": lambda: plain_predict(fitted["plain torch loop"], X_test),
+        "skensemble MLPNetClassifier": lambda: fitted["skensemble MLPNetClassifier"].predict(X_test),
+        "bare skorch NeuralNetClassifier": lambda: fitted["bare skorch NeuralNetClassifier"].predict(X_test),
+        "sklearn MLPClassifier": lambda: fitted["sklearn MLPClassifier"].predict(X_test),
+    }
+    rows = []
+    for k in fits:
+        pred = predictors[k]()
+        rows.append({
+            "model": k,
+            "fit s": fit_s[k],
+            "fit / plain torch": fit_s[k] / fit_s["plain torch loop"],
+            "predict ms": 1000 * median_time(predictors[k], repeats=5),
+            "accuracy": float(np.mean(pred == y_test)),
+        })
+    ref = next(r["predict ms"] for r in rows if r["model"] == "plain torch loop")
+    for r in rows:
+        r["predict / plain torch"] = r["predict ms"] / ref
+    header = (f"{name}: {len(X_train)} train / {len(X_test)} test samples, {X.shape[1]} features, "
+              f"{K} classes; MLP {HIDDEN}, Adam lr={LR}, {epochs} epochs, batch {batch_size}; "
+              f"median of {repeats} interleaved fits after one warm-up round.")
+    cols = ["model", "fit s", "fit / plain torch", "predict ms", "predict / plain torch", "accuracy"]
+    return header + "\n\n" + markdown_table(rows, cols)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller 50k task, 1 repeat")
+    args = parser.parse_args()
+    X, y = load_digits(return_X_y=True)
+    sections = [("digits", run_task("digits", X, y, epochs=30, batch_size=128,
+                                    repeats=1 if args.quick else 3))]
+    n = 10_000 if args.quick else 50_000
+    X, y = make_classification(n, 100, n_informative=40, n_classes=10, random_state=0)
+    sections.append((f"make_classification {n} x 100",
+                     run_task("synthetic", X, y, epochs=10, batch_size=128,
+                              repeats=1 if args.quick else 3)))
+    write_result("nets", "Nets: fit and predict cost against plain torch, skorch and sklearn",
+                 sections, "python benchmarks/bench_nets.py" + (" --quick" if args.quick else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Shared data and fitted models for the whole test suite (session-scoped)."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+
+@pytest.fixture(scope="session")
+def digits_split():
+    """Stratified 75/25 split of sklearn's digits with ``random_state=0``."""
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def digits_mlp(digits_split):
+    """``MLPNetClassifier`` with default settings fitted on the digits split."""
+    from skensemble.nets import MLPNetClassifier
+
+    X_train, _, y_train, _ = digits_split
+    return MLPNetClassifier(random_state=0).fit(X_train, y_train)
+
+
+@pytest.fixture(scope="session")
+def digits_mlp_256(digits_split):
+    """A (256, 256) MLP on digits: the base of the compression tests."""
+    from skensemble.nets import MLPNetClassifier
+
+    X_train, _, y_train, _ = digits_split
+    return MLPNetClassifier((256, 256), max_epochs=60, random_state=0).fit(
+        X_train, y_train
+    )
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    """A tiny 3-class problem for cheap behavioural tests."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 6))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5).astype(int)
+    return X, y

@@ -1,0 +1,227 @@
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from skorch.callbacks import Callback
+
+from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
+
+
+def cheap(**kw):
+    params = dict(hidden_layer_sizes=(16,), max_epochs=60, lr=0.02, random_state=0)
+    params.update(kw)
+    return MLPNetClassifier(**params)
+
+
+# --- accuracy on real data ----------------------------------------------------
+def test_mlp_defaults_reach_096_on_digits(digits_mlp, digits_split):
+    _, X_test, _, y_test = digits_split
+    assert digits_mlp.score(X_test, y_test) >= 0.96
+
+
+def test_conv_reaches_097_on_digits(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    clf = ConvNetClassifier(input_shape=(1, 8, 8), random_state=0).fit(X_train, y_train)
+    assert clf.score(X_test, y_test) >= 0.97
+    assert isinstance(clf.module_.layers[1], torch.nn.Conv2d)
+
+
+def test_conv_1d_signal_and_inferred_length(small_data):
+    X, y = small_data
+    clf = ConvNetClassifier((2, -1), channels=(4,), hidden_layer_sizes=(8,),
+                            max_epochs=5, random_state=0).fit(X, y)
+    assert isinstance(clf.module_.layers[1], torch.nn.Conv1d)
+    assert clf.module_.layers[0].shape == (2, 3)
+    assert clf.predict(X).shape == (len(X),)
+
+
+def test_regressor_fits_and_keeps_target_shape():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    y = 100 * X[:, 0] - 50 * X[:, 1] + 1000  # far from unit scale
+    reg = MLPNetRegressor((32,), max_epochs=150, lr=0.01, random_state=0).fit(X, y)
+    assert reg.predict(X).shape == (300,)
+    assert reg.score(X, y) > 0.95
+    Y = np.c_[y, -y]
+    assert MLPNetRegressor((8,), max_epochs=2).fit(X, Y).predict(X).shape == (300, 2)
+
+
+# --- labels and input types ---------------------------------------------------
+@pytest.mark.parametrize("labels", [np.array(["cat", "dog", "emu"]), np.array([-3, 7, 42])])
+def test_original_labels_come_back(small_data, labels):
+    X, y = small_data
+    clf = cheap().fit(X, labels[y])
+    assert set(clf.predict(X)) <= set(labels)
+    np.testing.assert_array_equal(clf.classes_, np.sort(labels))
+    assert clf.score(X, labels[y]) > 0.8
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int32])
+def test_any_numeric_dtype(small_data, dtype):
+    X, y = small_data
+    proba = cheap(max_epochs=2).fit((X * 10).astype(dtype), y).predict_proba(X.astype(dtype))
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_pandas_input_sets_feature_names(small_data):
+    pd = pytest.importorskip("pandas")
+    X, y = small_data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    clf = cheap(max_epochs=2).fit(df, pd.Series(y))
+    np.testing.assert_array_equal(clf.feature_names_in_, df.columns)
+    with pytest.warns(UserWarning, match="feature names"):
+        clf.predict(X)
+
+
+# --- bad input ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "make_X, match",
+    [
+        (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, np.nan, X), "NaN"),
+        (lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, np.inf, X), "infinity"),
+        (lambda X: X[:, 0], "Expected 2D array"),
+        (lambda X: X[:0], "0 sample"),
+        (lambda X: X.astype(str).astype(object) + "x", "could not convert|argument must be"),
+    ],
+)
+def test_bad_X_at_fit_is_named(small_data, make_X, match):
+    X, y = small_data
+    X_bad = make_X(X)
+    with pytest.raises(ValueError, match=match):
+        cheap().fit(X_bad, y[: len(X_bad)] if len(X_bad) else y[:0])
+
+
+def test_single_class_is_refused(small_data):
+    X, _ = small_data
+    with pytest.raises(ValueError, match="only one class"):
+        cheap().fit(X, np.zeros(len(X)))
+
+
+def test_continuous_target_is_refused(small_data):
+    X, _ = small_data
+    with pytest.raises(ValueError, match="Unknown label type"):
+        cheap().fit(X, np.linspace(0, 1, len(X)))
+
+
+def test_predict_errors(small_data, digits_mlp):
+    X, _ = small_data
+    with pytest.raises(NotFittedError):
+        cheap().predict(X)
+    with pytest.raises(ValueError, match="has 6 features, but MLPNetClassifier is expecting 64"):
+        digits_mlp.predict(X)
+    with pytest.raises(ValueError, match="NaN"):
+        digits_mlp.predict_proba(np.full((2, 64), np.nan))
+
+
+def test_bad_parameters_and_devices(small_data):
+    X, y = small_data
+    with pytest.raises(ValueError, match="lr"):
+        cheap(lr=-1.0).fit(X, y)
+    with pytest.raises(ValueError, match="activation"):
+        cheap(activation="swish").fit(X, y)
+    with pytest.raises(ValueError, match="Unknown device 'gpu0'"):
+        cheap(device="gpu0").fit(X, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            cheap(device="cuda:1").fit(X, y)
+    with pytest.raises(ValueError, match="does not fit X with 6 features"):
+        ConvNetClassifier((1, 4, 4)).fit(X, y)
+
+
+# --- cloning, pickling, determinism ---------------------------------------------
+def test_clone_pickle_joblib_round_trip(digits_mlp, digits_split, tmp_path):
+    _, X_test, _, _ = digits_split
+    expected = digits_mlp.predict_proba(X_test)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(digits_mlp)).predict_proba(X_test), expected)
+    joblib.dump(digits_mlp, tmp_path / "m.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").predict_proba(X_test), expected)
+    X_train, _, y_train, _ = digits_split
+    refit = clone(digits_mlp).fit(X_train, y_train)
+    np.testing.assert_array_equal(refit.predict_proba(X_test), expected)
+
+
+def test_fit_leaves_global_torch_rng_untouched(small_data):
+    X, y = small_data
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    clf = cheap().fit(X, y)
+    clf.predict_proba(X)
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_random_state_none_differs(small_data):
+    X, y = small_data
+    a = cheap(random_state=None, max_epochs=1).fit(X, y).predict_proba(X)
+    b = cheap(random_state=None, max_epochs=1).fit(X, y).predict_proba(X)
+    assert not np.array_equal(a, b)
+
+
+def test_gridsearch_pipeline_same_scores_with_n_jobs(digits_split):
+    X_train, _, y_train, _ = digits_split
+    pipe = Pipeline([("scale", StandardScaler()), ("net", cheap(max_epochs=5))])
+    grid = {"net__hidden_layer_sizes": [(8,), (16,)], "net__lr": [0.01, 0.003]}
+    scores = [
+        GridSearchCV(pipe, grid, cv=3, n_jobs=n_jobs).fit(X_train, y_train).cv_results_["mean_test_score"]
+        for n_jobs in (1, 2)
+    ]
+    np.testing.assert_array_equal(scores[0], scores[1])
+    assert scores[0].max() > 0.85
+
+
+def test_cross_validate_in_pipeline(digits_split):
+    X_train, _, y_train, _ = digits_split
+    pipe = Pipeline([("scale", StandardScaler()), ("net", cheap(max_epochs=5))])
+    res = cross_validate(pipe, X_train, y_train, cv=3, n_jobs=2)
+    assert res["test_score"].min() > 0.85
+
+
+# --- skorch power stays reachable ----------------------------------------------
+def test_callbacks_net_params_and_history(small_data):
+    X, y = small_data
+
+    class Count(Callback):
+        def initialize(self):
+            self.epochs = 0
+            return self
+
+        def on_epoch_end(self, net, **kw):
+            self.epochs += 1
+
+    user_cb = Count()
+    clf = cheap(max_epochs=3, optimizer="sgd", callbacks=[("count", user_cb)],
+                net_params={"optimizer__momentum": 0.9}).fit(X, y)
+    assert dict(clf.net_.callbacks_)["count"].epochs == 3
+    assert clf.net_.optimizer_.param_groups[0]["momentum"] == 0.9
+    assert len(clf.history_) == clf.n_epochs_ == 3
+    assert not hasattr(user_cb, "epochs")  # the user's callback was copied, not mutated
+
+
+def test_early_stopping_stops_and_restores(small_data):
+    X, _ = small_data
+    y = np.random.RandomState(1).randint(0, 3, len(X))  # noise: validation loss rises
+    clf = cheap(max_epochs=300, lr=0.05, early_stopping=True, n_iter_no_change=5).fit(X, y)
+    assert clf.n_epochs_ < 300
+    assert "valid_loss" in clf.history_[-1]
+
+
+def test_l1_penalty_shrinks_weights(small_data):
+    X, y = small_data
+    w = [cheap(max_epochs=40, l1=l1).fit(X, y).module_.layers[0].weight.abs().mean().item()
+         for l1 in (0.0, 0.01)]
+    assert w[1] < 0.7 * w[0]
+
+
+def test_batch_norm_and_dropout_build(small_data):
+    X, y = small_data
+    clf = cheap(batch_norm=True, dropout=0.2, activation="tanh").fit(X, y)
+    kinds = [type(m).__name__ for m in clf.module_.layers]
+    assert kinds == ["Linear", "BatchNorm1d", "Tanh", "Dropout", "Linear"]
+    assert clf.score(X, y) > 0.8

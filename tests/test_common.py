@@ -1,0 +1,31 @@
+"""scikit-learn's estimator checks on a cheap instance of every public estimator.
+
+Expected failures are listed in ``EXPECTED_FAILED_CHECKS`` with the reason.
+"""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
+
+_NET = dict(hidden_layer_sizes=(8,), max_epochs=20, lr=0.01, random_state=0)
+
+
+def cheap_estimators():
+    """Tiny instances: a few hidden units, a few epochs, no validation split."""
+    return [
+        MLPNetClassifier(**_NET),
+        MLPNetRegressor(**_NET),
+        ConvNetClassifier(channels=(4,), **_NET),
+    ]
+
+
+# Every entry needs a reason; keep this list short.
+EXPECTED_FAILED_CHECKS = {}
+
+
+@parametrize_with_checks(
+    cheap_estimators(),
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}),
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
