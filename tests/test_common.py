@@ -5,6 +5,7 @@ Expected failures are listed in ``EXPECTED_FAILED_CHECKS`` with the reason.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skensemble.compression import PrunedClassifier
 from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
 
 _NET = dict(hidden_layer_sizes=(8,), max_epochs=20, lr=0.01, random_state=0)
@@ -16,6 +17,9 @@ def cheap_estimators():
         MLPNetClassifier(**_NET),
         MLPNetRegressor(**_NET),
         ConvNetClassifier(channels=(4,), **_NET),
+        PrunedClassifier(MLPNetClassifier(**_NET), sparsity=0.5, fine_tune_epochs=2, random_state=0),
+        PrunedClassifier(MLPNetClassifier((16,), max_epochs=20, lr=0.01, random_state=0),
+                         sparsity=0.5, granularity="neuron", fine_tune_epochs=2, random_state=0),
     ]
 
 

@@ -82,3 +82,29 @@ def is_net(estimator):
             return True
         else:
             return False
+
+
+def net_input(estimator, X):
+    """Transform ``X`` the way ``estimator`` does before its net sees it.
+
+    Steps of a ``Pipeline`` before the net are applied; the result is a float32
+    array, what skensemble's nets and skorch modules are trained on.
+    """
+    import numpy as np
+
+    seen = estimator
+    while True:
+        if isinstance(seen, NeuralNet):
+            break
+        if isinstance(seen, FrozenEstimator):
+            seen = seen.estimator
+        elif isinstance(seen, Pipeline):
+            if len(seen.steps) > 1:
+                X = seen[:-1].transform(X)
+            seen = seen.steps[-1][1]
+        else:
+            attr = getattr(type(seen), "_skensemble_net_attr", None)
+            if attr is None:
+                break
+            seen = getattr(seen, attr)
+    return np.asarray(X, dtype=np.float32)

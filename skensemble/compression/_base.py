@@ -1,0 +1,91 @@
+"""Shared code of the compression meta-estimators."""
+
+import copy
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils.metaestimators import available_if
+
+from ..utils._access import get_net, net_input
+from ..utils._compat import check_is_fitted, validate_data
+from ..utils._random import torch_seed
+
+
+def fit_or_copy(estimator, X, y):
+    """Fit a clone of ``estimator``, or deep-copy the fitted one inside a FrozenEstimator.
+
+    Either way the user's object is never modified.
+    """
+    if isinstance(estimator, FrozenEstimator):
+        check_is_fitted(estimator.estimator)
+        return copy.deepcopy(estimator.estimator)
+    return clone(estimator).fit(X, y)
+
+
+def encode_labels(estimator, y):
+    """Indices of ``y`` in ``estimator.classes_`` (what the net's loss expects)."""
+    classes = estimator.classes_
+    idx = np.searchsorted(classes, y)
+    idx = np.clip(idx, 0, len(classes) - 1)
+    if not np.all(classes[idx] == np.asarray(y)):
+        unseen = sorted(set(np.asarray(y).tolist()) - set(classes.tolist()))
+        raise ValueError(f"y contains labels the net was not fitted on: {unseen[:5]}.")
+    return idx.astype(np.int64)
+
+
+def train_epochs(estimator, X, y, epochs, seed):
+    """Train the net inside ``estimator`` for ``epochs`` more epochs on (X, y)."""
+    if epochs <= 0:
+        return
+    net = get_net(estimator)
+    Xn = net_input(estimator, X)
+    y_enc = encode_labels(estimator, y)
+    with torch_seed(seed, net.device):
+        net.fit_loop(Xn, y_enc, epochs=epochs)
+
+
+def _estimator_has(attr):
+    def check(self):
+        est = getattr(self, "estimator_", self.estimator)
+        return hasattr(est, attr)
+
+    return check
+
+
+class BaseCompressedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Prediction delegation shared by the compression meta-estimators.
+
+    Subclasses set ``estimator_`` (the compressed estimator), ``classes_`` and
+    the input attributes in ``fit``; predictions come from ``estimator_``.
+    """
+
+    _skensemble_net_attr = "estimator_"
+
+    def _check_X(self, X):
+        check_is_fitted(self)
+        validate_data(self, X, reset=False, dtype=None, skip_check_array=False)
+        return X
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of the compressed model."""
+        X = self._check_X(X)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities of the compressed model."""
+        X = self._check_X(X)
+        return self.estimator_.predict_log_proba(X)
+
+    def predict(self, X):
+        """Class labels predicted by the compressed model."""
+        X = self._check_X(X)
+        return self.estimator_.predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

@@ -1,0 +1,120 @@
+"""What to score: importance criteria for weights and for units.
+
+An importance criterion is a small object with
+
+``weight_scores(param)`` -> Tensor shaped like ``param``
+    A non-negative score per weight; low scores are pruned first.
+``fit(net, X, y)`` (optional)
+    Called before each pruning step with the fitted skorch net and the
+    training data as the net sees it (float32 X, encoded y), for criteria that
+    need data, such as gradients.
+
+Unit (neuron/channel) scores are derived from ``weight_scores``: a unit's score
+is the sum of the scores of every weight that belongs to it (its row in the
+producing layer, its bias, its batch-norm scale and shift, and its column in the
+consuming layer).  A user criterion needs only these two members; subclass
+:class:`Importance` for the unit reduction.
+"""
+
+import torch
+
+
+class Importance:
+    """Base class: derive unit scores from per-weight scores."""
+
+    def weight_scores(self, param):
+        raise NotImplementedError
+
+    def unit_scores(self, group, module):
+        """Score each unit of ``group`` (a :class:`~._surgery.Group`)."""
+        total = None
+        for _, tensor, dim in group.unit_params(module):
+            scores = self.weight_scores(tensor)
+            dims = [d for d in range(scores.dim()) if d != dim]
+            per_unit = scores.sum(dim=dims) if dims else scores
+            total = per_unit if total is None else total + per_unit
+        return total
+
+
+class MagnitudeImportance(Importance):
+    """``|w|**p``: L1 (``p=1``) or squared L2 (``p=2``) magnitude."""
+
+    def __init__(self, p=1):
+        self.p = p
+
+    def weight_scores(self, param):
+        return param.detach().abs().pow(self.p)
+
+
+class TaylorImportance(Importance):
+    """First-order Taylor estimate of the loss change when a weight is removed.
+
+    The score of a weight is ``sum over mini-batches of |w * dL_batch/dw|``
+    (Molchanov et al., 2017/2019): taking the absolute value per batch keeps
+    the signal that a plain sum of gradients of a converged net averages away.
+
+    Parameters
+    ----------
+    max_samples : int, default=2048
+        Training samples used to estimate the scores.
+    batch_size : int, default=64
+        Mini-batch size of the estimate.
+    """
+
+    def __init__(self, max_samples=2048, batch_size=64):
+        self.max_samples = max_samples
+        self.batch_size = batch_size
+
+    def fit(self, net, X, y):
+        module = net.module_
+        params = [p for p in module.parameters() if p.requires_grad]
+        self._scores = {p: torch.zeros_like(p) for p in params}
+        was_training = module.training
+        module.eval()
+        device = params[0].device
+        n = min(len(X), self.max_samples)
+        for start in range(0, n, self.batch_size):
+            xb = torch.as_tensor(X[start : start + self.batch_size], device=device)
+            yb = torch.as_tensor(y[start : start + self.batch_size], device=device)
+            module.zero_grad()
+            net.get_loss(module(xb), yb, training=False).backward()
+            with torch.no_grad():
+                for p in params:
+                    self._scores[p] += (p * p.grad).abs()
+        module.zero_grad(set_to_none=True)
+        module.train(was_training)
+        return self
+
+    def weight_scores(self, param):
+        scores = getattr(self, "_scores", {})
+        if param not in scores:
+            raise RuntimeError("TaylorImportance.fit must run on the current module first.")
+        return scores[param]
+
+
+class RandomImportance(Importance):
+    """Uniform random scores: the baseline any criterion should beat."""
+
+    def __init__(self, generator=None):
+        self.generator = generator
+
+    def weight_scores(self, param):
+        return torch.rand(param.shape, generator=self.generator).to(param.device)
+
+
+def get_importance(importance, seed):
+    """Return an importance object for a name or a user object."""
+    if importance == "magnitude":
+        return MagnitudeImportance(p=1)
+    if importance == "l2":
+        return MagnitudeImportance(p=2)
+    if importance == "taylor":
+        return TaylorImportance()
+    if importance == "random":
+        return RandomImportance(torch.Generator().manual_seed(seed))
+    if callable(getattr(importance, "weight_scores", None)):
+        return importance
+    raise ValueError(
+        f"importance={importance!r} is not one of 'magnitude', 'l2', 'taylor', 'random' "
+        "or an object with a weight_scores(param) method."
+    )

@@ -1,0 +1,221 @@
+"""PrunedClassifier: prune a fitted net, physically or by weights, and fine-tune it."""
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils.multiclass import check_classification_targets
+
+from ..utils._access import get_net, is_net, net_input
+from ..utils._compat import HasMethods, Interval, StrOptions, validate_data
+from ..utils._random import draw_seed
+from ._base import (
+    BaseCompressedClassifier,
+    encode_labels,
+    fit_or_copy,
+    train_epochs,
+)
+from ._importance import get_importance
+from ._pruner import apply_weight_masks, fold_weight_masks, prune_units, weight_masks
+from ._schedule import sparsity_schedule
+from ._surgery import PRODUCERS, check_prunable, count_params, prunable_weights
+
+
+class PrunedClassifier(BaseCompressedClassifier):
+    """Prune a net classifier and fine-tune it: smaller and, with neurons, faster.
+
+    ``fit`` fits a clone of ``estimator`` (or copies the fitted net inside a
+    ``FrozenEstimator``), then prunes it in ``n_steps`` steps, fine-tuning for
+    ``fine_tune_epochs`` after each.  The user's estimator is never modified.
+
+    Parameters
+    ----------
+    estimator : estimator
+        An unfitted skensemble net or skorch ``NeuralNetClassifier``, a
+        ``FrozenEstimator`` of a fitted one, a ``Pipeline`` ending in one, or
+        another skensemble meta-estimator wrapping one.
+    sparsity : float in [0, 1), default=0.5
+        With ``granularity="weight"``, the fraction of weights (of Linear and
+        Conv layers) set to zero; with ``"neuron"``, the fraction of hidden
+        units and channels removed.
+    granularity : {"weight", "neuron"}, default="weight"
+        ``"weight"``: unstructured pruning; masks are folded into the weights at
+        the end, so the model is a plain module with zeros (same size and speed
+        as dense).  ``"neuron"``: structured pruning; hidden units of Linear
+        layers and channels of Conv layers are physically removed together with
+        their batch-norm entries and the matching inputs of the next layer, so
+        the model is smaller and faster.  The output layer is never pruned.
+    scope : {"global", "layer"}, default="global"
+        Rank scores across all layers, or prune each layer by ``sparsity``.
+        Global unit scores are divided by their layer's mean score.  No layer
+        is ever emptied.
+    importance : {"magnitude", "l2", "taylor", "random"} or object, default="magnitude"
+        What to score: L1 or squared L2 magnitude, first-order Taylor
+        ``|w * dL/dw|`` on the training data, random (a baseline), or an object
+        with ``weight_scores(param)`` and optionally ``fit(net, X, y)`` (see
+        :class:`skensemble.compression.Importance`).
+    n_steps : int, default=1
+        Number of prune/fine-tune steps to reach ``sparsity``.
+    fine_tune_epochs : int, default=5
+        Epochs of training after each step (0 disables fine-tuning).
+    schedule : {"cubic", "linear"}, default="cubic"
+        How sparsity grows over the steps (Zhu & Gupta, 2017, for "cubic").
+    random_state : int, RandomState instance or None, default=None
+        Seeds fine-tuning and random importance.
+    verbose : int, default=0
+        Print one line per step when positive.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The pruned, fine-tuned estimator; its net's ``module_`` is the pruned module.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when X has string column names.
+    sparsity_ : float
+        Measured sparsity: the fraction of zero weights (``"weight"``) or of
+        removed hidden units (``"neuron"``).
+    n_params_ : int
+        Parameters of the pruned module.
+    n_nonzero_params_ : int
+        Non-zero parameters of the pruned module.
+    n_params_dense_ : int
+        Parameters of the module before pruning.
+    history_ : list of dict
+        Per step: target and measured sparsity, parameters and the fine-tuning
+        training loss.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skensemble.nets import MLPNetClassifier
+    >>> from skensemble.compression import PrunedClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> net = MLPNetClassifier((64,), max_epochs=20, random_state=0)
+    >>> pruned = PrunedClassifier(net, sparsity=0.5, granularity="neuron",
+    ...                           random_state=0).fit(X, y)
+    >>> pruned.estimator_.module_.layers[0]
+    Linear(in_features=64, out_features=32, bias=True)
+    >>> pruned.n_params_ < pruned.n_params_dense_
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "sparsity": [Interval(numbers.Real, 0, 1, closed="left")],
+        "granularity": [StrOptions({"weight", "neuron"})],
+        "scope": [StrOptions({"global", "layer"})],
+        "importance": [StrOptions({"magnitude", "l2", "taylor", "random"}), HasMethods(["weight_scores"])],
+        "n_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "fine_tune_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "schedule": [StrOptions({"cubic", "linear"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        sparsity=0.5,
+        granularity="weight",
+        scope="global",
+        importance="magnitude",
+        n_steps=1,
+        fine_tune_epochs=5,
+        schedule="cubic",
+        random_state=None,
+        verbose=0,
+    ):
+        self.estimator = estimator
+        self.sparsity = sparsity
+        self.granularity = granularity
+        self.scope = scope
+        self.importance = importance
+        self.n_steps = n_steps
+        self.fine_tune_epochs = fine_tune_epochs
+        self.schedule = schedule
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Fit (or copy) the net, prune it and fine-tune it.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        _, y = validate_data(self, X, y, reset=True, dtype=np.float32)
+        check_classification_targets(y)
+        if not is_net(self.estimator):
+            raise TypeError(
+                f"PrunedClassifier prunes torch nets, but estimator is a "
+                f"{type(self.estimator).__name__}. Pass a skensemble net, a skorch "
+                "NeuralNetClassifier, or a FrozenEstimator/Pipeline holding one."
+            )
+        seed = draw_seed(self.random_state)
+        estimator = fit_or_copy(self.estimator, X, y)
+        net = get_net(estimator)
+        module = net.module_
+        Xn = net_input(estimator, X)
+        y_enc = encode_labels(estimator, y)
+        importance = get_importance(self.importance, seed)
+        groups = None
+        if self.granularity == "neuron":
+            device = next(module.parameters()).device
+            groups = check_prunable(module, torch.as_tensor(Xn[:2], device=device))
+        weights = prunable_weights(module)
+        n_dense = count_params(module)
+        history = []
+        for step, target in enumerate(sparsity_schedule(self.sparsity, self.n_steps, self.schedule)):
+            if groups is None:
+                fold_weight_masks(module)
+                if hasattr(importance, "fit"):
+                    importance.fit(net, Xn, y_enc)
+                apply_weight_masks(module, weight_masks(module, weights, importance, target, self.scope))
+            else:
+                if hasattr(importance, "fit"):
+                    importance.fit(net, Xn, y_enc)
+                prune_units(module, groups, importance, target, self.scope)
+                net.initialize_optimizer()
+            module.zero_grad(set_to_none=True)
+            n_before = len(net.history)
+            train_epochs(estimator, X, y, self.fine_tune_epochs, seed + step + 1)
+            record = {
+                "step": step + 1,
+                "target_sparsity": target,
+                "sparsity": self._measure(module, groups),
+                "n_params": count_params(module),
+                "train_loss": (
+                    float(net.history[-1, "train_loss"]) if len(net.history) > n_before else None
+                ),
+            }
+            history.append(record)
+            if self.verbose:
+                print(
+                    f"[PrunedClassifier] step {record['step']}/{self.n_steps}: "
+                    f"sparsity {record['sparsity']:.3f} (target {target:.3f}), "
+                    f"{record['n_params']:,} parameters, train loss {record['train_loss']}"
+                )
+        fold_weight_masks(module)
+        self.estimator_ = estimator
+        self.classes_ = estimator.classes_
+        self.sparsity_ = self._measure(module, groups)
+        self.n_params_ = count_params(module)
+        self.n_nonzero_params_ = count_params(module, nonzero=True)
+        self.n_params_dense_ = n_dense
+        self.history_ = history
+        return self
+
+    @staticmethod
+    def _measure(module, groups):
+        """Removed-unit fraction (neurons) or zero-weight fraction (weights)."""
+        if groups is not None:
+            return 1 - sum(g.n_units for g in groups) / sum(g.original_units for g in groups)
+        ws = [m.weight for m in module.modules() if isinstance(m, PRODUCERS)]
+        return sum(int((w == 0).sum()) for w in ws) / sum(w.numel() for w in ws)
