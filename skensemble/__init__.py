@@ -4,13 +4,17 @@ Subpackages
 -----------
 nets
     skorch-based MLP and conv estimators whose sizes are inferred at fit.
+compression
+    Pruning (and further compression meta-estimators).
+report
+    Metrics: parameters, saved size, latency.
 utils
     The module-access protocol, seeding and device helpers.
 """
 
 __version__ = "0.1.0"
 
-from . import nets, utils  # noqa: E402
+from . import compression, nets, report, utils  # noqa: E402
 from .nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor  # noqa: E402
 
 __all__ = [
@@ -18,6 +22,8 @@ __all__ = [
     "MLPNetClassifier",
     "MLPNetRegressor",
     "__version__",
+    "compression",
     "nets",
+    "report",
     "utils",
 ]

@@ -1,0 +1,120 @@
+"""Metric helpers: parameters, non-zero parameters, saved size and latency.
+
+They take a torch module or any fitted estimator (nets, compressed nets,
+ensembles, plain scikit-learn models).
+"""
+
+import io
+import pickle
+import statistics
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..utils._access import get_module
+
+
+def _modules(model):
+    """Torch modules inside ``model`` (several for ensembles), or [] for non-nets."""
+    if isinstance(model, nn.Module):
+        return [model]
+    quantized = getattr(model, "quantized_module_", None)
+    if quantized is not None:
+        return [quantized]
+    try:
+        return [get_module(model)]
+    except (TypeError, AttributeError):
+        pass
+    members = getattr(model, "estimators_", None)
+    if isinstance(members, (list, tuple)):
+        found = []
+        for m in members:
+            found += _modules(m[1] if isinstance(m, tuple) else m)
+        return found
+    return []
+
+
+def _tensors(module):
+    return list(module.state_dict().values())
+
+
+def count_parameters(model, nonzero=False):
+    """Number of (non-zero) stored weights of the torch modules in ``model``.
+
+    Packed int8 weights count as their unpacked number of weights. Returns
+    ``None`` for models without torch modules.
+    """
+    modules = _modules(model)
+    if not modules:
+        return None
+    total = 0
+    for module in modules:
+        for t in _tensors(module):
+            if not torch.is_tensor(t) or not (t.is_floating_point() or t.dtype in (torch.qint8, torch.quint8, torch.int8)):
+                continue
+            if t.is_quantized:
+                t = t.dequantize()
+            total += int(torch.count_nonzero(t)) if nonzero else t.numel()
+        total += _packed_params(module, nonzero)
+    return total
+
+
+def _packed_params(module, nonzero):
+    """Weights held in packed form by quantized layers (not in state_dict tensors)."""
+    total = 0
+    for layer in module.modules():
+        packed = getattr(layer, "_packed_params", None)
+        if packed is None or not hasattr(packed, "_weight_bias"):
+            continue
+        w, b = packed._weight_bias()
+        for t in (w, b):
+            if t is None:
+                continue
+            t = t.dequantize() if t.is_quantized else t
+            total += int(torch.count_nonzero(t)) if nonzero else t.numel()
+    return total
+
+
+def saved_size_bytes(model):
+    """Bytes of the model when saved: torch state dicts for nets, pickle otherwise."""
+    modules = _modules(model)
+    if not modules:
+        return len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    size = 0
+    for module in modules:
+        buf = io.BytesIO()
+        torch.save(module.state_dict(), buf)
+        size += buf.tell()
+    return size
+
+
+def predict_latency(predict, X, batch_size, n_repeats=7, warmup=2, max_batches=8):
+    """Median seconds to predict one batch of ``batch_size`` rows of ``X``.
+
+    ``predict`` is a callable (e.g. ``model.predict`` or a module) taking a
+    batch. Batches cycle through X; ``warmup`` calls are discarded.
+    """
+    n = len(X)
+    reps = max(1, -(-batch_size // n))
+    data = np.concatenate([X] * reps)[: max(batch_size, n)] if reps > 1 else X
+    starts = list(range(0, max(len(data) - batch_size, 0) + 1, batch_size))[:max_batches] or [0]
+    batches = [data[s : s + batch_size] for s in starts]
+    if isinstance(predict, nn.Module):
+        module = predict.eval()
+        batches = [torch.as_tensor(b, dtype=torch.float32) for b in batches]
+
+        def predict(b):
+            with torch.inference_mode():
+                return module(b)
+
+    for i in range(warmup):
+        predict(batches[i % len(batches)])
+    times = []
+    for i in range(n_repeats):
+        b = batches[i % len(batches)]
+        t = time.perf_counter()
+        predict(b)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
