@@ -1,4 +1,4 @@
-"""Compression meta-estimators: pruning (and, as they land, distillation, quantization)."""
+"""Compression meta-estimators: pruning and quantization."""
 
 from ._importance import (
     Importance,
@@ -7,13 +7,17 @@ from ._importance import (
     TaylorImportance,
 )
 from ._pruning import PrunedClassifier
+from ._quantization import QuantizedClassifier
+from ._quantize_backends import Int8WeightOnlyLinear
 from ._schedule import sparsity_schedule
 from ._surgery import StructuralPruningError, count_params, find_groups, remove_units
 
 __all__ = [
     "Importance",
+    "Int8WeightOnlyLinear",
     "MagnitudeImportance",
     "PrunedClassifier",
+    "QuantizedClassifier",
     "RandomImportance",
     "StructuralPruningError",
     "TaylorImportance",

@@ -1,0 +1,149 @@
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skensemble.compression import Int8WeightOnlyLinear, PrunedClassifier, QuantizedClassifier
+from skensemble.compression import _quantization
+from skensemble.nets import ConvNetClassifier, MLPNetClassifier
+
+
+class ConvOnly(torch.nn.Module):
+    """A module without any Linear layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(1, 3, 6)
+
+    def forward(self, X):
+        return self.conv(X[:, None, :])[:, :, 0]
+
+
+@pytest.fixture(scope="module")
+def dense(digits_mlp_256, digits_split):
+    _, X_test, _, y_test = digits_split
+    return digits_mlp_256, digits_mlp_256.score(X_test, y_test)
+
+
+def _quantize(dense_net, X, y, **kw):
+    return QuantizedClassifier(FrozenEstimator(dense_net), random_state=0, **kw).fit(X, y)
+
+
+def test_int8_dynamic_is_4x_smaller_and_accurate(dense, digits_split):
+    net, score = dense
+    X_train, X_test, y_train, y_test = digits_split
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no backend warning reaches the user
+        q = _quantize(net, X_train, y_train)
+        q_score = q.score(X_test, y_test)
+    assert q.backend_ == "torch-dynamic"
+    assert q.compression_ratio_ >= 3.5
+    assert q_score >= score - 0.005
+    # predictions come from the int8 module, not the float one
+    assert any("quantized" in type(m).__module__ for m in q.quantized_module_.modules())
+    assert not np.array_equal(q.predict_proba(X_test), net.predict_proba(X_test))
+
+
+def test_int8_static_within_one_point(dense, digits_split):
+    net, score = dense
+    X_train, X_test, y_train, y_test = digits_split
+    q = _quantize(net, X_train, y_train, method="static")
+    assert q.backend_ == "torch-static"
+    assert q.score(X_test, y_test) >= score - 0.01
+    assert q.compression_ratio_ > 3
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_halves_size(dense, digits_split, dtype):
+    net, score = dense
+    X_train, X_test, y_train, y_test = digits_split
+    q = _quantize(net, X_train, y_train, dtype=dtype)
+    assert q.compression_ratio_ == pytest.approx(2.0, rel=0.02)
+    assert q.score(X_test, y_test) >= score - 0.01
+    assert next(q.quantized_module_.parameters()).dtype == getattr(torch, dtype)
+
+
+def test_weight_only_fallback_without_torch_ao(dense, digits_split, monkeypatch):
+    net, score = dense
+    X_train, X_test, y_train, y_test = digits_split
+    monkeypatch.setattr(_quantization, "has_torch_ao", lambda: False)
+    q = _quantize(net, X_train, y_train)
+    assert q.backend_ == "weight-only"
+    assert isinstance(q.quantized_module_.layers[0], Int8WeightOnlyLinear)
+    assert q.quantized_module_.layers[0].weight_int8.dtype == torch.int8
+    assert q.compression_ratio_ >= 3.5 and q.score(X_test, y_test) >= score - 0.005
+    with pytest.raises(ValueError, match="backend='weight-only'"):
+        _quantize(net, X_train, y_train, backend="torch")
+
+
+def test_prune_then_quantize_is_smallest(dense, digits_split):
+    net, score = dense
+    X_train, X_test, y_train, y_test = digits_split
+    pruned = PrunedClassifier(FrozenEstimator(net), sparsity=0.5, granularity="neuron", random_state=0)
+    both = QuantizedClassifier(pruned).fit(X_train, y_train)
+    quant_only = _quantize(net, X_train, y_train)
+    prune_only_bytes = both.size_bytes_float_  # the pruned float module
+    assert both.size_bytes_ < min(quant_only.size_bytes_, prune_only_bytes)
+    assert both.score(X_test, y_test) >= score - 0.02
+
+
+def test_conv_net_quantizes(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    conv = ConvNetClassifier((1, 8, 8), channels=(8, 16), max_epochs=15, random_state=0).fit(X_train, y_train)
+    for method in ("dynamic", "static"):
+        q = _quantize(conv, X_train, y_train, method=method)
+        assert q.score(X_test, y_test) >= conv.score(X_test, y_test) - 0.02
+        assert q.size_bytes_ < q.size_bytes_float_
+
+
+def test_round_trip_predicts_identically(dense, digits_split):
+    net, _ = dense
+    X_train, X_test, y_train, _ = digits_split
+    for kw in ({}, {"method": "static"}, {"dtype": "float16"}):
+        q = _quantize(net, X_train, y_train, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clone = pickle.loads(pickle.dumps(q))
+        np.testing.assert_array_equal(clone.predict_proba(X_test), q.predict_proba(X_test))
+
+
+def test_calibration_with_fewer_samples_warns(dense, digits_split):
+    net, _ = dense
+    X_train, _, y_train, _ = digits_split
+    with pytest.warns(UserWarning, match="calibration_size=5000 but only 1347"):
+        _quantize(net, X_train, y_train, method="static", calibration_size=5000)
+
+
+def test_bad_options(dense, digits_split, small_data):
+    net, _ = dense
+    X_train, _, y_train, _ = digits_split
+    with pytest.raises(ValueError, match="weight-only"):
+        _quantize(net, X_train, y_train, backend="weight-only", method="static")
+    with pytest.raises(ValueError, match="dtype"):
+        _quantize(net, X_train, y_train, dtype="int4")
+    X, y = small_data
+    with pytest.raises(TypeError, match="quantizes torch nets.*LogisticRegression"):
+        QuantizedClassifier(LogisticRegression()).fit(X, y)
+    from skorch import NeuralNetClassifier
+
+    user = NeuralNetClassifier(ConvOnly, criterion=torch.nn.CrossEntropyLoss, max_epochs=1,
+                               train_split=None).fit(X.astype(np.float32), y.astype(np.int64))
+    with pytest.raises(ValueError, match="no Linear layer|has none"):
+        QuantizedClassifier(FrozenEstimator(user)).fit(X.astype(np.float32), y)
+
+
+def test_gridsearch_over_dtype_and_method(digits_split):
+    X_train, _, y_train, _ = digits_split
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("q", QuantizedClassifier(MLPNetClassifier((32,), max_epochs=30, random_state=0),
+                                               random_state=0))])
+    grid = {"q__dtype": ["int8", "float16"], "q__method": ["dynamic", "static"]}
+    search = GridSearchCV(pipe, grid, cv=2, n_jobs=2).fit(X_train, y_train)
+    assert search.cv_results_["mean_test_score"].min() > 0.85
