@@ -1,0 +1,87 @@
+"""Quantization: accuracy, size and predict time of each backend against float32.
+
+For every backend/dtype/method of ``QuantizedClassifier`` on digits and on a
+784-input synthetic task, with hidden sizes 256 and 1024.  Predict time is the
+module forward (``torch.inference_mode``) at batch 1, 64 and 4096, as a ratio to
+the float32 module measured in the same run.
+
+Run: ``python benchmarks/bench_quantization.py [--quick]``; writes
+``benchmarks/results/quantization.md``.
+"""
+
+import argparse
+
+from sklearn.datasets import load_digits, make_classification
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import train_test_split
+
+from _common import markdown_table, write_result
+from skensemble.compression import QuantizedClassifier
+from skensemble.nets import MLPNetClassifier
+from skensemble.report import predict_latency
+
+BATCHES = (1, 64, 4096)
+VARIANTS = [
+    ("int8 dynamic (auto = torch)", dict(dtype="int8", method="dynamic")),
+    ("int8 static (torch FX)", dict(dtype="int8", method="static")),
+    ("int8 weight-only", dict(dtype="int8", backend="weight-only")),
+    ("float16", dict(dtype="float16")),
+    ("bfloat16", dict(dtype="bfloat16")),
+]
+
+
+def run_task(X, y, hidden, epochs, repeats):
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=0
+    )
+    net = MLPNetClassifier(hidden, max_epochs=epochs, random_state=0).fit(X_train, y_train)
+    X32 = X_test.astype("float32")
+    base = {b: predict_latency(net.module_, X32, b, n_repeats=repeats) for b in BATCHES}
+    rows = [{"model": "float32", "accuracy": net.score(X_test, y_test),
+             "bytes": QuantizedClassifier(FrozenEstimator(net)).fit(X_train, y_train).size_bytes_float_,
+             **{f"ms @{b}": 1000 * base[b] for b in BATCHES},
+             **{f"speedup @{b}": 1.0 for b in BATCHES}}]
+    for name, kw in VARIANTS:
+        q = QuantizedClassifier(FrozenEstimator(net), random_state=0, **kw).fit(X_train, y_train)
+        module = q.quantized_module_
+        dtype = next(module.parameters()).dtype if any(True for _ in module.parameters()) else None
+        X_in = X32 if dtype is None or not dtype.is_floating_point else X32
+        import torch
+
+        def fwd(b, module=module, dtype=dtype):
+            with torch.inference_mode():
+                xb = torch.as_tensor(b)
+                if dtype is not None and dtype.is_floating_point:
+                    xb = xb.to(dtype)
+                return module(xb)
+
+        times = {b: predict_latency(fwd, X_in, b, n_repeats=repeats) for b in BATCHES}
+        rows.append({"model": f"{name} [{q.backend_}]", "accuracy": q.score(X_test, y_test),
+                     "bytes": q.size_bytes_,
+                     **{f"ms @{b}": 1000 * times[b] for b in BATCHES},
+                     **{f"speedup @{b}": base[b] / times[b] for b in BATCHES}})
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    repeats = 5 if args.quick else 15
+    cols = ["model", "accuracy", "bytes"] + [f"ms @{b}" for b in BATCHES] + [f"speedup @{b}" for b in BATCHES]
+    sections = []
+    X, y = load_digits(return_X_y=True)
+    n = 4000 if args.quick else 12000
+    Xs, ys = make_classification(n, 784, n_informative=40, n_redundant=0, n_classes=10,
+                                 class_sep=2.0, random_state=0)
+    for hidden in (256, 1024):
+        sections.append((f"digits, MLP 64-{hidden}-{hidden}-10",
+                         markdown_table(run_task(X, y, (hidden, hidden), 30, repeats), cols)))
+        sections.append((f"synthetic {n} x 784, MLP 784-{hidden}-{hidden}-10",
+                         markdown_table(run_task(Xs, ys, (hidden, hidden), 5, repeats), cols)))
+    write_result("quantization", "Quantization: size, accuracy and speed against float32",
+                 sections, "python benchmarks/bench_quantization.py" + (" --quick" if args.quick else ""))
+
+
+if __name__ == "__main__":
+    main()
