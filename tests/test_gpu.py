@@ -1,0 +1,70 @@
+"""CUDA paths: run with ``python -m pytest -m gpu`` on a machine with a GPU."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.frozen import FrozenEstimator
+
+from skensemble.compression import PrunedClassifier, QuantizedClassifier
+from skensemble.nets import ConvNetClassifier, MLPNetClassifier
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+
+@pytest.fixture(scope="module")
+def gpu_mlp(digits_split):
+    X_train, _, y_train, _ = digits_split
+    return MLPNetClassifier((256, 256), max_epochs=60, device="cuda", random_state=0).fit(X_train, y_train)
+
+
+def test_fit_on_cuda_and_auto(gpu_mlp, digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    assert next(gpu_mlp.module_.parameters()).is_cuda
+    assert gpu_mlp.device_.startswith("cuda")
+    assert gpu_mlp.score(X_test, y_test) >= 0.96
+    auto = MLPNetClassifier((16,), max_epochs=2, device="auto").fit(X_train, y_train)
+    assert auto.device_ == "cuda"
+    with pytest.raises(ValueError, match="does not exist"):
+        MLPNetClassifier(device=f"cuda:{torch.cuda.device_count()}").fit(X_train, y_train)
+
+
+def test_cuda_fit_is_reproducible_and_leaves_rng(digits_split):
+    X_train, X_test, y_train, _ = digits_split
+    cuda_state = torch.cuda.get_rng_state()
+    a = MLPNetClassifier((64,), max_epochs=5, device="cuda", random_state=0).fit(X_train, y_train)
+    b = MLPNetClassifier((64,), max_epochs=5, device="cuda", random_state=0).fit(X_train, y_train)
+    np.testing.assert_allclose(a.predict_proba(X_test), b.predict_proba(X_test), atol=1e-6)
+    assert torch.equal(cuda_state, torch.cuda.get_rng_state())
+
+
+def test_conv_on_cuda(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    conv = ConvNetClassifier((1, 8, 8), device="cuda", random_state=0).fit(X_train, y_train)
+    assert conv.score(X_test, y_test) >= 0.97
+
+
+def test_prune_on_cuda_keeps_device(gpu_mlp, digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    pruned = PrunedClassifier(FrozenEstimator(gpu_mlp), sparsity=0.5, granularity="neuron",
+                              importance="taylor", random_state=0).fit(X_train, y_train)
+    assert all(p.is_cuda for p in pruned.estimator_.module_.parameters())
+    assert pruned.n_params_ <= 0.3 * pruned.n_params_dense_
+    assert pruned.score(X_test, y_test) >= gpu_mlp.score(X_test, y_test) - 0.015
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_serves_on_cuda(gpu_mlp, digits_split, dtype):
+    X_train, X_test, y_train, y_test = digits_split
+    q = QuantizedClassifier(FrozenEstimator(gpu_mlp), dtype=dtype).fit(X_train, y_train)
+    assert next(q.quantized_module_.parameters()).is_cuda
+    assert q.score(X_test, y_test) >= gpu_mlp.score(X_test, y_test) - 0.01
+
+
+def test_int8_from_cuda_net_runs_on_cpu(gpu_mlp, digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    q = QuantizedClassifier(FrozenEstimator(gpu_mlp)).fit(X_train, y_train)
+    assert q.compression_ratio_ >= 3.5
+    assert q.score(X_test, y_test) >= gpu_mlp.score(X_test, y_test) - 0.005
