@@ -5,7 +5,9 @@ Expected failures are listed in ``EXPECTED_FAILED_CHECKS`` with the reason.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skensemble.compression import PrunedClassifier, QuantizedClassifier
+from sklearn.linear_model import LogisticRegression
+
+from skensemble.compression import DistilledClassifier, PrunedClassifier, QuantizedClassifier
 from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
 
 _NET = dict(hidden_layer_sizes=(8,), max_epochs=20, lr=0.01, random_state=0)
@@ -21,6 +23,8 @@ def cheap_estimators():
         PrunedClassifier(MLPNetClassifier((16,), max_epochs=20, lr=0.01, random_state=0),
                          sparsity=0.5, granularity="neuron", fine_tune_epochs=2, random_state=0),
         QuantizedClassifier(MLPNetClassifier(**_NET), random_state=0),
+        DistilledClassifier(LogisticRegression(), MLPNetClassifier(**_NET), augment_factor=1,
+                            random_state=0),
         QuantizedClassifier(MLPNetClassifier(**_NET), method="static", random_state=0),
     ]
 

@@ -1,5 +1,8 @@
-"""Compression meta-estimators: pruning and quantization."""
+"""Compression meta-estimators: pruning, distillation and quantization."""
 
+from ._augment import MixupAugmenter, MungeAugmenter, NoiseAugmenter
+from ._distillation import DistilledClassifier
+from ._distillation_loss import DistillationLoss
 from ._importance import (
     Importance,
     MagnitudeImportance,
@@ -13,6 +16,11 @@ from ._schedule import sparsity_schedule
 from ._surgery import StructuralPruningError, count_params, find_groups, remove_units
 
 __all__ = [
+    "DistillationLoss",
+    "DistilledClassifier",
+    "MixupAugmenter",
+    "MungeAugmenter",
+    "NoiseAugmenter",
     "Importance",
     "Int8WeightOnlyLinear",
     "MagnitudeImportance",

@@ -48,8 +48,10 @@ def train_epochs(estimator, X, y, epochs, seed):
 
 def _estimator_has(attr):
     def check(self):
-        est = getattr(self, "estimator_", self.estimator)
-        return hasattr(est, attr)
+        est = getattr(self, self._skensemble_net_attr, None)
+        if est is None:
+            est = getattr(self, "estimator", None) or getattr(self, "student", None)
+        return est is None or hasattr(est, attr)
 
     return check
 
@@ -57,8 +59,9 @@ def _estimator_has(attr):
 class BaseCompressedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Prediction delegation shared by the compression meta-estimators.
 
-    Subclasses set ``estimator_`` (the compressed estimator), ``classes_`` and
-    the input attributes in ``fit``; predictions come from ``estimator_``.
+    Subclasses set the fitted attribute named by ``_skensemble_net_attr`` (the
+    compressed estimator), ``classes_`` and the input attributes in ``fit``;
+    predictions come from that attribute.
     """
 
     _skensemble_net_attr = "estimator_"
@@ -72,18 +75,18 @@ class BaseCompressedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     def predict_proba(self, X):
         """Class probabilities of the compressed model."""
         X = self._check_X(X)
-        return self.estimator_.predict_proba(X)
+        return getattr(self, self._skensemble_net_attr).predict_proba(X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities of the compressed model."""
         X = self._check_X(X)
-        return self.estimator_.predict_log_proba(X)
+        return getattr(self, self._skensemble_net_attr).predict_log_proba(X)
 
     def predict(self, X):
         """Class labels predicted by the compressed model."""
         X = self._check_X(X)
-        return self.estimator_.predict(X)
+        return getattr(self, self._skensemble_net_attr).predict(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

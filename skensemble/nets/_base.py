@@ -141,23 +141,34 @@ class BaseNet(BaseEstimator):
     def _extra_net_params(self, n_outputs):
         return {}
 
-    def _fit(self, X, y):
-        """Fit on ``X`` already validated (float32) and raw ``y``."""
+    def _build(self, X, y):
+        """Validate targets and build the (untrained) skorch net for this data."""
         self._check_module_params()
         y_enc, n_outputs = self._prepare_y(y)
-        device = resolve_device(self.device)
+        self.device_ = resolve_device(self.device)
         self._seed = draw_seed(self.random_state)
-        net = self._make_net(X.shape[1], n_outputs, X.shape[0], self._seed, device)
-        with torch_seed(self._seed, device):
+        net = self._make_net(X.shape[1], n_outputs, X.shape[0], self._seed, self.device_)
+        return net, y_enc
+
+    def _fit(self, X, y):
+        """Fit on ``X`` already validated (float32) and raw ``y``."""
+        net, y_enc = self._build(X, y)
+        with torch_seed(self._seed, self.device_):
             net.fit(X, y_enc)
         self.net_ = net
-        self.device_ = device
         return self
 
-    def _continue_fit(self, X, y_enc, epochs):
-        """Train the fitted net for ``epochs`` more epochs (used by fine-tuning)."""
-        with torch_seed(draw_seed(self._seed + len(self.net_.history)), self.device_):
-            self.net_.fit_loop(X, y_enc, epochs=epochs)
+    def _initialize(self, X, y):
+        """Set the fitted attributes with an initialized, untrained net.
+
+        Meta-estimators that train the net with their own targets and loss
+        (distillation) use this; ``X`` and ``y`` are validated here.
+        """
+        X, y = validate_data(self, X, y, reset=True, dtype=np.float32)
+        net, _ = self._build(X, y)
+        with torch_seed(self._seed, self.device_):
+            net.initialize()
+        self.net_ = net
         return self
 
     # --- inference --------------------------------------------------------

@@ -1,0 +1,289 @@
+"""DistilledClassifier: train a small net on a teacher's soft targets."""
+
+import copy
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.utils.multiclass import check_classification_targets
+from skorch import NeuralNet
+
+from ..nets import MLPNetClassifier
+from ..nets._base import BaseNet
+from ..utils._access import get_net, is_net, net_input
+from ..utils._compat import HasMethods, Interval, StrOptions, validate_data
+from ..utils._random import draw_seed, torch_seed
+from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
+from ._base import BaseCompressedClassifier
+from ._distillation_loss import DistillationLoss, teacher_logits_from_proba
+
+_CHUNK = 8192
+
+
+class DistilledClassifier(BaseCompressedClassifier):
+    """Distil any scikit-learn classifier into a small net.
+
+    ``fit`` fits the teacher (a clone; a ``FrozenEstimator`` is used as is),
+    builds a transfer set of X and ``augment_factor`` augmented copies, has the
+    teacher label it once, up front, and trains the student on
+    ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(y)`` (the hard
+    term on real samples only).  The teacher labels the transfer set once
+    rather than every epoch because the teachers worth distilling (forests,
+    boosting, ensembles) are slow to predict; the transfer set is capped at
+    ``max_transfer_samples`` rows and labelled in chunks, so memory stays
+    bounded.
+
+    Parameters
+    ----------
+    teacher : classifier
+        Any classifier with ``predict_proba``: unfitted (cloned and fitted on
+        (X, y)) or a ``FrozenEstimator`` of a fitted one (not refitted).  For a
+        torch-net teacher trained with cross-entropy, its logits are used.
+    student : skensemble net or skorch NeuralNetClassifier, default=None
+        The net to train, cloned. ``None`` means
+        ``MLPNetClassifier(hidden_layer_sizes=(64,))``.  It trains for its own
+        ``max_epochs`` over the transfer set; its early stopping is not used.
+    temperature : float > 0, default=4.0
+        Softmax temperature T of both teacher and student in the soft term.
+    alpha : float in [0, 1], default=0.9
+        Weight of the soft term; ``1 - alpha`` weighs the hard-label term.
+    augmentation : {"noise", "mixup", "munge"}, callable or None, default="noise"
+        How to make synthetic samples: Gaussian noise of 0.2 feature std
+        (:class:`NoiseAugmenter`), mixup (:class:`MixupAugmenter`), MUNGE
+        (:class:`MungeAugmenter`), or ``f(X, random_state) -> X_new``.
+    augment_factor : int, default=4
+        Number of augmented copies of X in the transfer set.
+    init : {"teacher"} or None, default=None
+        ``"teacher"`` starts the student from the teacher's weights
+        (born-again networks); the two nets must have the same architecture.
+    max_transfer_samples : int, default=200_000
+        Upper bound on the transfer set's rows.
+    keep_teacher : bool, default=True
+        Keep the fitted teacher as ``teacher_``.  With ``False`` it is dropped
+        after fit; note that a ``FrozenEstimator`` teacher still travels with
+        the parameters, so save ``student_`` alone to ship the small model.
+    random_state : int, RandomState instance or None, default=None
+        Seeds augmentation, the default student and training.
+    verbose : int, default=0
+        Print the student's epoch table when positive.
+
+    Attributes
+    ----------
+    teacher_ : classifier or None
+        The fitted teacher (``None`` with ``keep_teacher=False``).
+    student_ : net
+        The trained student; it serves ``predict`` and ``predict_proba``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when X has string column names.
+    n_transfer_samples_ : int
+        Rows of the transfer set (real and synthetic).
+    fidelity_ : float
+        Share of training samples on which student and teacher predict the
+        same class.
+    history_ : skorch History
+        The student's training history.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> from skensemble.compression import DistilledClassifier
+    >>> from skensemble.nets import MLPNetClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> distilled = DistilledClassifier(
+    ...     RandomForestClassifier(random_state=0),
+    ...     MLPNetClassifier((32,), max_epochs=10), augment_factor=1, random_state=0,
+    ... ).fit(X, y)
+    >>> distilled.fidelity_ > 0.8
+    True
+    """
+
+    _skensemble_net_attr = "student_"
+
+    _parameter_constraints = {
+        "teacher": [HasMethods(["fit", "predict"])],
+        "student": [HasMethods(["fit", "predict"]), None],
+        "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+        "alpha": [Interval(numbers.Real, 0, 1, closed="both")],
+        "augmentation": [StrOptions(set(AUGMENTERS)), callable, None],
+        "augment_factor": [Interval(numbers.Integral, 0, None, closed="left")],
+        "init": [StrOptions({"teacher"}), None],
+        "max_transfer_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "keep_teacher": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        teacher,
+        student=None,
+        *,
+        temperature=4.0,
+        alpha=0.9,
+        augmentation="noise",
+        augment_factor=4,
+        init=None,
+        max_transfer_samples=200_000,
+        keep_teacher=True,
+        random_state=None,
+        verbose=0,
+    ):
+        self.teacher = teacher
+        self.student = student
+        self.temperature = temperature
+        self.alpha = alpha
+        self.augmentation = augmentation
+        self.augment_factor = augment_factor
+        self.init = init
+        self.max_transfer_samples = max_transfer_samples
+        self.keep_teacher = keep_teacher
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # --- teacher ----------------------------------------------------------
+    def _fit_teacher(self, X, y):
+        teacher = self.teacher
+        if not hasattr(teacher, "predict_proba"):
+            raise TypeError(
+                f"The teacher {type(teacher).__name__} has no predict_proba; distillation "
+                "needs class probabilities (e.g. SVC(probability=True)), not a regressor "
+                "or a classifier without probability estimates."
+            )
+        if isinstance(teacher, FrozenEstimator):
+            fitted = teacher
+        else:
+            fitted = clone(teacher).fit(X, y)
+        classes = getattr(fitted, "classes_", None)
+        if classes is None or not np.array_equal(np.asarray(classes), np.unique(y)):
+            raise ValueError(
+                f"The teacher's classes_ {classes!r} differ from the labels in y "
+                f"{np.unique(y)!r}; fit the teacher on the same labels."
+            )
+        return fitted
+
+    def _teacher_logits(self, teacher, X_transfer, columns):
+        """Teacher logits for the transfer set, computed in chunks."""
+        use_logits = False
+        if is_net(teacher):
+            net = get_net(teacher)
+            use_logits = isinstance(getattr(net, "criterion_", None), torch.nn.CrossEntropyLoss)
+        outs = []
+        for start in range(0, len(X_transfer), _CHUNK):
+            chunk = X_transfer[start : start + _CHUNK]
+            if columns is not None:
+                import pandas as pd
+
+                chunk = pd.DataFrame(chunk, columns=columns)
+            if use_logits:
+                logits = net.forward(net_input(teacher, chunk)).detach().cpu().float().numpy()
+            else:
+                logits = teacher_logits_from_proba(teacher.predict_proba(chunk))
+            outs.append(logits)
+        return np.concatenate(outs)
+
+    # --- student ----------------------------------------------------------
+    def _make_student(self, seed):
+        if self.student is None:
+            return MLPNetClassifier((64,), random_state=seed)
+        if not isinstance(self.student, (BaseNet, NeuralNet)):
+            raise TypeError(
+                "student must be a skensemble net or a skorch NeuralNetClassifier; got "
+                f"{type(self.student).__name__}."
+            )
+        return clone(self.student)
+
+    def _initialize_student(self, student, X32, y, classes):
+        if isinstance(student, BaseNet):
+            student._initialize(X32, y)
+        else:
+            student.set_params(classes=np.arange(len(classes)), train_split=None)
+            with torch_seed(draw_seed(self.random_state), student.device):
+                student.initialize()
+        return get_net(student)
+
+    def fit(self, X, y):
+        """Fit the teacher, build the transfer set and train the student.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        X32, y = validate_data(self, X, y, reset=True, dtype=np.float32)
+        check_classification_targets(y)
+        augmenter = get_augmenter(self.augmentation)
+        seed = draw_seed(self.random_state)
+        teacher = self._fit_teacher(X, y)
+        classes = np.unique(y)
+        student = self._make_student(seed)
+        if self.init == "teacher" and not is_net(teacher):
+            raise ValueError("init='teacher' needs a torch-net teacher with the student's architecture.")
+
+        X_transfer = make_transfer_set(X32, augmenter, self.augment_factor,
+                                       self.max_transfer_samples, seed)
+        logits = self._teacher_logits(teacher, X_transfer, getattr(self, "feature_names_in_", None))
+        n_real = len(X32)
+        labels = np.full(len(X_transfer), -1.0, dtype=np.float32)
+        labels[:n_real] = np.searchsorted(classes, y)
+        is_real = np.zeros(len(X_transfer), dtype=np.float32)
+        is_real[:n_real] = 1.0
+        labels[n_real:] = logits[n_real:].argmax(axis=1)  # unused: is_real = 0
+        targets = np.column_stack([logits, labels, is_real]).astype(np.float32)
+
+        net = self._initialize_student(student, X32, y, classes)
+        if self.init == "teacher":
+            try:
+                net.module_.load_state_dict(copy.deepcopy(get_net(teacher).module_.state_dict()))
+            except RuntimeError as exc:
+                raise ValueError(
+                    f"init='teacher' needs the student to have the teacher's architecture: {exc}"
+                ) from None
+        self._train(net, X_transfer, targets, seed)
+
+        self.student_ = student
+        self.teacher_ = teacher if self.keep_teacher else None
+        self.classes_ = classes
+        self.n_transfer_samples_ = len(X_transfer)
+        teacher_pred = classes[logits[:n_real].argmax(axis=1)]
+        self.fidelity_ = float(np.mean(self.predict(X) == teacher_pred))
+        return self
+
+    def _train(self, net, X_transfer, targets, seed):
+        original = (net.criterion, net.train_split, getattr(net, "classes_inferred_", None))
+        net.criterion = DistillationLoss
+        net.criterion__temperature = self.temperature
+        net.criterion__alpha = self.alpha
+        net.train_split = None
+        net.initialize_criterion()
+        try:
+            with torch_seed(seed, net.device):
+                net.fit_loop(X_transfer, targets)
+        finally:
+            net.criterion, net.train_split = original[0], original[1]
+            del net.criterion__temperature, net.criterion__alpha
+            net.initialize_criterion()
+            if original[2] is not None:
+                net.classes_inferred_ = original[2]
+
+    def predict_proba(self, X):
+        """Class probabilities of the student."""
+        X = self._check_X(X)
+        return self.student_.predict_proba(X)
+
+    def predict(self, X):
+        """Class labels predicted by the student (the labels of ``y``)."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    @property
+    def history_(self):
+        """The student's skorch training history."""
+        return get_net(self.student_).history

@@ -1,0 +1,42 @@
+"""The distillation loss (Hinton, Vinyals & Dean, 2015)."""
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class DistillationLoss(nn.CrossEntropyLoss):
+    """``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(y)``.
+
+    The target of each sample is one row ``[teacher_logits (K), label, is_real]``:
+    teacher logits (log-probabilities for non-neural teachers), the hard label
+    index, and 1 for real samples or 0 for synthetic ones, which get the soft
+    term only.  It subclasses ``CrossEntropyLoss`` so that skorch still applies
+    softmax in ``predict_proba`` of a net trained with it.
+    """
+
+    def __init__(self, temperature=4.0, alpha=0.9):
+        super().__init__()
+        self.temperature = temperature
+        self.alpha = alpha
+
+    def forward(self, student_logits, target):
+        K = student_logits.shape[1]
+        T = self.temperature
+        teacher_logits = target[:, :K]
+        labels = target[:, K].long()
+        is_real = target[:, K + 1]
+        soft_teacher = F.log_softmax(teacher_logits / T, dim=1)
+        soft_student = F.log_softmax(student_logits / T, dim=1)
+        kl = F.kl_div(soft_student, soft_teacher, log_target=True, reduction="none").sum(dim=1)
+        loss = self.alpha * T * T * kl
+        if self.alpha < 1:
+            ce = F.cross_entropy(student_logits, labels, reduction="none")
+            loss = loss + (1 - self.alpha) * is_real * ce
+        return loss.mean()
+
+
+def teacher_logits_from_proba(proba, floor=1e-6):
+    """Log-probabilities with a floor, so that a zero probability is not -inf."""
+    proba = torch.as_tensor(proba, dtype=torch.float64).clamp_min(floor)
+    return torch.log(proba / proba.sum(dim=1, keepdim=True)).float().numpy()
