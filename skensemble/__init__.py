@@ -5,7 +5,9 @@ Subpackages
 nets
     skorch-based MLP and conv estimators whose sizes are inferred at fit.
 compression
-    Pruning (and further compression meta-estimators).
+    Pruning, distillation and quantization meta-estimators.
+ensemble
+    Voting, stacking, cascade and ensemble-selection ensembles.
 report
     Metrics: parameters, saved size, latency.
 utils
@@ -14,7 +16,7 @@ utils
 
 __version__ = "0.1.0"
 
-from . import compression, nets, report, utils  # noqa: E402
+from . import compression, ensemble, nets, report, utils  # noqa: E402
 from .nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor  # noqa: E402
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "MLPNetRegressor",
     "__version__",
     "compression",
+    "ensemble",
     "nets",
     "report",
     "utils",

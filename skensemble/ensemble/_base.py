@@ -1,0 +1,139 @@
+"""Shared code of skensemble's ensembles: devices, member checks, parallel fits.
+
+Threads: joblib's loky backend (the default for ``n_jobs > 1``) starts each
+worker with ``OMP_NUM_THREADS = cpu_count // n_jobs``, which torch honours, so
+parallel member fits do not oversubscribe the cores (checked in the tests and
+measured in ``benchmarks/bench_ensembles.py``).  The jobs that skensemble runs
+itself (cascade and ensemble-selection fits) also set torch's thread count
+inside the job, so other joblib backends get the same limit.
+"""
+
+import os
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from joblib import effective_n_jobs
+from sklearn.base import clone
+from skorch import NeuralNet
+
+from ..utils._device import resolve_device
+
+
+def resolve_devices(devices):
+    """Validate ``devices`` (None, "auto" or a list of device strings) up front.
+
+    ``None`` leaves every member's own device setting alone. ``"auto"`` uses
+    every visible CUDA device, or the CPU when there is none.  A CUDA device on
+    a machine without one raises a ``ValueError`` before any member is trained
+    (no silent fallback: ask for "auto" to fall back).
+    """
+    if devices is None:
+        return None
+    if isinstance(devices, str):
+        if devices != "auto":
+            raise ValueError(f"devices must be None, 'auto' or a list of devices; got {devices!r}.")
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return [f"cuda:{i}" for i in range(n)] or ["cpu"]
+    devices = list(devices)
+    if not devices:
+        raise ValueError("devices is an empty list; use None to keep the members' devices.")
+    return [resolve_device(d) for d in devices]
+
+
+def _device_params(estimator):
+    params = estimator.get_params(deep=True)
+    return [k for k in params if k == "device" or k.endswith("__device")]
+
+
+def place(estimator, device):
+    """A clone of ``estimator`` whose nets (at any depth) use ``device``."""
+    estimator = clone(estimator)
+    if device is None or estimator == "drop":
+        return estimator
+    keys = _device_params(estimator)
+    if keys:
+        estimator.set_params(**{k: device for k in keys})
+    return estimator
+
+
+def place_all(estimators, devices):
+    """Place the i-th non-dropped estimator on ``devices[i % len(devices)]``."""
+    if devices is None:
+        return list(estimators)
+    placed, i = [], 0
+    for est in estimators:
+        if est == "drop":
+            placed.append(est)
+            continue
+        placed.append(place(est, devices[i % len(devices)]))
+        i += 1
+    return placed
+
+
+def check_members(estimators, owner, need_proba=False):
+    """Clear errors for an empty list, duplicate names or members without predict_proba."""
+    if not estimators:
+        raise ValueError(f"{owner} needs a non-empty list of (name, estimator) tuples.")
+    names = [name for name, _ in estimators]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"{owner}: estimator names must be unique; duplicated: {duplicates}.")
+    if need_proba:
+        missing = [n for n, e in estimators if e != "drop" and not hasattr(e, "predict_proba")]
+        if missing:
+            raise ValueError(
+                f"{owner} needs predict_proba from every member, but {missing} have none "
+                "(e.g. SVC needs probability estimates: wrap it in CalibratedClassifierCV)."
+            )
+
+
+def needs_float32(estimators):
+    """Whether a member is a raw skorch net, which expects float32 X."""
+    return any(isinstance(e, NeuralNet) for e in estimators)
+
+
+def as_float32_if(X, flag):
+    if not flag:
+        return X
+    return np.asarray(X, dtype=np.float32)
+
+
+@contextmanager
+def torch_threads(n_threads):
+    """Run the block with ``n_threads`` torch threads, then restore the old count."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n_threads)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def threads_per_job(n_jobs):
+    """Cores per parallel job: ``cpu_count // n_jobs``, at least 1."""
+    return max(1, (os.cpu_count() or 1) // max(1, effective_n_jobs(n_jobs)))
+
+
+def fit_member(estimator, X, y, n_threads):
+    """The job that fits one member: a fixed torch thread count, then ``fit``."""
+    with torch_threads(n_threads):
+        return estimator.fit(X, y)
+
+
+def parallel_fit(estimators, X, y, n_jobs, devices):
+    """Fit clones of ``estimators`` in parallel, the i-th on ``devices[i % len]``.
+
+    Each job sets torch's thread count to ``cpu_count // n_jobs`` (loky, Dask or
+    any joblib backend), so parallel net fits do not oversubscribe the cores.
+    """
+    from sklearn.utils.parallel import Parallel, delayed
+
+    placed = place_all([clone(e) for e in estimators], resolve_devices(devices))
+    n_threads = threads_per_job(n_jobs)
+    return Parallel(n_jobs=n_jobs)(delayed(fit_member)(e, X, y, n_threads) for e in placed)
+
+
+def validate_members_params(owner, estimators):
+    check_members(estimators, type(owner).__name__, need_proba=True)
+    return [name for name, _ in estimators], [est for _, est in estimators]

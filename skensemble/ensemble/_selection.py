@@ -1,0 +1,200 @@
+"""EnsembleSelectionClassifier: Caruana et al. (2004) greedy forward selection."""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.metrics import accuracy_score, log_loss
+from sklearn.model_selection import check_cv, cross_val_predict
+from sklearn.utils import Bunch
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.parallel import Parallel, delayed
+
+from ..utils._compat import Interval, StrOptions, check_is_fitted, validate_data
+from ._base import (
+    as_float32_if,
+    needs_float32,
+    parallel_fit,
+    place_all,
+    resolve_devices,
+    threads_per_job,
+    torch_threads,
+    validate_members_params,
+)
+
+
+def _oof_proba(estimator, X, y, folds, n_threads):
+    with torch_threads(n_threads):
+        return cross_val_predict(estimator, X, y, cv=folds, method="predict_proba")
+
+
+def _scorer(scoring, classes):
+    if callable(scoring):
+        return scoring
+    if scoring == "neg_log_loss":
+        return lambda y, p: -log_loss(y, np.clip(p, 1e-15, 1), labels=classes)
+    return lambda y, p: accuracy_score(y, classes[np.argmax(p, axis=1)])
+
+
+def _tiebreak(classes):
+    """Secondary key among equally scored candidates: the lower log loss."""
+    return lambda y, p: -log_loss(y, np.clip(p, 1e-15, 1), labels=classes)
+
+
+class EnsembleSelectionClassifier(ClassifierMixin, BaseEstimator):
+    """Ensemble selection from a library of models (Caruana et al., 2004).
+
+    ``fit`` computes each member's out-of-fold probabilities (``cv``), then
+    greedily adds, with replacement, the member whose addition most improves
+    the score of the averaged probabilities, ``ensemble_size`` times.  The
+    number of times a member was picked, divided by ``ensemble_size``, is its
+    weight.  Members with a weight are then refitted on all the data, and
+    ``predict_proba`` is the weighted mean of their probabilities.
+
+    Parameters
+    ----------
+    estimators : list of (str, classifier)
+        The library; each member needs ``predict_proba``.
+    ensemble_size : int, default=50
+        Number of greedy selection rounds.
+    cv : int, cross-validation generator or iterable, default=5
+        Splits for the out-of-fold probabilities (stratified for integers).
+    scoring : {"accuracy", "neg_log_loss"} or callable, default="accuracy"
+        What selection maximises; a callable gets ``(y_true, proba)``.  Ties
+        (frequent with accuracy) go to the candidate with the lower log loss.
+        Log loss alone tends to pick only the most confident members (nets).
+    n_jobs : int, default=None
+        Members' out-of-fold predictions and refits run in parallel.
+    devices : list of str, "auto" or None, default=None
+        The i-th member's nets go to ``devices[i % len(devices)]``.
+    verbose : int, default=0
+        Print the selection trajectory when positive.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_estimators,)
+        Learned member weights (sum to 1).
+    estimators_ : list
+        Fitted members in the order of ``estimators``; ``"drop"`` where the
+        weight is 0.
+    named_estimators_ : Bunch
+        Fitted members (weight > 0) by name.
+    oof_scores_ : dict
+        Out-of-fold score of each member alone.
+    trajectory_ : list of float
+        Out-of-fold score of the ensemble after each selection round.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when X has string column names.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from skensemble.ensemble import EnsembleSelectionClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> sel = EnsembleSelectionClassifier(
+    ...     [("lr", LogisticRegression(max_iter=500)),
+    ...      ("tree", DecisionTreeClassifier(max_depth=2, random_state=0))],
+    ...     ensemble_size=10, cv=3).fit(X, y)
+    >>> float(sel.weights_.sum())
+    1.0
+    """
+
+    _parameter_constraints = {
+        "estimators": [list],
+        "ensemble_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions({"neg_log_loss", "accuracy"}), callable],
+        "n_jobs": [numbers.Integral, None],
+        "devices": [list, StrOptions({"auto"}), None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        estimators,
+        *,
+        ensemble_size=50,
+        cv=5,
+        scoring="accuracy",
+        n_jobs=None,
+        devices=None,
+        verbose=0,
+    ):
+        self.estimators = estimators
+        self.ensemble_size = ensemble_size
+        self.cv = cv
+        self.scoring = scoring
+        self.n_jobs = n_jobs
+        self.devices = devices
+        self.verbose = verbose
+
+    def fit(self, X, y):
+        """Select and weight members on out-of-fold probabilities, then refit them.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        names, members = validate_members_params(self, self.estimators)
+        X_checked, y = validate_data(self, X, y, reset=True, dtype=None)
+        if not hasattr(X, "iloc"):  # keep DataFrames (feature names) for the members
+            X = X_checked
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        X = as_float32_if(X, needs_float32(members))
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
+        placed = place_all([clone(m) for m in members], resolve_devices(self.devices))
+        n_threads = threads_per_job(self.n_jobs)
+        probas = Parallel(n_jobs=self.n_jobs)(
+            delayed(_oof_proba)(m, X, y, folds, n_threads) for m in placed
+        )
+        score = _scorer(self.scoring, self.classes_)
+        tiebreak = _tiebreak(self.classes_)
+        self.oof_scores_ = {n: float(score(y, p)) for n, p in zip(names, probas)}
+        counts = np.zeros(len(members))
+        total = np.zeros_like(probas[0])
+        self.trajectory_ = []
+        for round_ in range(1, self.ensemble_size + 1):
+            candidates = [(score(y, (total + p) / round_), tiebreak(y, (total + p) / round_))
+                          for p in probas]
+            best = max(range(len(candidates)), key=candidates.__getitem__)
+            counts[best] += 1
+            total += probas[best]
+            self.trajectory_.append(float(candidates[best][0]))
+            if self.verbose:
+                print(f"[EnsembleSelection] round {round_}: + {names[best]} -> {candidates[best][0]:.5f}")
+        self.weights_ = counts / counts.sum()
+        chosen = [i for i in range(len(members)) if counts[i] > 0]
+        fitted = parallel_fit([members[i] for i in chosen], X, y, self.n_jobs,
+                              None if self.devices is None else self.devices)
+        self.estimators_ = ["drop"] * len(members)
+        for i, est in zip(chosen, fitted):
+            self.estimators_[i] = est
+        self.named_estimators_ = Bunch(**{names[i]: self.estimators_[i] for i in chosen})
+        return self
+
+    def predict_proba(self, X):
+        """Weighted mean of the selected members' probabilities."""
+        check_is_fitted(self)
+        X_checked = validate_data(self, X, reset=False, dtype=None)
+        if not hasattr(X, "iloc"):
+            X = X_checked
+        X = as_float32_if(X, needs_float32([e for e in self.estimators_ if e != "drop"]))
+        return sum(
+            w * est.predict_proba(X)
+            for w, est in zip(self.weights_, self.estimators_)
+            if est != "drop"
+        )
+
+    def predict(self, X):
+        """Class with the highest weighted mean probability."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
