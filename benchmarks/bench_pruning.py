@@ -3,8 +3,9 @@
 For sparsity 0.5/0.75/0.9 and both granularities of ``PrunedClassifier``, on
 digits and on a 784-input synthetic task, with ``torch.nn.utils.prune`` L1
 masks (live masks, and masks removed into dense zeros) as comparison rows.
-All timings in one run; predict time is the pure module forward
-(``torch.inference_mode``), as a ratio to the dense net.
+All timings in one run, round-robin over the models (median of repeats);
+predict time is the module forward (``torch.inference_mode``), as a ratio to
+the dense net.
 
 Run: ``python benchmarks/bench_pruning.py [--quick]``; writes
 ``benchmarks/results/pruning.md``.
@@ -19,10 +20,10 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 from torch.nn.utils import prune
 
-from _common import markdown_table, write_result
+from _common import interleaved_latency, markdown_table, module_predictor, write_result
 from skensemble.compression import PrunedClassifier
 from skensemble.nets import MLPNetClassifier
-from skensemble.report import count_parameters, predict_latency, saved_size_bytes
+from skensemble.report import count_parameters, saved_size_bytes
 
 BATCHES = (1, 64, 4096)
 
@@ -37,32 +38,13 @@ def torch_prune_masks(module, sparsity, remove):
     return module
 
 
-def measure(name, module, score, X_test, dense_times=None, repeats=15):
-    row = {
-        "model": name,
-        "accuracy": score,
-        "parameters": count_parameters(module),
-        "non-zero": count_parameters(module, nonzero=True),
-        "saved bytes": saved_size_bytes(module),
-    }
-    times = {b: predict_latency(module, X_test, b, n_repeats=repeats) for b in BATCHES}
-    for b in BATCHES:
-        row[f"ms @{b}"] = 1000 * times[b]
-        if dense_times:
-            row[f"speedup @{b}"] = dense_times[b] / times[b]
-    return row, times
-
-
-def run_task(X, y, hidden, epochs, fine_tune, sparsities):
+def run_task(X, y, hidden, epochs, fine_tune, sparsities, repeats):
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=0
     )
     dense = MLPNetClassifier(hidden, max_epochs=epochs, random_state=0).fit(X_train, y_train)
     X_test32 = X_test.astype("float32")
-    row, dense_times = measure("dense", dense.module_, dense.score(X_test, y_test), X_test32)
-    for b in BATCHES:
-        row[f"speedup @{b}"] = 1.0
-    rows = [row]
+    models = {"dense": (dense.module_, dense.score(X_test, y_test))}
     for sparsity in sparsities:
         for granularity in ("neuron", "weight"):
             pruned = PrunedClassifier(
@@ -70,18 +52,25 @@ def run_task(X, y, hidden, epochs, fine_tune, sparsities):
                 n_steps=1 if granularity == "neuron" else 3, fine_tune_epochs=fine_tune,
                 random_state=0,
             ).fit(X_train, y_train)
-            r, _ = measure(f"skensemble {granularity} {sparsity}", pruned.estimator_.module_,
-                           pruned.score(X_test, y_test), X_test32, dense_times)
-            rows.append(r)
+            models[f"skensemble {granularity} {sparsity}"] = (
+                pruned.estimator_.module_, pruned.score(X_test, y_test))
         for remove in (False, True):
             masked = torch_prune_masks(dense.module_, sparsity, remove)
             with torch.inference_mode():
-                acc = float((masked(torch.as_tensor(X_test32)).argmax(1).numpy() ==
-                             (y_test if y_test.dtype.kind == "i" else y_test)).mean())
+                acc = float((masked(torch.as_tensor(X_test32)).argmax(1).numpy() == y_test).mean())
             label = "removed" if remove else "live masks"
-            r, _ = measure(f"torch.nn.utils.prune {sparsity} ({label}, no fine-tune)",
-                           masked, acc, X_test32, dense_times)
-            rows.append(r)
+            models[f"torch.nn.utils.prune {sparsity} ({label}, no fine-tune)"] = (masked, acc)
+    times = interleaved_latency({k: module_predictor(m) for k, (m, _) in models.items()},
+                                X_test32, BATCHES, repeats=repeats)
+    rows = []
+    for name, (module, acc) in models.items():
+        row = {"model": name, "accuracy": acc, "parameters": count_parameters(module),
+               "non-zero": count_parameters(module, nonzero=True),
+               "saved bytes": saved_size_bytes(module)}
+        for b in BATCHES:
+            row[f"ms @{b}"] = 1000 * times[name][b]
+            row[f"speedup @{b}"] = times["dense"][b] / times[name][b]
+        rows.append(row)
     return rows
 
 
@@ -94,7 +83,8 @@ def main():
     sparsities = (0.5, 0.9) if args.quick else (0.5, 0.75, 0.9)
     sections = []
     X, y = load_digits(return_X_y=True)
-    rows = run_task(X, y, (256, 256), 60, 5, sparsities)
+    repeats = 5 if args.quick else 15
+    rows = run_task(X, y, (256, 256), 60, 5, sparsities, repeats)
     sections.append(("digits, MLP 64-256-256-10",
                      "Stratified 75/25 split, random_state=0; dense trained 60 epochs; "
                      "neuron pruning in 1 step, weight pruning in 3 steps, 5 fine-tune "
@@ -102,7 +92,7 @@ def main():
     n = 4000 if args.quick else 12000
     X, y = make_classification(n, 784, n_informative=40, n_redundant=0, n_classes=10,
                                class_sep=2.0, random_state=0)
-    rows = run_task(X.astype("float32"), y, (1024, 1024), 5 if args.quick else 8, 2, sparsities)
+    rows = run_task(X.astype("float32"), y, (1024, 1024), 5 if args.quick else 8, 2, sparsities, repeats)
     sections.append((f"synthetic {n} x 784, MLP 784-1024-1024-10",
                      "make_classification(n_informative=40, class_sep=2, 10 classes); dense trained "
                      f"{5 if args.quick else 8} epochs; 2 fine-tune epochs per step.\n\n"

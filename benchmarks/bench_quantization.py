@@ -2,8 +2,8 @@
 
 For every backend/dtype/method of ``QuantizedClassifier`` on digits and on a
 784-input synthetic task, with hidden sizes 256 and 1024.  Predict time is the
-module forward (``torch.inference_mode``) at batch 1, 64 and 4096, as a ratio to
-the float32 module measured in the same run.
+module forward (``torch.inference_mode``) at batch 1, 64 and 4096, timed
+round-robin over the variants, as a ratio to the float32 module.
 
 Run: ``python benchmarks/bench_quantization.py [--quick]``; writes
 ``benchmarks/results/quantization.md``.
@@ -15,10 +15,9 @@ from sklearn.datasets import load_digits, make_classification
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 
-from _common import markdown_table, write_result
+from _common import interleaved_latency, markdown_table, module_predictor, write_result
 from skensemble.compression import QuantizedClassifier
 from skensemble.nets import MLPNetClassifier
-from skensemble.report import predict_latency
 
 BATCHES = (1, 64, 4096)
 VARIANTS = [
@@ -36,30 +35,18 @@ def run_task(X, y, hidden, epochs, repeats):
     )
     net = MLPNetClassifier(hidden, max_epochs=epochs, random_state=0).fit(X_train, y_train)
     X32 = X_test.astype("float32")
-    base = {b: predict_latency(net.module_, X32, b, n_repeats=repeats) for b in BATCHES}
-    rows = [{"model": "float32", "accuracy": net.score(X_test, y_test),
-             "bytes": QuantizedClassifier(FrozenEstimator(net)).fit(X_train, y_train).size_bytes_float_,
-             **{f"ms @{b}": 1000 * base[b] for b in BATCHES},
-             **{f"speedup @{b}": 1.0 for b in BATCHES}}]
+    float_bytes = QuantizedClassifier(FrozenEstimator(net)).fit(X_train, y_train).size_bytes_float_
+    models = {"float32": (net.module_, net.score(X_test, y_test), float_bytes)}
     for name, kw in VARIANTS:
         q = QuantizedClassifier(FrozenEstimator(net), random_state=0, **kw).fit(X_train, y_train)
-        module = q.quantized_module_
-        dtype = next(module.parameters()).dtype if any(True for _ in module.parameters()) else None
-        X_in = X32 if dtype is None or not dtype.is_floating_point else X32
-        import torch
-
-        def fwd(b, module=module, dtype=dtype):
-            with torch.inference_mode():
-                xb = torch.as_tensor(b)
-                if dtype is not None and dtype.is_floating_point:
-                    xb = xb.to(dtype)
-                return module(xb)
-
-        times = {b: predict_latency(fwd, X_in, b, n_repeats=repeats) for b in BATCHES}
-        rows.append({"model": f"{name} [{q.backend_}]", "accuracy": q.score(X_test, y_test),
-                     "bytes": q.size_bytes_,
-                     **{f"ms @{b}": 1000 * times[b] for b in BATCHES},
-                     **{f"speedup @{b}": base[b] / times[b] for b in BATCHES}})
+        models[f"{name} [{q.backend_}]"] = (q.quantized_module_, q.score(X_test, y_test), q.size_bytes_)
+    times = interleaved_latency({k: module_predictor(m) for k, (m, _, _) in models.items()},
+                                X32, BATCHES, repeats=repeats)
+    rows = []
+    for name, (_, acc, size) in models.items():
+        rows.append({"model": name, "accuracy": acc, "bytes": size,
+                     **{f"ms @{b}": 1000 * times[name][b] for b in BATCHES},
+                     **{f"speedup @{b}": times["float32"][b] / times[name][b] for b in BATCHES}})
     return rows
 
 

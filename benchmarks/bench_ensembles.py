@@ -1,0 +1,140 @@
+"""Ensembles: parallel fit speed-up, accuracy against members and sklearn, cascade cost.
+
+1. Fitting 4 ``MLPNetClassifier`` (256, 256) members on a 50,000 x 100 task
+   with ``VotingClassifier(n_jobs=1)`` and ``n_jobs=2``, next to the same
+   plain torch fits run by raw joblib with one torch thread per job.
+2. On digits (stratified 75/25, random_state=0): each skensemble ensemble
+   against its members and against scikit-learn's own ensembles of the same
+   members.
+3. The cascade's accuracy and predict time against its last stage alone.
+
+Run: ``python benchmarks/bench_ensembles.py [--quick]``; writes
+``benchmarks/results/ensembles.md``.
+"""
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.datasets import load_digits, make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import StackingClassifier as SkStacking
+from sklearn.ensemble import VotingClassifier as SkVoting
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from _common import interleaved_times, markdown_table, write_result
+from bench_nets import plain_torch_fit
+from skensemble.ensemble import (
+    CascadeClassifier,
+    EnsembleSelectionClassifier,
+    StackingClassifier,
+    VotingClassifier,
+)
+from skensemble.nets import MLPNetClassifier
+
+
+def _plain_one_thread(X, y, epochs, seed):
+    torch.set_num_threads(1)
+    return plain_torch_fit(X, y, epochs, 128, seed)
+
+
+def parallel_section(n, epochs, repeats):
+    X, y = make_classification(n, 100, n_informative=40, n_classes=10, random_state=0)
+    X = X.astype(np.float32)
+    y64 = y.astype(np.int64)
+    members = [(f"net{s}", MLPNetClassifier((256, 256), max_epochs=epochs, random_state=s)) for s in range(4)]
+    runs = {
+        "skensemble VotingClassifier n_jobs=1": lambda: VotingClassifier(members, voting="soft", n_jobs=1).fit(X, y),
+        "skensemble VotingClassifier n_jobs=2": lambda: VotingClassifier(members, voting="soft", n_jobs=2).fit(X, y),
+        "sklearn VotingClassifier n_jobs=2 (same members)": lambda: SkVoting(members, voting="soft", n_jobs=2).fit(X, y),
+        "raw joblib, plain torch loops, n_jobs=1": lambda: Parallel(n_jobs=1)(
+            delayed(plain_torch_fit)(X, y64, epochs, 128, s) for s in range(4)),
+        "raw joblib, plain torch loops (1 thread each), n_jobs=2": lambda: Parallel(n_jobs=2)(
+            delayed(_plain_one_thread)(X, y64, epochs, s) for s in range(4)),
+    }
+    times = interleaved_times(runs, repeats=repeats, warmup=1)
+    base = times["skensemble VotingClassifier n_jobs=1"]
+    raw_base = times["raw joblib, plain torch loops, n_jobs=1"]
+    rows = [{"run": k, "seconds": v, "speed-up vs its n_jobs=1": (raw_base if k.startswith("raw") else base) / v}
+            for k, v in times.items()]
+    return (f"4 members MLP (256, 256), {epochs} epochs, batch 128, on make_classification {n} x 100 "
+            f"(10 classes); median of {repeats} interleaved rounds after a warm-up round (which "
+            "also starts the loky workers).\n\n"
+            + markdown_table(rows, ["run", "seconds", "speed-up vs its n_jobs=1"]))
+
+
+def accuracy_section():
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+    members = [(f"mlp{s}", MLPNetClassifier((128,), random_state=s)) for s in range(3)]
+    members += [("lr", make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))),
+                ("rf", RandomForestClassifier(300, random_state=0)),
+                ("svc", make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(), ensemble=False)))]
+    rows = []
+    for name, est in members:
+        m = clone(est).fit(X_train, y_train)
+        rows.append({"model": f"member {name}", "accuracy": m.score(X_test, y_test)})
+    best = max(r["accuracy"] for r in rows)
+    models = {
+        "skensemble VotingClassifier (soft)": VotingClassifier(members, voting="soft", n_jobs=2),
+        "sklearn VotingClassifier (soft)": SkVoting(members, voting="soft", n_jobs=2),
+        "skensemble StackingClassifier (cv=5)": StackingClassifier(members, n_jobs=2),
+        "sklearn StackingClassifier (cv=5)": SkStacking(members, n_jobs=2),
+        "skensemble EnsembleSelectionClassifier (cv=5, 50 rounds)": EnsembleSelectionClassifier(members, n_jobs=2),
+    }
+    for name, model in models.items():
+        t = time.perf_counter()
+        model.fit(X_train, y_train)
+        rows.append({"model": name, "accuracy": model.score(X_test, y_test),
+                     "fit s": time.perf_counter() - t})
+    for r in rows:
+        r["vs best member"] = r["accuracy"] - best
+    return ("Members and ensembles on digits (stratified 75/25 split, random_state=0).\n\n"
+            + markdown_table(rows, ["model", "accuracy", "vs best member", "fit s"]))
+
+
+def cascade_section():
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+    lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    big = MLPNetClassifier((1024, 1024), max_epochs=30, random_state=0)
+    last = clone(big).fit(X_train, y_train)
+    X_big = np.concatenate([X_test] * 10)
+    models = {"last stage alone: MLP (1024, 1024)": last}
+    for threshold in (0.9, 0.99):
+        models[f"cascade LR -> MLP, threshold {threshold}"] = CascadeClassifier(
+            [("lr", lr), ("mlp", big)], threshold=threshold).fit(X_train, y_train)
+    times = interleaved_times({k: (lambda m=m: m.predict(X_big)) for k, m in models.items()}, repeats=7)
+    t_last = times["last stage alone: MLP (1024, 1024)"]
+    rows = []
+    for name, m in models.items():
+        first = float(np.mean(m.predict_stage(X_test) == 0)) if hasattr(m, "predict_stage") else 0.0
+        rows.append({"model": name, "accuracy": m.score(X_test, y_test), "decided by stage 1": first,
+                     "predict ms (4,500 rows)": 1000 * times[name], "speed-up": t_last / times[name]})
+    return ("digits; predict time on the test split repeated 10 times.\n\n"
+            + markdown_table(rows, ["model", "accuracy", "decided by stage 1",
+                                    "predict ms (4,500 rows)", "speed-up"]))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n, epochs, repeats = (10_000, 3, 1) if args.quick else (50_000, 10, 3)
+    sections = [("Parallel member fits", parallel_section(n, epochs, repeats)),
+                ("Accuracy: ensembles, members and scikit-learn's ensembles", accuracy_section()),
+                ("Cascade: accuracy and predict cost", cascade_section())]
+    write_result("ensembles", "Ensembles: parallel fits, accuracy and cascade cost", sections,
+                 "python benchmarks/bench_ensembles.py" + (" --quick" if args.quick else ""))
+
+
+if __name__ == "__main__":
+    main()
