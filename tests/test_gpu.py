@@ -68,3 +68,20 @@ def test_int8_from_cuda_net_runs_on_cpu(gpu_mlp, digits_split):
     q = QuantizedClassifier(FrozenEstimator(gpu_mlp)).fit(X_train, y_train)
     assert q.compression_ratio_ >= 3.5
     assert q.score(X_test, y_test) >= gpu_mlp.score(X_test, y_test) - 0.005
+
+
+def test_parallel_ensemble_members_on_cuda(digits_split):
+    from skensemble.ensemble import CascadeClassifier, VotingClassifier
+
+    X_train, X_test, y_train, y_test = digits_split
+    members = [(f"n{s}", MLPNetClassifier((64,), max_epochs=20, random_state=s)) for s in range(2)]
+    n = torch.cuda.device_count()
+    devices = [f"cuda:{i % n}" for i in range(2)]
+    vote = VotingClassifier(members, voting="soft", n_jobs=2, devices=devices).fit(X_train, y_train)
+    assert [m.device_ for m in vote.estimators_] == devices
+    assert all(next(m.module_.parameters()).is_cuda for m in vote.estimators_)
+    assert vote.score(X_test, y_test) > 0.95
+    auto = CascadeClassifier(members, n_jobs=2, devices="auto").fit(X_train, y_train)
+    assert all(m.device_.startswith("cuda") for m in auto.estimators_)
+    # members stay as the user made them
+    assert all(m.device == "cpu" for _, m in members)
