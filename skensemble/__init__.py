@@ -8,6 +8,8 @@ compression
     Pruning, distillation and quantization meta-estimators.
 ensemble
     Voting, stacking, cascade and ensemble-selection ensembles.
+persistence
+    ``save``/``load`` without pickle (also ``skensemble.save``/``skensemble.load``).
 report
     Metrics: parameters, saved size, latency.
 utils
@@ -16,7 +18,8 @@ utils
 
 __version__ = "0.1.0"
 
-from . import compression, ensemble, nets, report, utils  # noqa: E402
+from . import compression, ensemble, nets, persistence, report, utils  # noqa: E402
+from .persistence import load, save  # noqa: E402
 from .nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor  # noqa: E402
 
 __all__ = [
@@ -26,7 +29,10 @@ __all__ = [
     "__version__",
     "compression",
     "ensemble",
+    "load",
     "nets",
+    "persistence",
     "report",
+    "save",
     "utils",
 ]

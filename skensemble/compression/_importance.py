@@ -16,6 +16,8 @@ consuming layer).  A user criterion needs only these two members; subclass
 :class:`Importance` for the unit reduction.
 """
 
+import copy
+
 import torch
 
 
@@ -113,7 +115,7 @@ def get_importance(importance, seed):
     if importance == "random":
         return RandomImportance(torch.Generator().manual_seed(seed))
     if callable(getattr(importance, "weight_scores", None)):
-        return importance
+        return copy.deepcopy(importance)  # fit() may store scores: never on the user's object
     raise ValueError(
         f"importance={importance!r} is not one of 'magnitude', 'l2', 'taylor', 'random' "
         "or an object with a weight_scores(param) method."

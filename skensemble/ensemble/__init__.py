@@ -3,6 +3,7 @@
 from ._cascade import CascadeClassifier
 from ._selection import EnsembleSelectionClassifier
 from ._stacking import StackingClassifier
+from ._base import WorkerDiedError
 from ._voting import VotingClassifier
 
 __all__ = [
@@ -10,4 +11,5 @@ __all__ = [
     "EnsembleSelectionClassifier",
     "StackingClassifier",
     "VotingClassifier",
+    "WorkerDiedError",
 ]

@@ -20,6 +20,25 @@ from skorch import NeuralNet
 from ..utils._device import resolve_device
 
 
+class WorkerDiedError(RuntimeError):
+    """A parallel worker died while fitting ensemble members."""
+
+
+@contextmanager
+def worker_errors(owner):
+    """Turn a dead joblib worker into a clear error; the ensemble stays unfitted."""
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    try:
+        yield
+    except TerminatedWorkerError as exc:
+        raise WorkerDiedError(
+            f"A worker process died while {type(owner).__name__} was fitting its members "
+            "(killed, out of memory, or a crash in native code); no member was kept and the "
+            f"ensemble is not fitted. Details: {exc}"
+        ) from exc
+
+
 def resolve_devices(devices):
     """Validate ``devices`` (None, "auto" or a list of device strings) up front.
 
@@ -121,7 +140,7 @@ def fit_member(estimator, X, y, n_threads):
         return estimator.fit(X, y)
 
 
-def parallel_fit(estimators, X, y, n_jobs, devices):
+def parallel_fit(estimators, X, y, n_jobs, devices, owner=None):
     """Fit clones of ``estimators`` in parallel, the i-th on ``devices[i % len]``.
 
     Each job sets torch's thread count to ``cpu_count // n_jobs`` (loky, Dask or
@@ -131,7 +150,8 @@ def parallel_fit(estimators, X, y, n_jobs, devices):
 
     placed = place_all([clone(e) for e in estimators], resolve_devices(devices))
     n_threads = threads_per_job(n_jobs)
-    return Parallel(n_jobs=n_jobs)(delayed(fit_member)(e, X, y, n_threads) for e in placed)
+    with worker_errors(owner):
+        return Parallel(n_jobs=n_jobs)(delayed(fit_member)(e, X, y, n_threads) for e in placed)
 
 
 def validate_members_params(owner, estimators):

@@ -154,7 +154,7 @@ class CascadeClassifier(ClassifierMixin, BaseEstimator):
                 X, y, test_size=self.validation_fraction, stratify=y,
                 random_state=self.random_state,
             )
-        self.estimators_ = parallel_fit(members, X_fit, y_fit, self.n_jobs, self.devices)
+        self.estimators_ = parallel_fit(members, X_fit, y_fit, self.n_jobs, self.devices, self)
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
         if self.target_accuracy is not None:
             thresholds = self._pick_thresholds(X_val, y_val)

@@ -20,6 +20,7 @@ from ._base import (
     threads_per_job,
     torch_threads,
     validate_members_params,
+    worker_errors,
 )
 
 
@@ -153,9 +154,10 @@ class EnsembleSelectionClassifier(ClassifierMixin, BaseEstimator):
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
         placed = place_all([clone(m) for m in members], resolve_devices(self.devices))
         n_threads = threads_per_job(self.n_jobs)
-        probas = Parallel(n_jobs=self.n_jobs)(
-            delayed(_oof_proba)(m, X, y, folds, n_threads) for m in placed
-        )
+        with worker_errors(self):
+            probas = Parallel(n_jobs=self.n_jobs)(
+                delayed(_oof_proba)(m, X, y, folds, n_threads) for m in placed
+            )
         score = _scorer(self.scoring, self.classes_)
         tiebreak = _tiebreak(self.classes_)
         self.oof_scores_ = {n: float(score(y, p)) for n, p in zip(names, probas)}
@@ -173,8 +175,7 @@ class EnsembleSelectionClassifier(ClassifierMixin, BaseEstimator):
                 print(f"[EnsembleSelection] round {round_}: + {names[best]} -> {candidates[best][0]:.5f}")
         self.weights_ = counts / counts.sum()
         chosen = [i for i in range(len(members)) if counts[i] > 0]
-        fitted = parallel_fit([members[i] for i in chosen], X, y, self.n_jobs,
-                              None if self.devices is None else self.devices)
+        fitted = parallel_fit([members[i] for i in chosen], X, y, self.n_jobs, self.devices, self)
         self.estimators_ = ["drop"] * len(members)
         for i, est in zip(chosen, fitted):
             self.estimators_[i] = est

@@ -5,7 +5,7 @@ from sklearn.ensemble import StackingClassifier as _SkStackingClassifier
 from sklearn.utils.metaestimators import available_if
 
 from ..utils._compat import StrOptions
-from ._base import as_float32_if, check_members, needs_float32, place_all, resolve_devices
+from ._base import as_float32_if, check_members, worker_errors, needs_float32, place_all, resolve_devices
 
 
 class StackingClassifier(_SkStackingClassifier):
@@ -109,7 +109,8 @@ default="auto"
 
     def fit(self, X, y, **fit_params):
         """Fit the members and the final estimator on out-of-fold predictions."""
-        return super().fit(as_float32_if(X, self._float32()), y, **fit_params)
+        with worker_errors(self):
+            return super().fit(as_float32_if(X, self._float32()), y, **fit_params)
 
     @available_if(lambda self: hasattr(super(StackingClassifier, self), "predict"))
     def predict(self, X, **predict_params):

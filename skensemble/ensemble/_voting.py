@@ -5,7 +5,7 @@ from sklearn.ensemble import VotingClassifier as _SkVotingClassifier
 from sklearn.utils.metaestimators import available_if
 
 from ..utils._compat import StrOptions
-from ._base import as_float32_if, check_members, needs_float32, place_all, resolve_devices
+from ._base import as_float32_if, check_members, worker_errors, needs_float32, place_all, resolve_devices
 
 
 class VotingClassifier(_SkVotingClassifier):
@@ -105,7 +105,8 @@ class VotingClassifier(_SkVotingClassifier):
 
     def fit(self, X, y, **fit_params):
         """Fit the members (in parallel with ``n_jobs``) on (X, y)."""
-        return super().fit(as_float32_if(X, self._float32()), y, **fit_params)
+        with worker_errors(self):
+            return super().fit(as_float32_if(X, self._float32()), y, **fit_params)
 
     def predict(self, X):
         """Predicted class labels (majority or soft vote)."""

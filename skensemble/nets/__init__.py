@@ -4,6 +4,7 @@ from ._conv import ConvNetClassifier
 from ._loader import TensorLoader
 from ._mlp import MLPNetClassifier, MLPNetRegressor
 from ._modules import ConvModule, MLPModule
+from ._skorch import NonFiniteLossError
 
 __all__ = [
     "ConvModule",
@@ -11,5 +12,6 @@ __all__ = [
     "MLPModule",
     "MLPNetClassifier",
     "MLPNetRegressor",
+    "NonFiniteLossError",
     "TensorLoader",
 ]

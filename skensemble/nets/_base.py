@@ -27,6 +27,7 @@ from ..utils._compat import Interval, StrOptions, check_is_fitted, validate_data
 from ..utils._device import resolve_device
 from ..utils._random import draw_seed, torch_seed
 from ._loader import TensorLoader
+from ._skorch import StopOnNonFiniteLoss
 from ._modules import ACTIVATIONS
 
 OPTIMIZERS = {
@@ -96,6 +97,7 @@ class BaseNet(BaseEstimator):
         if isinstance(optimizer, str):
             optimizer = OPTIMIZERS[optimizer]
         callbacks = copy.deepcopy(self.callbacks) if self.callbacks else []
+        callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())] + callbacks
         train_split = None
         if self.early_stopping:
             callbacks = callbacks + [
@@ -176,13 +178,32 @@ class BaseNet(BaseEstimator):
         """Raw module outputs for ``X`` as a float64 array, after validation."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        out = self.net_.forward(X)
+        out = self._forward_with_retry(X)
         if not torch.is_tensor(out):
             raise TypeError(
                 "The module returned more than one output; skensemble's nets "
                 "expect a single tensor."
             )
         return out.detach().cpu().numpy().astype(np.float64)
+
+    def _forward_with_retry(self, X):
+        """``net_.forward``; on a GPU out-of-memory error, retry with half the batch."""
+        net = self.net_
+        batch_size = net.get_params_for("iterator_valid").get("batch_size", net.batch_size)
+        while True:
+            try:
+                return net.forward(X)
+            except torch.OutOfMemoryError as exc:
+                if batch_size <= 1:
+                    raise MemoryError(
+                        f"{type(self).__name__} ran out of device memory on {net.device} even "
+                        "with batches of 1 sample; predict on the CPU (set_params(device='cpu') "
+                        "and refit) or free device memory."
+                    ) from exc
+                batch_size = max(1, batch_size // 2)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                net.iterator_valid__batch_size = batch_size
 
     # --- skorch pass-throughs --------------------------------------------
     @property

@@ -4,7 +4,30 @@ These are private: users see :class:`~skensemble.nets.MLPNetClassifier` and
 friends, which build one of these at ``fit`` and keep it as ``net_``.
 """
 
+import math
+
 from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch.callbacks import Callback
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stop training with a clear error as soon as a batch loss is NaN or inf.
+
+    The estimator is then left unfitted rather than holding a net that
+    predicts garbage.
+    """
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        if training and loss is not None and not math.isfinite(loss.item()):
+            epoch = len(net.history)
+            raise NonFiniteLossError(
+                f"The training loss became {loss.item()} in epoch {epoch}: the fit diverged. "
+                "Lower lr, scale the inputs (e.g. StandardScaler) or add weight_decay."
+            )
 
 
 class _L1Mixin:

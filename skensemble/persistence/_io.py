@@ -1,0 +1,426 @@
+"""``save`` and ``load``: a model file that loading cannot turn into code execution.
+
+The file is a zip archive:
+
+``manifest.json``
+    Format version, library versions, and the model as a tree of JSON nodes:
+    allow-listed class names with their attributes; torch modules as layer
+    lists; nothing is pickled.
+``tensors.safetensors``
+    Every torch weight and numeric numpy array (safetensors holds raw data only).
+``parts/N.skops``
+    Plain scikit-learn estimators (a logistic regression, a forest, ...) in
+    skops' format, loaded with its trusted-types check.
+``quantized/N.pt``
+    State dicts of torch's int8 modules (packed weights), loaded with
+    ``torch.load(weights_only=True)`` into a module rebuilt from the manifest.
+
+The manifest records the SHA-256 of every other file; loading checks them.
+"""
+
+import functools
+import hashlib
+import io
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import torch
+from safetensors.numpy import load as np_load
+from safetensors.numpy import save as np_save
+from safetensors.torch import load as torch_load_st
+from safetensors.torch import save as torch_save_st
+from sklearn.base import BaseEstimator, clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.utils import Bunch
+from skorch import NeuralNet
+from skorch.history import History
+from torch import nn
+
+from ._registry import LAYERS, TYPES, estimator_classes, module_classes
+
+FORMAT = "skensemble-model"
+FORMAT_VERSION = 1
+
+
+class UntrustedTypesError(TypeError):
+    """The file holds types that are not trusted; nothing was loaded."""
+
+
+@functools.lru_cache(maxsize=1)
+def _estimator_types():
+    return frozenset(estimator_classes().values())
+
+
+def _key(cls):
+    return f"{cls.__module__.split('._')[0]}.{cls.__qualname__}"
+
+
+# --- saving -------------------------------------------------------------------
+class _Writer:
+    def __init__(self):
+        self.tensors, self.arrays, self.files = {}, {}, {}
+        self.memo = {}  # id(object) -> node id, so shared objects are saved once
+        self._alive = []  # keep memoised objects alive so their ids stay unique
+
+    def tensor_key(self, prefix):
+        return f"{prefix}.{len(self.tensors)}"
+
+    def encode(self, value, path):
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, np.generic):
+            return {"t": "npscalar", "dtype": value.dtype.str, "v": value.item()}
+        if isinstance(value, np.ndarray):
+            return self._array(value, path)
+        if isinstance(value, Bunch):
+            return {"t": "bunch", "v": {k: self.encode(v, f"{path}.{k}") for k, v in value.items()}}
+        if isinstance(value, dict):
+            if not all(isinstance(k, str) for k in value):
+                raise TypeError(f"{path}: dict keys must be strings to be saved.")
+            return {"t": "dict", "v": {k: self.encode(v, f"{path}.{k}") for k, v in value.items()}}
+        if isinstance(value, (list, tuple)):
+            items = [self.encode(v, f"{path}[{i}]") for i, v in enumerate(value)]
+            return {"t": "tuple" if isinstance(value, tuple) else "list", "v": items}
+        if isinstance(value, np.dtype):
+            return {"t": "dtype", "v": value.str}
+        if isinstance(value, type):
+            for name, cls in TYPES.items():
+                if value is cls:
+                    return {"t": "type", "v": name}
+            raise TypeError(f"{path}: the class {value.__qualname__} cannot be saved.")
+        if isinstance(value, NeuralNet):
+            raise TypeError(
+                f"{path}: a raw skorch net ({type(value).__name__}) cannot be saved safely; "
+                "use skensemble's nets, or skorch's save_params for its weights."
+            )
+        if type(value) in _estimator_types() or isinstance(value, BaseEstimator):
+            if id(value) in self.memo:
+                return {"t": "ref", "id": self.memo[id(value)]}
+            node_id = len(self.memo)
+            self.memo[id(value)] = node_id
+            self._alive.append(value)
+            if type(value) in _estimator_types():
+                node = self._object(value, path)
+            else:
+                node = self._skops(value, path)
+            node["id"] = node_id
+            return node
+        raise TypeError(f"{path}: objects of type {type(value).__qualname__} cannot be saved.")
+
+    def _array(self, value, path):
+        if value.dtype.kind in "biuf" and value.dtype.itemsize <= 8:
+            key = f"a{len(self.arrays)}"
+            self.arrays[key] = np.ascontiguousarray(value)
+            return {"t": "ndarray", "key": key}
+        flat = value.ravel().tolist()
+        if not all(v is None or isinstance(v, (bool, int, float, str)) for v in flat):
+            raise TypeError(f"{path}: arrays of objects other than numbers and strings cannot be saved.")
+        return {"t": "ndarray_json", "dtype": value.dtype.str if value.dtype.kind != "O" else "object",
+                "shape": list(value.shape), "v": flat}
+
+    def _skops(self, value, path):
+        import skops.io as sio
+
+        name = f"parts/{len(self.files)}.skops"
+        self.files[name] = sio.dumps(value)
+        return {"t": "skops", "file": name}
+
+    def _object(self, obj, path):
+        from ..compression import DistilledClassifier, QuantizedClassifier
+        from ..nets._base import BaseNet
+
+        state, extra = dict(vars(obj)), {}
+        if not isinstance(obj, (Pipeline, FrozenEstimator)):
+            # Parameters are saved as configuration: a fitted estimator given as a
+            # parameter (a frozen teacher or base net) is saved unfitted, so the
+            # file carries only the fitted model itself.
+            for name in obj.get_params(deep=False):
+                if name in state:
+                    state[name] = _unfitted(state[name])
+        if isinstance(obj, BaseNet):
+            if state.get("callbacks"):
+                warnings.warn(f"{path}: skorch callbacks are not saved; the loaded model has "
+                              "callbacks=None.", UserWarning)
+                state["callbacks"] = None
+            if "net_" in state:
+                extra["net"] = self._net(state.pop("net_"), path)
+        if isinstance(obj, QuantizedClassifier) and "quantized_module_" in state:
+            extra["quantized"] = self._quantized(state.pop("quantized_module_"), obj.backend_, path)
+        if isinstance(obj, DistilledClassifier):
+            state["teacher_"] = None  # the teacher is not needed to predict
+        encoded = {k: self.encode(v, f"{path}.{k}") for k, v in state.items()}
+        return {"t": "obj", "cls": _key(type(obj)), "state": encoded, "extra": extra}
+
+    def _module(self, module, path):
+        cls = next((k for k, c in module_classes().items() if type(module) is c), None)
+        if cls is None:
+            raise TypeError(f"{path}: torch module {type(module).__qualname__} cannot be saved safely.")
+        layers = []
+        for layer in module.layers:
+            name = type(layer).__name__
+            if name == "Reshape":
+                layers.append({"type": "Reshape", "args": {"shape": list(layer.shape)}})
+                continue
+            if name not in LAYERS or type(layer) is not LAYERS[name][0]:
+                raise TypeError(f"{path}: layer {name} cannot be saved safely.")
+            layers.append({"type": name, "args": LAYERS[name][1](layer)})
+        prefix = self.tensor_key("m")
+        for k, v in module.state_dict().items():
+            self.tensors[f"{prefix}.{k}"] = v.detach().cpu().clone().contiguous()
+        return {"cls": cls, "layers": layers, "prefix": prefix}
+
+    def _net(self, net, path):
+        history = json.loads(json.dumps(list(net.history), default=_json_default))
+        return {"module": self._module(net.module_, path), "batch_size": net.batch_size,
+                "history": history}
+
+    def _quantized(self, module, backend, path):
+        if backend in ("torch-dynamic", "torch-static"):
+            name = f"quantized/{len(self.files)}.pt"
+            buf = io.BytesIO()
+            with warnings.catch_warnings():  # torch's own TypedStorage deprecation notice
+                warnings.simplefilter("ignore", UserWarning)
+                torch.save(module.state_dict(), buf)
+            self.files[name] = buf.getvalue()
+            return {"backend": backend, "file": name}
+        prefix = self.tensor_key("q")
+        for k, v in module.state_dict().items():
+            self.tensors[f"{prefix}.{k}"] = v.detach().cpu().clone().contiguous()
+        dtype = str(next(module.parameters()).dtype).replace("torch.", "") if backend == "half" else None
+        return {"backend": backend, "prefix": prefix, "dtype": dtype}
+
+
+def _unfitted(value):
+    """``value`` with every estimator in it replaced by an unfitted clone."""
+    if isinstance(value, FrozenEstimator):
+        return FrozenEstimator(clone(value.estimator))
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unfitted(v) for v in value)
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        return clone(value)
+    return value
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def _versions():
+    import sklearn
+    import skorch
+
+    from .. import __version__
+
+    return {"skensemble": __version__, "torch": torch.__version__,
+            "scikit-learn": sklearn.__version__, "skorch": skorch.__version__,
+            "numpy": np.__version__}
+
+
+def save(estimator, path):
+    """Save a fitted (or unfitted) skensemble estimator to ``path`` (a zip file).
+
+    Covers skensemble's nets (pruned ones included), compression
+    meta-estimators, ensembles, pipelines and plain scikit-learn estimators
+    among them.  Raw skorch nets, callables and other objects that cannot be
+    stored as data raise a ``TypeError`` naming them.  A distilled model is
+    saved without its fitted teacher.
+    """
+    writer = _Writer()
+    root = writer.encode(estimator, "estimator")
+    files = dict(writer.files)
+    files["tensors.safetensors"] = torch_save_st(writer.tensors) if writer.tensors else b""
+    files["arrays.safetensors"] = np_save(writer.arrays) if writer.arrays else b""
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "versions": _versions(),
+        "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        "root": root,
+    }
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+# --- loading ------------------------------------------------------------------
+class _Reader:
+    def __init__(self, zf, manifest, trusted):
+        self.zf, self.manifest, self.trusted = zf, manifest, list(trusted or [])
+        self._tensors = self._arrays = None
+        self.objects = {}
+
+    def file(self, name):
+        expected = self.manifest["sha256"].get(name)
+        if expected is None:
+            raise ValueError(f"The file names a member {name!r} that its manifest does not list.")
+        data = self.zf.read(name)
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise ValueError(f"{name} does not match its SHA-256 in the manifest: the file is corrupt "
+                             "or was altered.")
+        return data
+
+    @property
+    def tensors(self):
+        if self._tensors is None:
+            data = self.file("tensors.safetensors")
+            self._tensors = torch_load_st(data) if data else {}
+        return self._tensors
+
+    @property
+    def arrays(self):
+        if self._arrays is None:
+            data = self.file("arrays.safetensors")
+            self._arrays = np_load(data) if data else {}
+        return self._arrays
+
+    def decode(self, node):
+        if not isinstance(node, dict):
+            return node
+        t = node.get("t")
+        if t == "npscalar":
+            return np.dtype(node["dtype"]).type(node["v"])
+        if t == "ndarray":
+            return self.arrays[node["key"]].copy()
+        if t == "ndarray_json":
+            dtype = object if node["dtype"] == "object" else np.dtype(node["dtype"])
+            return np.array(node["v"], dtype=dtype).reshape(node["shape"])
+        if t in ("dict", "bunch"):
+            out = {k: self.decode(v) for k, v in node["v"].items()}
+            return Bunch(**out) if t == "bunch" else out
+        if t in ("list", "tuple"):
+            items = [self.decode(v) for v in node["v"]]
+            return tuple(items) if t == "tuple" else items
+        if t == "dtype":
+            return np.dtype(node["v"])
+        if t == "type":
+            if node["v"] not in TYPES:
+                raise UntrustedTypesError(f"Unknown type {node['v']!r} in the file.")
+            return TYPES[node["v"]]
+        if t == "ref":
+            if node["id"] not in self.objects:
+                raise ValueError("The file refers to an object it does not define.")
+            return self.objects[node["id"]]
+        if t == "skops":
+            obj = self.objects[node.get("id")] = self._skops(node)
+            return obj
+        if t == "obj":
+            return self._object(node)
+        raise ValueError(f"Unknown node type {t!r} in the file.")
+
+    def _skops(self, node):
+        import skops.io as sio
+
+        data = self.file(node["file"])
+        untrusted = [u for u in sio.get_untrusted_types(data=data) if u not in self.trusted]
+        if untrusted:
+            raise UntrustedTypesError(
+                f"The file holds types that are not trusted: {untrusted}. Inspect them and pass "
+                "them in load(..., trusted=[...]) if you trust their source."
+            )
+        return sio.loads(data, trusted=self.trusted or None)
+
+    def _object(self, node):
+        classes = estimator_classes()
+        if node["cls"] not in classes:
+            raise UntrustedTypesError(
+                f"The file names the class {node['cls']!r}, which skensemble does not load."
+            )
+        cls = classes[node["cls"]]
+        obj = cls.__new__(cls)
+        self.objects[node.get("id")] = obj
+        for key, value in node["state"].items():
+            setattr(obj, key, self.decode(value))
+        extra = node.get("extra", {})
+        if "net" in extra:
+            self._restore_net(obj, extra["net"])
+        if "quantized" in extra:
+            self._restore_quantized(obj, extra["quantized"])
+        return obj
+
+    def _module(self, spec, device):
+        mcls = module_classes().get(spec["cls"])
+        if mcls is None:
+            raise UntrustedTypesError(f"Unknown module class {spec['cls']!r}.")
+        from ..nets._modules import Reshape
+
+        layers = []
+        for layer in spec["layers"]:
+            if layer["type"] == "Reshape":
+                layers.append(Reshape(tuple(layer["args"]["shape"])))
+            elif layer["type"] in LAYERS:
+                layers.append(LAYERS[layer["type"]][0](**layer["args"]))
+            else:
+                raise UntrustedTypesError(f"Unknown layer {layer['type']!r}.")
+        module = mcls.__new__(mcls)
+        nn.Module.__init__(module)
+        module.layers = nn.Sequential(*layers)
+        prefix = spec["prefix"] + "."
+        state = {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
+        module.load_state_dict(state, strict=True)
+        return module.to(device)
+
+    def _restore_net(self, est, spec):
+        device = getattr(est, "device_", "cpu")
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            device = "cpu"  # trained on a GPU, loaded on a machine without one
+        est.device_ = device
+        n_outputs = len(est.classes_) if hasattr(est, "classes_") else len(est._y_mean)
+        net = est._make_net(est.n_features_in_, n_outputs, spec["batch_size"], est._seed, device)
+        net.initialize()
+        net.module_ = self._module(spec["module"], device)
+        net.initialize_optimizer()
+        net.history = History(spec["history"])
+        est.net_ = net
+
+    def _restore_quantized(self, est, spec):
+        from ..compression import _quantize_backends as qb
+        from ..utils._access import get_module
+
+        float_module = get_module(est.estimator_)
+        backend = spec["backend"]
+        if backend in ("torch-dynamic", "torch-static"):
+            example = np.zeros((2, est.n_features_in_), dtype=np.float32)
+            module = (qb.torch_dynamic_int8(float_module) if backend == "torch-dynamic"
+                      else qb.torch_static_int8(float_module, example))
+            state = torch.load(io.BytesIO(self.file(spec["file"])), weights_only=True)
+        else:
+            module = (qb.weight_only_int8(float_module) if backend == "weight-only"
+                      else qb.half(float_module, getattr(torch, spec["dtype"])))
+            prefix = spec["prefix"] + "."
+            state = {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
+        module.load_state_dict(state, strict=True)
+        est.quantized_module_ = module
+
+
+def load(path, *, trusted=None):
+    """Load a model saved with :func:`save`, without executing code from the file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    trusted : list of str, default=None
+        Type names (as skops reports them) to trust in the plain scikit-learn
+        parts, beyond skops' defaults.  Untrusted types raise
+        ``UntrustedTypesError`` listing them.
+    """
+    with zipfile.ZipFile(path) as zf:
+        try:
+            manifest = json.loads(zf.read("manifest.json"))
+        except KeyError:
+            raise ValueError(f"{path} is not a skensemble model file (no manifest.json).") from None
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a skensemble model file.")
+        if manifest.get("format_version", 0) > FORMAT_VERSION:
+            raise ValueError(
+                f"{path} uses format version {manifest['format_version']}, newer than this "
+                f"skensemble supports ({FORMAT_VERSION}); upgrade skensemble to load it."
+            )
+        return _Reader(zf, manifest, trusted).decode(manifest["root"])

@@ -1,0 +1,251 @@
+import hashlib
+import inspect
+import io
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import skensemble
+from skensemble.compression import DistilledClassifier, PrunedClassifier, QuantizedClassifier
+from skensemble.ensemble import (
+    CascadeClassifier,
+    EnsembleSelectionClassifier,
+    StackingClassifier,
+    VotingClassifier,
+)
+from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
+from skensemble.persistence import UntrustedTypesError, _io
+
+
+def tiny(**kw):
+    params = dict(hidden_layer_sizes=(16,), max_epochs=5, random_state=0)
+    params.update(kw)
+    return MLPNetClassifier(**params)
+
+
+@pytest.fixture(scope="module")
+def data(digits_split):
+    X_train, X_test, y_train, _ = digits_split
+    labels = np.array(list("abcdefghij"))
+    return X_train[:600], X_test[:100], labels[y_train[:600]]
+
+
+@pytest.fixture(scope="module")
+def base_net(data):
+    X, _, y = data
+    return tiny(hidden_layer_sizes=(32,)).fit(X, y)
+
+
+MODELS = {
+    "mlp": lambda X, y, net: net,
+    "conv": lambda X, y, net: ConvNetClassifier((1, 8, 8), channels=(4,), max_epochs=2,
+                                                random_state=0).fit(X, y),
+    "regressor": lambda X, y, net: MLPNetRegressor((8,), max_epochs=3, random_state=0).fit(
+        X, (y == "a").astype(float)),
+    "pruned neurons": lambda X, y, net: PrunedClassifier(
+        FrozenEstimator(net), sparsity=0.5, granularity="neuron", random_state=0).fit(X, y),
+    "pruned weights": lambda X, y, net: PrunedClassifier(
+        FrozenEstimator(net), sparsity=0.8, random_state=0).fit(X, y),
+    "int8 dynamic": lambda X, y, net: QuantizedClassifier(FrozenEstimator(net)).fit(X, y),
+    "int8 static": lambda X, y, net: QuantizedClassifier(FrozenEstimator(net), method="static",
+                                                          random_state=0).fit(X, y),
+    "int8 weight-only": lambda X, y, net: QuantizedClassifier(
+        FrozenEstimator(net), backend="weight-only").fit(X, y),
+    "float16": lambda X, y, net: QuantizedClassifier(FrozenEstimator(net), dtype="float16").fit(X, y),
+    "quantized pruned": lambda X, y, net: QuantizedClassifier(
+        PrunedClassifier(tiny(), granularity="neuron", random_state=0)).fit(X, y),
+    "distilled": lambda X, y, net: DistilledClassifier(
+        FrozenEstimator(net), tiny(hidden_layer_sizes=(8,)), augment_factor=1, random_state=0).fit(X, y),
+    "voting": lambda X, y, net: VotingClassifier(
+        [("net", tiny()), ("lr", make_pipeline(StandardScaler(), LogisticRegression()))],
+        voting="soft").fit(X, y),
+    "stacking": lambda X, y, net: StackingClassifier(
+        [("net", tiny()), ("lr", LogisticRegression(max_iter=300))], cv=3).fit(X, y),
+    "cascade": lambda X, y, net: CascadeClassifier(
+        [("lr", LogisticRegression(max_iter=300)), ("net", tiny())]).fit(X, y),
+    "selection": lambda X, y, net: EnsembleSelectionClassifier(
+        [("lr", LogisticRegression(max_iter=300)), ("net", tiny())], ensemble_size=3, cv=3).fit(X, y),
+    "pipeline": lambda X, y, net: make_pipeline(StandardScaler(), tiny()).fit(X, y),
+}
+
+
+@pytest.mark.parametrize("kind", list(MODELS))
+def test_round_trip_predicts_identically(kind, data, base_net, tmp_path):
+    X, X_test, y = data
+    model = MODELS[kind](X, y, base_net)
+    path = skensemble.save(model, tmp_path / "model.zip")
+    loaded = skensemble.load(path)
+    assert type(loaded) is type(model)
+    method = "predict_proba" if hasattr(model, "predict_proba") else "predict"
+    np.testing.assert_array_equal(getattr(loaded, method)(X_test), getattr(model, method)(X_test))
+    np.testing.assert_array_equal(loaded.predict(X_test), model.predict(X_test))
+
+
+def test_pruned_module_keeps_its_shape_and_refits(data, base_net, tmp_path):
+    X, X_test, y = data
+    pruned = MODELS["pruned neurons"](X, y, base_net)
+    loaded = skensemble.load(skensemble.save(pruned, tmp_path / "p.zip"))
+    assert loaded.estimator_.module_.layers[0].out_features == 16
+    assert loaded.n_params_ == pruned.n_params_
+    # the fitted pruned model is an ordinary estimator again: it can be fine-tuned
+    loaded.estimator_.net_.partial_fit(X.astype(np.float32), np.searchsorted(loaded.classes_, y))
+
+
+def test_teacher_and_frozen_params_are_not_carried(data, base_net, tmp_path):
+    X, _, y = data
+    big_teacher = RandomForestClassifier(300, random_state=0).fit(X, y)
+    d = DistilledClassifier(FrozenEstimator(big_teacher), tiny(hidden_layer_sizes=(8,)),
+                            augment_factor=1, random_state=0).fit(X, y)
+    path = skensemble.save(d, tmp_path / "d.zip")
+    assert path.stat().st_size < len(pickle.dumps(big_teacher)) / 10
+    loaded = skensemble.load(path)
+    assert loaded.teacher_ is None
+
+
+def test_shared_members_stay_shared(data, base_net, tmp_path):
+    X, _, y = data
+    vote = MODELS["voting"](X, y, base_net)
+    loaded = skensemble.load(skensemble.save(vote, tmp_path / "v.zip"))
+    assert loaded.named_estimators_["net"] is loaded.estimators_[0]
+
+
+def test_untrusted_sklearn_types_are_listed(data, base_net, tmp_path):
+    X, X_test, y = data
+    stack = StackingClassifier([("rf", RandomForestClassifier(5, random_state=0)), ("net", tiny())],
+                               cv=3).fit(X, y)
+    path = skensemble.save(stack, tmp_path / "s.zip")
+    with pytest.raises(UntrustedTypesError, match=r"sklearn\.tree\._tree\.Tree"):
+        skensemble.load(path)
+    loaded = skensemble.load(path, trusted=["sklearn.tree._tree.Tree"])
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), stack.predict_proba(X_test))
+
+
+class Payload:
+    """Unpickling this writes a marker file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _rewrite(path, replace):
+    """Rewrite members of a saved zip (fixing the manifest's hashes)."""
+    with zipfile.ZipFile(path) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(files.pop("manifest.json"))
+    files.update(replace(files, manifest) or {})
+    manifest["sha256"] = {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        for n, d in files.items():
+            zf.writestr(n, d)
+
+
+def test_pickled_payload_in_a_part_is_refused(data, base_net, tmp_path):
+    X, _, y = data
+    path = skensemble.save(MODELS["cascade"](X, y, base_net), tmp_path / "c.zip")
+    marker = tmp_path / "pwned"
+    _rewrite(path, lambda files, m: {
+        next(n for n in files if n.endswith(".skops")): pickle.dumps(Payload(str(marker)))})
+    with pytest.raises(Exception):
+        skensemble.load(path)
+    assert not marker.exists()
+
+
+def test_pickled_payload_in_int8_state_is_refused(data, base_net, tmp_path):
+    X, _, y = data
+    path = skensemble.save(MODELS["int8 dynamic"](X, y, base_net), tmp_path / "q.zip")
+    marker = tmp_path / "pwned"
+
+    def inject(files, manifest):
+        buf = io.BytesIO()
+        import torch
+
+        torch.save({"x": Payload(str(marker))}, buf)
+        return {next(n for n in files if n.endswith(".pt")): buf.getvalue()}
+
+    _rewrite(path, inject)
+    with pytest.raises(Exception, match="Weights only load failed|weights_only"):
+        skensemble.load(path)
+    assert not marker.exists()
+
+
+def test_unknown_class_is_refused(data, base_net, tmp_path):
+    X, _, y = data
+    path = skensemble.save(base_net, tmp_path / "m.zip")
+
+    def rename(files, manifest):
+        manifest["root"]["cls"] = "os.system"
+
+    _rewrite(path, rename)
+    with pytest.raises(UntrustedTypesError, match="os.system"):
+        skensemble.load(path)
+
+
+def test_tampering_and_newer_format_are_detected(base_net, tmp_path):
+    path = skensemble.save(base_net, tmp_path / "m.zip")
+    with zipfile.ZipFile(path) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    tensors = bytearray(files["tensors.safetensors"])
+    tensors[-1] ^= 1
+    files["tensors.safetensors"] = bytes(tensors)
+    with zipfile.ZipFile(tmp_path / "t.zip", "w") as zf:
+        for n, d in files.items():
+            zf.writestr(n, d)
+    with pytest.raises(ValueError, match="SHA-256"):
+        skensemble.load(tmp_path / "t.zip")
+    _rewrite(path, lambda files, m: m.update(format_version=99))
+    with pytest.raises(ValueError, match="format version 99"):
+        skensemble.load(path)
+
+
+def test_gpu_trained_model_loads_on_cpu(base_net, data, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("simulates a machine without a GPU")
+    X, X_test, y = data
+    path = skensemble.save(base_net, tmp_path / "m.zip")
+
+    def to_cuda(files, manifest):
+        manifest["root"]["state"]["device_"] = "cuda:0"
+        manifest["root"]["state"]["device"] = "cuda"
+
+    _rewrite(path, to_cuda)
+    loaded = skensemble.load(path)
+    assert loaded.device_ == "cpu"
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), base_net.predict_proba(X_test))
+
+
+def test_unsaveable_objects_are_named(small_data, tmp_path):
+    from skorch import NeuralNetClassifier
+
+    from skensemble.nets._modules import MLPModule
+
+    X, y = small_data
+    raw = NeuralNetClassifier(MLPModule, module__n_features=6, module__n_outputs=3)
+    with pytest.raises(TypeError, match="raw skorch net"):
+        skensemble.save(raw, tmp_path / "r.zip")
+    d = DistilledClassifier(LogisticRegression(), tiny(), augmentation=lambda X, rs: X)
+    with pytest.raises(TypeError, match="function"):
+        skensemble.save(d, tmp_path / "d.zip")
+
+
+def test_loading_code_never_unpickles():
+    source = inspect.getsource(_io)
+    assert "import pickle" not in source and "pickle.load" not in source
+    assert "joblib" not in source
+    assert "eval(" not in source and "exec(" not in source
+    for line in source.splitlines():
+        if "torch.load(" in line:
+            assert "weights_only=True" in line
