@@ -13,7 +13,7 @@ from skorch import NeuralNet
 from ..nets import MLPNetClassifier
 from ..nets._base import BaseNet
 from ..utils._access import get_net, is_net, net_input
-from ..utils._compat import HasMethods, Interval, StrOptions, validate_data
+from ..utils._compat import HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ..utils._random import draw_seed, torch_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
 from ._base import BaseCompressedClassifier
@@ -275,7 +275,9 @@ class DistilledClassifier(BaseCompressedClassifier):
 
     def predict_proba(self, X):
         """Class probabilities of the student."""
-        X = self._check_X(X)
+        check_is_fitted(self)
+        # the student was trained on the validated array, without column names
+        X = validate_data(self, X, reset=False, dtype=np.float32)
         return self.student_.predict_proba(X)
 
     def predict(self, X):
