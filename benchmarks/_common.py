@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from skensemble.report._metrics import interleaved_latency as _interleaved_latency
+from skensemble.report._metrics import interleaved_times  # noqa: F401  (used by scripts)
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -59,24 +62,6 @@ def write_result(name, title, sections, command):
     return path
 
 
-def interleaved_times(fns, repeats=3, warmup=1):
-    """Median seconds of each callable in ``fns`` (a dict), timed round-robin.
-
-    Every callable runs ``warmup`` times first; then each round times every
-    callable once, so that machine noise and warm caches hit all of them alike.
-    """
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def module_predictor(module):
     """A callable running ``module`` on a float32 numpy batch (cast to the module's dtype)."""
     module.eval()
@@ -91,17 +76,5 @@ def module_predictor(module):
 
 
 def interleaved_latency(fns, X, batch_sizes, repeats=15):
-    """Seconds per batch of each predictor in ``fns`` (dict of callables on a batch).
-
-    For each batch size the predictors are timed round-robin (see
-    ``interleaved_times``); small batches repeat the call inside one timing so
-    that timer resolution does not dominate.
-    """
-    out = {k: {} for k in fns}
-    for b in batch_sizes:
-        batch = np.resize(np.asarray(X, dtype=np.float32), (b, X.shape[1]))
-        inner = max(1, 1024 // b)
-        timed = {k: (lambda fn=fn: [fn(batch) for _ in range(inner)]) for k, fn in fns.items()}
-        for k, t in interleaved_times(timed, repeats=repeats, warmup=2).items():
-            out[k][b] = t / inner
-    return out
+    """Seconds per batch of each predictor, timed round-robin (float32 batches)."""
+    return _interleaved_latency(fns, np.asarray(X, dtype=np.float32), batch_sizes, repeats=repeats)

@@ -8,6 +8,7 @@ import io
 import pickle
 import statistics
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -78,16 +79,27 @@ def _packed_params(module, nonzero):
 
 
 def saved_size_bytes(model):
-    """Bytes of the model when saved: torch state dicts for nets, pickle otherwise."""
-    modules = _modules(model)
-    if not modules:
-        return len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
-    size = 0
-    for module in modules:
+    """Bytes of the model when saved.
+
+    Estimators: the size of :func:`skensemble.save`'s file (pickle's size for
+    objects it cannot save).  Torch modules: ``torch.save`` of the state dict.
+    """
+    if isinstance(model, nn.Module):
         buf = io.BytesIO()
-        torch.save(module.state_dict(), buf)
-        size += buf.tell()
-    return size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            torch.save(model.state_dict(), buf)
+        return buf.tell()
+    from ..persistence import save
+
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            save(model, buf)
+    except TypeError:
+        return len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    return buf.tell()
 
 
 def predict_latency(predict, X, batch_size, n_repeats=7, warmup=2, max_batches=8):
@@ -118,3 +130,40 @@ def predict_latency(predict, X, batch_size, n_repeats=7, warmup=2, max_batches=8
         predict(b)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def interleaved_times(fns, repeats=5, warmup=1):
+    """Median seconds of each callable in ``fns`` (a dict), timed round-robin.
+
+    Every callable runs ``warmup`` times first; then each round times every
+    callable once, so machine noise and caches affect all of them alike.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def interleaved_latency(predictors, X, batch_sizes, repeats=7):
+    """Seconds per batch for each predictor (a dict of callables taking a batch).
+
+    For each batch size, rows of ``X`` are cycled to fill the batch and the
+    predictors are timed round-robin; small batches repeat the call inside one
+    timing so the timer's resolution does not dominate.
+    """
+    X = np.asarray(X)
+    out = {k: {} for k in predictors}
+    for b in batch_sizes:
+        batch = X[np.arange(b) % len(X)]
+        inner = max(1, 256 // b)
+        timed = {k: (lambda fn=fn: [fn(batch) for _ in range(inner)])
+                 for k, fn in predictors.items()}
+        for k, t in interleaved_times(timed, repeats=repeats, warmup=1).items():
+            out[k][b] = t / inner
+    return out

@@ -249,3 +249,16 @@ def test_loading_code_never_unpickles():
     for line in source.splitlines():
         if "torch.load(" in line:
             assert "weights_only=True" in line
+
+
+def test_quantized_file_is_about_4x_smaller(digits_mlp_256, digits_split, tmp_path):
+    X_train, X_test, y_train, _ = digits_split
+    q = QuantizedClassifier(FrozenEstimator(digits_mlp_256)).fit(X_train, y_train)
+    float_size = skensemble.save(digits_mlp_256, tmp_path / "f.zip").stat().st_size
+    int8_size = skensemble.save(q, tmp_path / "q.zip").stat().st_size
+    assert float_size / int8_size >= 3.5
+    loaded = skensemble.load(tmp_path / "q.zip")
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), q.predict_proba(X_test))
+    # the float net comes back with the dequantized weights: close to the original
+    np.testing.assert_allclose(loaded.estimator_.predict_proba(X_test),
+                               digits_mlp_256.predict_proba(X_test), atol=0.05)
