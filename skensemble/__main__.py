@@ -1,4 +1,4 @@
-"""Command line: ``skensemble demo`` (also ``python -m skensemble demo``)."""
+"""Command line: ``skensemble demo`` and ``skensemble compress`` (also ``python -m skensemble``)."""
 
 import argparse
 import sys
@@ -11,16 +11,35 @@ def _demo(args):
     return 0
 
 
+def _compress(args):
+    from ._compress_cli import DataError, run_compress
+
+    try:
+        run_compress(args.data, args.target, out=args.out, tolerance=args.tolerance, quick=args.quick)
+    except DataError as exc:
+        print(f"skensemble compress: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="skensemble",
         description="Neural nets as scikit-learn estimators, compressed and ensembled.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train and compare models on sklearn's digits")
-    demo.add_argument("--out", default="skensemble-demo", help="folder for the outputs")
-    demo.add_argument("--quick", action="store_true", help="fewer epochs (seconds)")
+    demo = sub.add_parser("demo", help="compress and ensemble nets on sklearn's digits, with a report")
+    demo.add_argument("--out", default="skensemble-demo", help="folder for report.md and report.png")
+    demo.add_argument("--quick", action="store_true", help="fewer epochs (seconds, for smoke tests)")
     demo.set_defaults(func=_demo)
+    comp = sub.add_parser("compress", help="train and compress nets on your CSV, save the smallest good one")
+    comp.add_argument("data", help="CSV file with a header row")
+    comp.add_argument("--target", required=True, help="name of the label column")
+    comp.add_argument("--out", default="skensemble-compress", help="folder for model.zip and the report")
+    comp.add_argument("--tolerance", type=float, default=0.01,
+                      help="accuracy the chosen model may lose against the best (default 0.01)")
+    comp.add_argument("--quick", action="store_true", help="fewer epochs")
+    comp.set_defaults(func=_compress)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -182,7 +182,9 @@ class _Writer:
         return {"cls": cls, "layers": layers, "prefix": prefix}
 
     def _net(self, net, path):
-        history = json.loads(json.dumps(list(net.history), default=_json_default))
+        # epoch-level history only: per-batch records would dominate small models' files
+        epochs = [{k: v for k, v in row.items() if k != "batches"} for row in net.history]
+        history = json.loads(json.dumps(epochs, default=_json_default))
         weights = id(net) not in self.structure_only
         return {"module": self._module(net.module_, path, weights), "batch_size": net.batch_size,
                 "history": history}
@@ -401,7 +403,9 @@ class _Reader:
             example = np.zeros((2, est.n_features_in_), dtype=np.float32)
             module = (qb.torch_dynamic_int8(float_module) if backend == "torch-dynamic"
                       else qb.torch_static_int8(float_module, example))
-            state = torch.load(io.BytesIO(self.file(spec["file"])), weights_only=True)
+            with warnings.catch_warnings():  # torch's own TypedStorage deprecation notice
+                warnings.simplefilter("ignore", UserWarning)
+                state = torch.load(io.BytesIO(self.file(spec["file"])), weights_only=True)
         else:
             module = (qb.weight_only_int8(float_module) if backend == "weight-only"
                       else qb.half(float_module, getattr(torch, spec["dtype"])))
