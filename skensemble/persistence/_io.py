@@ -150,12 +150,14 @@ class _Writer:
                 extra["net"] = self._net(state.pop("net_"), path)
         if isinstance(obj, QuantizedClassifier) and "quantized_module_" in state:
             extra["quantized"] = self._quantized(state.pop("quantized_module_"), obj.backend_, path)
-            if obj.backend_ != "torch-static":
+            from ..utils._access import get_net
+
+            net = get_net(obj.estimator_)
+            if _restorable_from_quantized(net.module_, obj.backend_):
                 # the float net's weights are the dequantized int8/half weights:
                 # store its structure only, so the file is ~4x (2x) smaller
-                from ..utils._access import get_net
-
-                self.structure_only.add(id(get_net(obj.estimator_)))
+                self.structure_only.add(id(net))
+                extra["quantized"]["float_from_quantized"] = True
         if isinstance(obj, DistilledClassifier):
             state["teacher_"] = None  # the teacher is not needed to predict
         encoded = {k: self.encode(v, f"{path}.{k}") for k, v in state.items()}
@@ -203,6 +205,17 @@ class _Writer:
             self.tensors[f"{prefix}.{k}"] = v.detach().cpu().clone().contiguous()
         dtype = str(next(module.parameters()).dtype).replace("torch.", "") if backend == "half" else None
         return {"backend": backend, "prefix": prefix, "dtype": dtype}
+
+
+def _restorable_from_quantized(module, backend):
+    """Whether every float layer can be read back from the quantized module.
+
+    Static int8 fuses batch norms into the layer before them, so their float
+    parameters are gone; such float nets are saved in full.
+    """
+    if backend != "torch-static":
+        return True
+    return not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in module.modules())
 
 
 def _unfitted(value):
@@ -413,7 +426,7 @@ class _Reader:
             state = {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
         module.load_state_dict(state, strict=True)
         est.quantized_module_ = module
-        if backend != "torch-static":
+        if spec.get("float_from_quantized"):
             _dequantize_into(float_module, module)
 
 
