@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from skensemble.report._metrics import interleaved_latency as _interleaved_latency
-from skensemble.report._metrics import interleaved_times  # noqa: F401  (used by scripts)
 
 RESULTS = Path(__file__).parent / "results"
 

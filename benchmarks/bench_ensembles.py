@@ -30,7 +30,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from _common import interleaved_times, markdown_table, write_result
+from _common import markdown_table, write_result
+from skensemble.report import interleaved_times
 from bench_nets import plain_torch_fit
 from skensemble.ensemble import (
     CascadeClassifier,

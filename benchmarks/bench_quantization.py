@@ -10,13 +10,14 @@ Run: ``python benchmarks/bench_quantization.py [--quick]``; writes
 """
 
 import argparse
+import importlib.util
 
 from sklearn.datasets import load_digits, make_classification
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 
 from _common import interleaved_latency, markdown_table, module_predictor, write_result
-from skensemble.compression import QuantizedClassifier
+from skensemble.compression import OnnxRuntimeModel, QuantizedClassifier
 from skensemble.nets import MLPNetClassifier
 
 BATCHES = (1, 64, 4096)
@@ -24,6 +25,7 @@ VARIANTS = [
     ("int8 dynamic (auto = torch)", dict(dtype="int8", method="dynamic")),
     ("int8 static (torch FX)", dict(dtype="int8", method="static")),
     ("int8 weight-only", dict(dtype="int8", backend="weight-only")),
+    ("int8 dynamic (ONNX Runtime)", dict(dtype="int8", backend="onnxruntime")),
     ("float16", dict(dtype="float16")),
     ("bfloat16", dict(dtype="bfloat16")),
 ]
@@ -38,9 +40,12 @@ def run_task(X, y, hidden, epochs, repeats):
     float_bytes = QuantizedClassifier(FrozenEstimator(net)).fit(X_train, y_train).size_bytes_float_
     models = {"float32": (net.module_, net.score(X_test, y_test), float_bytes)}
     for name, kw in VARIANTS:
+        if kw.get("backend") == "onnxruntime" and importlib.util.find_spec("onnxruntime") is None:
+            continue
         q = QuantizedClassifier(FrozenEstimator(net), random_state=0, **kw).fit(X_train, y_train)
         models[f"{name} [{q.backend_}]"] = (q.quantized_module_, q.score(X_test, y_test), q.size_bytes_)
-    times = interleaved_latency({k: module_predictor(m) for k, (m, _, _) in models.items()},
+    times = interleaved_latency({k: (m if isinstance(m, OnnxRuntimeModel) else module_predictor(m))
+                                 for k, (m, _, _) in models.items()},
                                 X32, BATCHES, repeats=repeats)
     rows = []
     for name, (_, acc, size) in models.items():

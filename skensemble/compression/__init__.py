@@ -3,6 +3,7 @@
 from ._augment import MixupAugmenter, MungeAugmenter, NoiseAugmenter
 from ._distillation import DistilledClassifier
 from ._distillation_loss import DistillationLoss
+from ._onnx import OnnxRuntimeModel, to_onnx
 from ._importance import (
     Importance,
     MagnitudeImportance,
@@ -21,6 +22,7 @@ __all__ = [
     "MixupAugmenter",
     "MungeAugmenter",
     "NoiseAugmenter",
+    "OnnxRuntimeModel",
     "Importance",
     "Int8WeightOnlyLinear",
     "MagnitudeImportance",
@@ -33,4 +35,5 @@ __all__ = [
     "find_groups",
     "remove_units",
     "sparsity_schedule",
+    "to_onnx",
 ]

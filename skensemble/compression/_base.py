@@ -3,12 +3,12 @@
 import copy
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 
-from ..utils._access import get_net, net_input
+from ..utils._access import get_net, is_net, net_input
 from ..utils._compat import check_is_fitted, validate_data
 from ..utils._random import torch_seed
 
@@ -65,6 +65,19 @@ class BaseCompressedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     """
 
     _skensemble_net_attr = "estimator_"
+
+    def _check_fit_input(self, X, y, verb):
+        """Validate parameters, X and y, and that ``estimator`` is a net; return y."""
+        self._validate_params()
+        _, y = validate_data(self, X, y, reset=True, dtype=np.float32)
+        check_classification_targets(y)
+        if not is_net(self.estimator):
+            raise TypeError(
+                f"{type(self).__name__} {verb} torch nets, but estimator is a "
+                f"{type(self.estimator).__name__}. Pass a skensemble net, a skorch "
+                "NeuralNetClassifier, or a FrozenEstimator/Pipeline holding one."
+            )
+        return y
 
     def _check_X(self, X):
         check_is_fitted(self)

@@ -257,7 +257,9 @@ class DistilledClassifier(BaseCompressedClassifier):
         return self
 
     def _train(self, net, X_transfer, targets, seed):
-        original = (net.criterion, net.train_split, getattr(net, "classes_inferred_", None))
+        original = (net.criterion, net.train_split, getattr(net, "classes_inferred_", None),
+                    net.verbose)
+        net.verbose = max(net.verbose, self.verbose)  # skorch's epoch table when verbose
         net.criterion = DistillationLoss
         net.criterion__temperature = self.temperature
         net.criterion__alpha = self.alpha
@@ -267,7 +269,7 @@ class DistilledClassifier(BaseCompressedClassifier):
             with torch_seed(seed, net.device):
                 net.fit_loop(X_transfer, targets)
         finally:
-            net.criterion, net.train_split = original[0], original[1]
+            net.criterion, net.train_split, net.verbose = original[0], original[1], original[3]
             del net.criterion__temperature, net.criterion__alpha
             net.initialize_criterion()
             if original[2] is not None:

@@ -2,12 +2,10 @@
 
 import numbers
 
-import numpy as np
 import torch
-from sklearn.utils.multiclass import check_classification_targets
 
-from ..utils._access import get_net, is_net, net_input
-from ..utils._compat import HasMethods, Interval, StrOptions, validate_data
+from ..utils._access import get_net, net_input
+from ..utils._compat import HasMethods, Interval, StrOptions
 from ..utils._random import draw_seed
 from ._base import (
     BaseCompressedClassifier,
@@ -149,15 +147,7 @@ class PrunedClassifier(BaseCompressedClassifier):
         self : object
             The fitted estimator.
         """
-        self._validate_params()
-        _, y = validate_data(self, X, y, reset=True, dtype=np.float32)
-        check_classification_targets(y)
-        if not is_net(self.estimator):
-            raise TypeError(
-                f"PrunedClassifier prunes torch nets, but estimator is a "
-                f"{type(self.estimator).__name__}. Pass a skensemble net, a skorch "
-                "NeuralNetClassifier, or a FrozenEstimator/Pipeline holding one."
-            )
+        y = self._check_fit_input(X, y, "prunes")
         seed = draw_seed(self.random_state)
         estimator = fit_or_copy(self.estimator, X, y)
         net = get_net(estimator)

@@ -5,14 +5,14 @@ import warnings
 
 import numpy as np
 import torch
-from scipy.special import softmax
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 
+from ..nets._targets import LogitsClassifierMixin
 from ..report._metrics import saved_size_bytes
-from ..utils._access import get_module, is_net, net_input
+from ..utils._access import get_module, net_input
 from ..utils._compat import HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ._base import BaseCompressedClassifier, fit_or_copy
+from ._onnx import OnnxRuntimeModel, input_size, module_to_onnx, quantize_onnx_dynamic
 from ._quantize_backends import (
     half,
     has_torch_ao,
@@ -25,7 +25,7 @@ _HALF = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 _PREDICT_BATCH = 4096
 
 
-class QuantizedClassifier(BaseCompressedClassifier):
+class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
     """Quantize a net classifier's weights to int8 or half precision.
 
     ``fit`` fits a clone of ``estimator`` (or copies the fitted net inside a
@@ -47,8 +47,10 @@ class QuantizedClassifier(BaseCompressedClassifier):
         activations of Linear and Conv layers in int8, activation ranges
         calibrated on ``calibration_size`` training samples, per-channel
         weight scales.
-    backend : {"auto", "torch", "weight-only"}, default="auto"
+    backend : {"auto", "torch", "onnxruntime", "weight-only"}, default="auto"
         ``"torch"``: torch's eager/FX int8 kernels (``torch.ao.quantization``).
+        ``"onnxruntime"``: export to ONNX and quantize and serve with ONNX
+        Runtime's dynamic int8 (optional dependency, ``skensemble[onnx]``).
         ``"weight-only"``: int8 weights with per-unit scales dequantized at each
         forward (4x smaller, not faster; works on any torch).  ``"auto"`` uses
         ``"torch"`` when the installed torch has ``torch.ao.quantization`` (the
@@ -64,12 +66,13 @@ class QuantizedClassifier(BaseCompressedClassifier):
     ----------
     estimator_ : estimator
         The fitted float estimator the quantized module was made from.
-    quantized_module_ : torch.nn.Module
-        The quantized module that serves predictions (on CPU; half-precision
-        modules on the float net's device).
+    quantized_module_ : torch.nn.Module or OnnxRuntimeModel
+        The quantized model that serves predictions (on CPU; half-precision
+        modules on the float net's device; an ONNX Runtime session wrapper
+        with ``backend="onnxruntime"``).
     backend_ : str
         The backend used: ``"torch-dynamic"``, ``"torch-static"``,
-        ``"weight-only"`` or ``"half"``.
+        ``"onnxruntime"``, ``"weight-only"`` or ``"half"``.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -98,7 +101,7 @@ class QuantizedClassifier(BaseCompressedClassifier):
         "estimator": [HasMethods(["fit", "predict"])],
         "dtype": [StrOptions({"int8", "float16", "bfloat16"})],
         "method": [StrOptions({"dynamic", "static"})],
-        "backend": [StrOptions({"auto", "torch", "weight-only"})],
+        "backend": [StrOptions({"auto", "torch", "onnxruntime", "weight-only"})],
         "calibration_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     }
@@ -124,6 +127,13 @@ class QuantizedClassifier(BaseCompressedClassifier):
         if self.dtype in _HALF:
             return "half"
         backend = self.backend
+        if backend == "onnxruntime":
+            if self.method == "static":
+                raise ValueError(
+                    "backend='onnxruntime' supports method='dynamic' only here; use "
+                    "backend='torch' for static int8."
+                )
+            return "onnxruntime"
         if backend == "auto":
             backend = "torch" if has_torch_ao() else "weight-only"
         if backend == "torch":
@@ -148,15 +158,7 @@ class QuantizedClassifier(BaseCompressedClassifier):
         self : object
             The fitted estimator.
         """
-        self._validate_params()
-        _, y = validate_data(self, X, y, reset=True, dtype=np.float32)
-        check_classification_targets(y)
-        if not is_net(self.estimator):
-            raise TypeError(
-                f"QuantizedClassifier quantizes torch nets, but estimator is a "
-                f"{type(self.estimator).__name__}. Pass a skensemble net, a skorch "
-                "NeuralNetClassifier, or a FrozenEstimator/Pipeline holding one."
-            )
+        y = self._check_fit_input(X, y, "quantizes")
         backend = self._resolve_backend()
         estimator = fit_or_copy(self.estimator, X, y)
         module = get_module(estimator)
@@ -169,14 +171,21 @@ class QuantizedClassifier(BaseCompressedClassifier):
             quantized = torch_dynamic_int8(module)
         elif backend == "torch-static":
             quantized = torch_static_int8(module, self._calibration_data(net_input(estimator, X)))
+        elif backend == "onnxruntime":
+            float_onnx = module_to_onnx(module, input_size(module))
+            quantized = OnnxRuntimeModel(quantize_onnx_dynamic(float_onnx))
         else:
             quantized = weight_only_int8(module)
         self.estimator_ = estimator
         self.quantized_module_ = quantized
         self.backend_ = backend
         self.classes_ = estimator.classes_
-        self.size_bytes_ = saved_size_bytes(quantized)
-        self.size_bytes_float_ = saved_size_bytes(module)
+        if backend == "onnxruntime":  # compare ONNX files with ONNX files
+            self.size_bytes_ = len(quantized.onnx_bytes)
+            self.size_bytes_float_ = len(float_onnx)
+        else:
+            self.size_bytes_ = saved_size_bytes(quantized)
+            self.size_bytes_float_ = saved_size_bytes(module)
         self.compression_ratio_ = self.size_bytes_float_ / self.size_bytes_
         return self
 
@@ -193,10 +202,13 @@ class QuantizedClassifier(BaseCompressedClassifier):
         return Xn[np.sort(idx)]
 
     def _logits(self, X):
+        """Logits of the quantized module (predictions never use the float net)."""
         check_is_fitted(self)
         validate_data(self, X, reset=False, dtype=None)
         Xn = net_input(self.estimator_, X)
         module = self.quantized_module_
+        if isinstance(module, OnnxRuntimeModel):
+            return module(Xn).astype(np.float64)
         param = next(iter(module.parameters()), None)
         device = param.device if param is not None else torch.device("cpu")
         dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
@@ -206,18 +218,3 @@ class QuantizedClassifier(BaseCompressedClassifier):
                 xb = torch.as_tensor(Xn[start : start + _PREDICT_BATCH], device=device, dtype=dtype)
                 outs.append(module(xb).float().cpu())
         return torch.cat(outs).numpy().astype(np.float64)
-
-    def predict_proba(self, X):
-        """Class probabilities computed by the quantized module."""
-        return softmax(self._logits(X), axis=1)
-
-    def predict_log_proba(self, X):
-        """Log class probabilities computed by the quantized module."""
-        from scipy.special import log_softmax
-
-        return log_softmax(self._logits(X), axis=1)
-
-    def predict(self, X):
-        """Class labels predicted by the quantized module."""
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]

@@ -28,7 +28,7 @@ from torch import nn
 def has_torch_ao():
     try:
         import torch.ao.quantization  # noqa: F401
-        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx  # noqa: F401
+        import torch.ao.quantization.quantize_fx  # noqa: F401
     except ImportError:
         return False
     return True

@@ -20,8 +20,29 @@ def check_two_classes(classes, owner):
         )
 
 
-class NetClassifierMixin(ClassifierMixin):
-    """Label encoding, ``predict`` and ``predict_proba`` for net classifiers."""
+class LogitsClassifierMixin(ClassifierMixin):
+    """``predict_proba``, ``predict_log_proba`` and ``predict`` from ``_logits(X)``.
+
+    Subclasses define ``_logits`` (validated input to float64 logits) and
+    ``classes_``; probabilities are a float64 softmax, so they sum to one.
+    """
+
+    def predict_proba(self, X):
+        """Class probabilities (float64), columns ordered as ``classes_``."""
+        return softmax(self._logits(X), axis=1)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        return log_softmax(self._logits(X), axis=1)
+
+    def predict(self, X):
+        """Predicted class labels (the original labels of ``y``)."""
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+
+class NetClassifierMixin(LogitsClassifierMixin):
+    """Label encoding and fitting for net classifiers."""
 
     _criterion = nn.CrossEntropyLoss
     _stratify = True
@@ -49,18 +70,8 @@ class NetClassifierMixin(ClassifierMixin):
         X, y = validate_data(self, X, y, reset=True, dtype=np.float32)
         return self._fit(X, y)
 
-    def predict_proba(self, X):
-        """Class probabilities (float64), columns ordered as ``classes_``."""
-        return softmax(self._forward(X), axis=1)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
-        return log_softmax(self._forward(X), axis=1)
-
-    def predict(self, X):
-        """Predicted class labels (the original labels of ``y``)."""
-        logits = self._forward(X)
-        return self.classes_[np.argmax(logits, axis=1)]
+    def _logits(self, X):
+        return self._forward(X)
 
 
 class NetRegressorMixin(RegressorMixin):

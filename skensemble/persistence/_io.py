@@ -192,6 +192,10 @@ class _Writer:
                 "history": history}
 
     def _quantized(self, module, backend, path):
+        if backend == "onnxruntime":  # an ONNX graph is data, not code
+            name = f"onnx/{len(self.files)}.onnx"
+            self.files[name] = module.onnx_bytes
+            return {"backend": backend, "file": name}
         if backend in ("torch-dynamic", "torch-static"):
             name = f"quantized/{len(self.files)}.pt"
             buf = io.BytesIO()
@@ -213,6 +217,8 @@ def _restorable_from_quantized(module, backend):
     Static int8 fuses batch norms into the layer before them, so their float
     parameters are gone; such float nets are saved in full.
     """
+    if backend == "onnxruntime":
+        return False  # the float net is kept in full beside the ONNX graph
     if backend != "torch-static":
         return True
     return not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in module.modules())
@@ -407,11 +413,15 @@ class _Reader:
         est.net_ = net
 
     def _restore_quantized(self, est, spec):
+        from ..compression import _onnx as qb_onnx
         from ..compression import _quantize_backends as qb
         from ..utils._access import get_module
 
         float_module = get_module(est.estimator_)
         backend = spec["backend"]
+        if backend == "onnxruntime":
+            est.quantized_module_ = qb_onnx.OnnxRuntimeModel(self.file(spec["file"]))
+            return
         if backend in ("torch-dynamic", "torch-static"):
             example = np.zeros((2, est.n_features_in_), dtype=np.float32)
             module = (qb.torch_dynamic_int8(float_module) if backend == "torch-dynamic"

@@ -147,3 +147,29 @@ def test_gridsearch_over_dtype_and_method(digits_split):
     grid = {"q__dtype": ["int8", "float16"], "q__method": ["dynamic", "static"]}
     search = GridSearchCV(pipe, grid, cv=2, n_jobs=2).fit(X_train, y_train)
     assert search.cv_results_["mean_test_score"].min() > 0.85
+
+
+def test_onnxruntime_backend_and_export(dense, digits_split, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from skensemble.compression import OnnxRuntimeModel, to_onnx
+
+    net, score = dense
+    X_train, X_test, y_train, y_test = digits_split
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        q = _quantize(net, X_train, y_train, backend="onnxruntime")
+    assert q.backend_ == "onnxruntime" and isinstance(q.quantized_module_, OnnxRuntimeModel)
+    assert q.compression_ratio_ >= 3.5
+    assert q.score(X_test, y_test) >= score - 0.005
+    clone = pickle.loads(pickle.dumps(q))
+    np.testing.assert_array_equal(clone.predict_proba(X_test), q.predict_proba(X_test))
+    # to_onnx writes the int8 graph; for a float net, a graph equal to the module
+    to_onnx(q, tmp_path / "q.onnx")
+    assert (tmp_path / "q.onnx").stat().st_size == q.size_bytes_
+    to_onnx(net, tmp_path / "f.onnx")
+    session = ort.InferenceSession(str(tmp_path / "f.onnx"))
+    logits = session.run(None, {"X": X_test.astype(np.float32)})[0]
+    np.testing.assert_allclose(logits, net.net_.forward(X_test.astype(np.float32)).numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match="supports method='dynamic' only"):
+        _quantize(net, X_train, y_train, backend="onnxruntime", method="static")

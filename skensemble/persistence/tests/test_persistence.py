@@ -60,6 +60,8 @@ MODELS = {
     "int8 weight-only": lambda X, y, net: QuantizedClassifier(
         FrozenEstimator(net), backend="weight-only").fit(X, y),
     "float16": lambda X, y, net: QuantizedClassifier(FrozenEstimator(net), dtype="float16").fit(X, y),
+    "int8 onnxruntime": lambda X, y, net: QuantizedClassifier(
+        FrozenEstimator(net), backend="onnxruntime").fit(X, y),
     "quantized pruned": lambda X, y, net: QuantizedClassifier(
         PrunedClassifier(tiny(), granularity="neuron", random_state=0)).fit(X, y),
     "distilled": lambda X, y, net: DistilledClassifier(

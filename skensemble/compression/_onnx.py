@@ -1,0 +1,119 @@
+"""ONNX export and the ONNX Runtime int8 backend (optional: ``pip install skensemble[onnx]``)."""
+
+import io
+import logging
+import os
+import tempfile
+import warnings
+
+import numpy as np
+import torch
+
+from ..utils._access import get_module
+
+
+def _require(package):
+    try:
+        return __import__(package)
+    except ImportError as exc:
+        raise ImportError(
+            f"This needs the optional package {package!r}: pip install 'skensemble[onnx]'."
+        ) from exc
+
+
+def input_size(module):
+    """Number of input features of a module: its first reshape or Linear layer."""
+    from ..nets._modules import Reshape
+
+    for layer in module.modules():
+        if isinstance(layer, Reshape):
+            return int(np.prod(layer.shape))
+        if isinstance(layer, torch.nn.Linear):
+            return layer.in_features
+    raise ValueError(f"Cannot tell the input size of {type(module).__name__}.")
+
+
+def module_to_onnx(module, n_features):
+    """ONNX bytes of a float torch module with a dynamic batch axis (input ``X``)."""
+    _require("onnx")
+    module = module.cpu().eval()
+    example = torch.zeros(2, n_features)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's notices about its two exporters
+        torch.onnx.export(
+            module, (example,), buf, input_names=["X"], output_names=["logits"],
+            dynamic_axes={"X": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False,
+        )
+    return buf.getvalue()
+
+
+def quantize_onnx_dynamic(onnx_bytes):
+    """ONNX Runtime dynamic int8 quantization (QInt8 weights, ``reduce_range``).
+
+    ``reduce_range=True`` uses 7-bit weights: on CPUs without VNNI instructions
+    the full 8-bit range overflows in ONNX Runtime's kernels and flipped the
+    top class of a few percent of inputs in our measurements.
+    """
+    _require("onnxruntime")
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
+        with open(src, "wb") as fh:
+            fh.write(onnx_bytes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.disable(logging.WARNING)  # its advice on pre-processing goes to the root logger
+            try:
+                quantize_dynamic(src, dst, weight_type=QuantType.QInt8, reduce_range=True)
+            finally:
+                logging.disable(logging.NOTSET)
+        with open(dst, "rb") as fh:
+            return fh.read()
+
+
+class OnnxRuntimeModel:
+    """Runs ONNX bytes with ONNX Runtime on the CPU; pickles as its bytes."""
+
+    def __init__(self, onnx_bytes):
+        self.onnx_bytes = onnx_bytes
+        self._session = None
+
+    def _get_session(self):
+        if self._session is None:
+            ort = _require("onnxruntime")
+            options = ort.SessionOptions()
+            # spinning intra-op threads slowed torch in the same process 7x
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._session = ort.InferenceSession(self.onnx_bytes, options,
+                                                 providers=["CPUExecutionProvider"])
+        return self._session
+
+    def __call__(self, X):
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        return self._get_session().run(None, {"X": X})[0]
+
+    def __getstate__(self):
+        return {"onnx_bytes": self.onnx_bytes, "_session": None}
+
+
+def to_onnx(estimator, path):
+    """Write the net inside ``estimator`` as an ONNX file for deployment.
+
+    A ``QuantizedClassifier`` fitted with ``backend="onnxruntime"`` writes its
+    int8 model; any other estimator holding a net (a net, a pruned or distilled
+    net, a pipeline ending in one) writes its float module, which takes the
+    net's input features (after the pipeline's preprocessing) as input ``X``
+    and returns logits.  torch's own int8 modules cannot be exported; their
+    float net is written.
+    """
+    runtime = getattr(estimator, "quantized_module_", None)
+    if isinstance(runtime, OnnxRuntimeModel):
+        data = runtime.onnx_bytes
+    else:
+        module = get_module(estimator)
+        data = module_to_onnx(module, input_size(module))
+    with open(path, "wb") as fh:
+        fh.write(data)
+    return path
