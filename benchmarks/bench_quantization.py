@@ -22,10 +22,10 @@ from skensemble.nets import MLPNetClassifier
 
 BATCHES = (1, 64, 4096)
 VARIANTS = [
-    ("int8 dynamic (auto = torch)", dict(dtype="int8", method="dynamic")),
+    ("int8 dynamic, default backend='auto'", dict(dtype="int8", method="dynamic")),
+    ("int8 dynamic, torch", dict(dtype="int8", method="dynamic", backend="torch")),
     ("int8 static (torch FX)", dict(dtype="int8", method="static")),
     ("int8 weight-only", dict(dtype="int8", backend="weight-only")),
-    ("int8 dynamic (ONNX Runtime)", dict(dtype="int8", backend="onnxruntime")),
     ("float16", dict(dtype="float16")),
     ("bfloat16", dict(dtype="bfloat16")),
 ]

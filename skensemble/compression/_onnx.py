@@ -12,6 +12,13 @@ import torch
 from ..utils._access import get_module
 
 
+def has_onnxruntime():
+    """Whether ONNX export and ONNX Runtime are both installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(p) is not None for p in ("onnx", "onnxruntime", "onnxscript"))
+
+
 def _require(package):
     try:
         return __import__(package)
@@ -97,6 +104,20 @@ class OnnxRuntimeModel:
     def __getstate__(self):
         return {"onnx_bytes": self.onnx_bytes, "_session": None}
 
+    def weight_arrays(self):
+        """The stored weights (int8 and float initializers, without quantization scales)."""
+        onnx = _require("onnx")
+        from onnx import numpy_helper
+
+        arrays = []
+        for init in onnx.load_from_string(self.onnx_bytes).graph.initializer:
+            if init.name.endswith(("_scale", "_zero_point")):
+                continue
+            array = numpy_helper.to_array(init)
+            if array.dtype in (np.float32, np.float16, np.int8, np.uint8):
+                arrays.append(array)
+        return arrays
+
 
 def to_onnx(estimator, path):
     """Write the net inside ``estimator`` as an ONNX file for deployment.
@@ -117,3 +138,35 @@ def to_onnx(estimator, path):
     with open(path, "wb") as fh:
         fh.write(data)
     return path
+
+
+def onnx_linear_weights(onnx_bytes, module):
+    """Float ``state_dict`` entries of ``module``'s Linear layers read back from int8 ONNX.
+
+    Returns ``None`` when the module has other parametrised layers (the
+    exporter fuses conv and batch norm, so they cannot be read back) or a
+    layer's weights are not found under the names the quantizer gives them.
+    """
+    onnx = _require("onnx")
+    from onnx import numpy_helper
+
+    if any(list(m.parameters(recurse=False)) and not isinstance(m, torch.nn.Linear)
+           for m in module.modules()):
+        return None
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load_from_string(onnx_bytes).graph.initializer}
+    state = {}
+    for name, layer in module.named_modules():
+        if not isinstance(layer, torch.nn.Linear):
+            continue
+        key = f"{name}.weight_Transposed"
+        try:
+            q, scale, zero = (inits[f"{key}_quantized"], inits[f"{key}_scale"], inits[f"{key}_zero_point"])
+        except KeyError:
+            return None
+        weight = (q.astype(np.float32) - zero.astype(np.float32)) * scale
+        state[f"{name}.weight"] = torch.as_tensor(weight.T.copy())
+        if layer.bias is not None:
+            if f"{name}.bias" not in inits:
+                return None
+            state[f"{name}.bias"] = torch.as_tensor(inits[f"{name}.bias"].copy())
+    return state

@@ -12,10 +12,16 @@ from ..report._metrics import saved_size_bytes
 from ..utils._access import get_module, net_input
 from ..utils._compat import HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ._base import BaseCompressedClassifier, fit_or_copy
-from ._onnx import OnnxRuntimeModel, input_size, module_to_onnx, quantize_onnx_dynamic
+from ._onnx import (
+    OnnxRuntimeModel,
+    has_onnxruntime,
+    module_to_onnx,
+    quantize_onnx_dynamic,
+)
 from ._quantize_backends import (
     half,
     has_torch_ao,
+    require_linear,
     torch_dynamic_int8,
     torch_static_int8,
     weight_only_int8,
@@ -52,10 +58,13 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
         ``"onnxruntime"``: export to ONNX and quantize and serve with ONNX
         Runtime's dynamic int8 (optional dependency, ``skensemble[onnx]``).
         ``"weight-only"``: int8 weights with per-unit scales dequantized at each
-        forward (4x smaller, not faster; works on any torch).  ``"auto"`` uses
-        ``"torch"`` when the installed torch has ``torch.ao.quantization`` (the
-        fastest int8 path measured on CPU, see the quantization benchmark) and
-        ``"weight-only"`` otherwise.  Half precision needs no backend.
+        forward (4x smaller, not faster; works on any torch).  ``"auto"``, from
+        the measurements in ``benchmarks/results/quantization.md``: ONNX
+        Runtime for dynamic int8 when it is installed (faster than float32 at
+        every batch size measured, where torch's dynamic int8 was slower than
+        float32 at batch 1 on small nets), else torch's int8 kernels when the
+        installed torch has ``torch.ao.quantization``, else weight-only.  Half
+        precision needs no backend.
     calibration_size : int, default=256
         Training samples used to calibrate ``method="static"``; if fewer are
         available, all are used and a warning is raised.
@@ -135,6 +144,8 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
                 )
             return "onnxruntime"
         if backend == "auto":
+            if self.method == "dynamic" and has_onnxruntime():
+                return "onnxruntime"
             backend = "torch" if has_torch_ao() else "weight-only"
         if backend == "torch":
             if not has_torch_ao():
@@ -172,7 +183,8 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
         elif backend == "torch-static":
             quantized = torch_static_int8(module, self._calibration_data(net_input(estimator, X)))
         elif backend == "onnxruntime":
-            float_onnx = module_to_onnx(module, input_size(module))
+            require_linear(module)
+            float_onnx = module_to_onnx(module, net_input(estimator, X).shape[1])
             quantized = OnnxRuntimeModel(quantize_onnx_dynamic(float_onnx))
         else:
             quantized = weight_only_int8(module)

@@ -43,14 +43,19 @@ def _quiet():
         yield
 
 
-def torch_dynamic_int8(module, calibration_X=None):
-    import torch.ao.quantization as tq
-
+def require_linear(module):
+    """Dynamic int8 quantizes Linear layers: refuse a module that has none."""
     if not any(isinstance(m, nn.Linear) for m in module.modules()):
         raise ValueError(
             "method='dynamic' quantizes Linear layers and this module has none; "
-            "use method='static' for conv-only modules."
+            "use method='static' with backend='torch' for conv-only modules."
         )
+
+
+def torch_dynamic_int8(module, calibration_X=None):
+    import torch.ao.quantization as tq
+
+    require_linear(module)
     with _quiet():
         return tq.quantize_dynamic(copy.deepcopy(module).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
 

@@ -153,7 +153,7 @@ class _Writer:
             from ..utils._access import get_net
 
             net = get_net(obj.estimator_)
-            if _restorable_from_quantized(net.module_, obj.backend_):
+            if _restorable_from_quantized(net.module_, obj.backend_, obj.quantized_module_):
                 # the float net's weights are the dequantized int8/half weights:
                 # store its structure only, so the file is ~4x (2x) smaller
                 self.structure_only.add(id(net))
@@ -211,14 +211,17 @@ class _Writer:
         return {"backend": backend, "prefix": prefix, "dtype": dtype}
 
 
-def _restorable_from_quantized(module, backend):
-    """Whether every float layer can be read back from the quantized module.
+def _restorable_from_quantized(module, backend, quantized):
+    """Whether every float layer can be read back from the quantized model.
 
-    Static int8 fuses batch norms into the layer before them, so their float
-    parameters are gone; such float nets are saved in full.
+    Static int8 and ONNX export fuse batch norms (and, for ONNX, convolutions)
+    into other layers, so their float parameters are gone; such float nets are
+    saved in full.
     """
     if backend == "onnxruntime":
-        return False  # the float net is kept in full beside the ONNX graph
+        from ..compression._onnx import onnx_linear_weights
+
+        return onnx_linear_weights(quantized.onnx_bytes, module) is not None
     if backend != "torch-static":
         return True
     return not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in module.modules())
@@ -421,6 +424,9 @@ class _Reader:
         backend = spec["backend"]
         if backend == "onnxruntime":
             est.quantized_module_ = qb_onnx.OnnxRuntimeModel(self.file(spec["file"]))
+            if spec.get("float_from_quantized"):
+                state = qb_onnx.onnx_linear_weights(est.quantized_module_.onnx_bytes, float_module)
+                float_module.load_state_dict(state, strict=True)
             return
         if backend in ("torch-dynamic", "torch-static"):
             example = np.zeros((2, est.n_features_in_), dtype=np.float32)

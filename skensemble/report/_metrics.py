@@ -38,7 +38,13 @@ def _modules(model):
 
 
 def _tensors(module):
-    return list(module.state_dict().values())
+    if hasattr(module, "weight_arrays"):  # an ONNX Runtime model
+        return [torch.as_tensor(a.astype(np.float32)) for a in module.weight_arrays()]
+    # quantized layers keep their weights packed (counted apart) next to
+    # per-layer ``scale``/``zero_point`` entries, which are not weights
+    packed = {f"{name}.{attr}" for name, layer in module.named_modules()
+              if hasattr(layer, "_packed_params") for attr in ("scale", "zero_point")}
+    return [t for name, t in module.state_dict().items() if name not in packed]
 
 
 def count_parameters(model, nonzero=False):
@@ -65,6 +71,8 @@ def count_parameters(model, nonzero=False):
 def _packed_params(module, nonzero):
     """Weights held in packed form by quantized layers (not in state_dict tensors)."""
     total = 0
+    if not isinstance(module, nn.Module):
+        return 0
     for layer in module.modules():
         packed = getattr(layer, "_packed_params", None)
         if packed is None or not hasattr(packed, "_weight_bias"):

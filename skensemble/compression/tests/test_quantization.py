@@ -36,12 +36,22 @@ def _quantize(dense_net, X, y, **kw):
     return QuantizedClassifier(FrozenEstimator(dense_net), random_state=0, **kw).fit(X, y)
 
 
+def test_auto_backend_choice(dense, digits_split, monkeypatch):
+    net, _ = dense
+    X_train, _, y_train, _ = digits_split
+    expected = "onnxruntime" if _quantization.has_onnxruntime() else "torch-dynamic"
+    assert _quantize(net, X_train, y_train).backend_ == expected
+    monkeypatch.setattr(_quantization, "has_onnxruntime", lambda: False)
+    assert _quantize(net, X_train, y_train).backend_ == "torch-dynamic"
+    assert _quantize(net, X_train, y_train, method="static").backend_ == "torch-static"
+
+
 def test_int8_dynamic_is_4x_smaller_and_accurate(dense, digits_split):
     net, score = dense
     X_train, X_test, y_train, y_test = digits_split
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no backend warning reaches the user
-        q = _quantize(net, X_train, y_train)
+        q = _quantize(net, X_train, y_train, backend="torch")
         q_score = q.score(X_test, y_test)
     assert q.backend_ == "torch-dynamic"
     assert q.compression_ratio_ >= 3.5
@@ -74,6 +84,7 @@ def test_weight_only_fallback_without_torch_ao(dense, digits_split, monkeypatch)
     net, score = dense
     X_train, X_test, y_train, y_test = digits_split
     monkeypatch.setattr(_quantization, "has_torch_ao", lambda: False)
+    monkeypatch.setattr(_quantization, "has_onnxruntime", lambda: False)
     q = _quantize(net, X_train, y_train)
     assert q.backend_ == "weight-only"
     assert isinstance(q.quantized_module_.layers[0], Int8WeightOnlyLinear)
@@ -88,7 +99,7 @@ def test_prune_then_quantize_is_smallest(dense, digits_split):
     X_train, X_test, y_train, y_test = digits_split
     pruned = PrunedClassifier(FrozenEstimator(net), sparsity=0.5, granularity="neuron", random_state=0)
     both = QuantizedClassifier(pruned).fit(X_train, y_train)
-    quant_only = _quantize(net, X_train, y_train)
+    quant_only = _quantize(net, X_train, y_train, backend=both.backend)
     prune_only_bytes = both.size_bytes_float_  # the pruned float module
     assert both.size_bytes_ < min(quant_only.size_bytes_, prune_only_bytes)
     assert both.score(X_test, y_test) >= score - 0.02
@@ -106,7 +117,7 @@ def test_conv_net_quantizes(digits_split):
 def test_round_trip_predicts_identically(dense, digits_split):
     net, _ = dense
     X_train, X_test, y_train, _ = digits_split
-    for kw in ({}, {"method": "static"}, {"dtype": "float16"}):
+    for kw in ({"backend": "torch"}, {"method": "static"}, {"dtype": "float16"}, {}):
         q = _quantize(net, X_train, y_train, **kw)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
