@@ -3,7 +3,9 @@
 For sparsity 0.5/0.75/0.9 and both granularities of ``PrunedClassifier``, on
 digits and on a 784-input synthetic task, with ``torch.nn.utils.prune`` L1
 masks (live masks, and masks removed into dense zeros) as comparison rows.
-All timings in one run, round-robin over the models (median of repeats);
+Neuron rows use the default ``round_to=8`` (aligned layer sizes) and
+``round_to=None`` (exactly the requested fraction).  All timings in one
+run, round-robin over the models (median of repeats);
 predict time is the module forward (``torch.inference_mode``), as a ratio to
 the dense net.
 
@@ -46,13 +48,14 @@ def run_task(X, y, hidden, epochs, fine_tune, sparsities, repeats):
     X_test32 = X_test.astype("float32")
     models = {"dense": (dense.module_, dense.score(X_test, y_test))}
     for sparsity in sparsities:
-        for granularity in ("neuron", "weight"):
+        for granularity, round_to in (("neuron", 8), ("neuron", None), ("weight", 8)):
             pruned = PrunedClassifier(
                 FrozenEstimator(dense), sparsity=sparsity, granularity=granularity,
                 n_steps=1 if granularity == "neuron" else 3, fine_tune_epochs=fine_tune,
-                random_state=0,
+                round_to=round_to, random_state=0,
             ).fit(X_train, y_train)
-            models[f"skensemble {granularity} {sparsity}"] = (
+            suffix = ", round_to=None" if round_to is None else ""
+            models[f"skensemble {granularity} {sparsity}{suffix}"] = (
                 pruned.estimator_.module_, pruned.score(X_test, y_test))
         for remove in (False, True):
             masked = torch_prune_masks(dense.module_, sparsity, remove)
@@ -64,7 +67,9 @@ def run_task(X, y, hidden, epochs, fine_tune, sparsities, repeats):
                                 X_test32, BATCHES, repeats=repeats)
     rows = []
     for name, (module, acc) in models.items():
-        row = {"model": name, "accuracy": acc, "parameters": count_parameters(module),
+        hidden = [m.out_features for m in module.modules() if isinstance(m, torch.nn.Linear)][:-1]
+        row = {"model": name, "hidden": "-".join(map(str, hidden)), "accuracy": acc,
+               "parameters": count_parameters(module),
                "non-zero": count_parameters(module, nonzero=True),
                "saved bytes": saved_size_bytes(module)}
         for b in BATCHES:
@@ -78,7 +83,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    cols = ["model", "accuracy", "parameters", "non-zero", "saved bytes"]
+    cols = ["model", "hidden", "accuracy", "parameters", "non-zero", "saved bytes"]
     cols += [f"ms @{b}" for b in BATCHES] + [f"speedup @{b}" for b in BATCHES]
     sparsities = (0.5, 0.9) if args.quick else (0.5, 0.75, 0.9)
     sections = []

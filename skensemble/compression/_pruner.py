@@ -92,17 +92,36 @@ def _units_to_keep(groups, scores, sparsity, scope):
     }
 
 
-def prune_units(module, groups, importance, sparsity, scope):
+def _round_keeps(keeps, groups, scores, round_to):
+    """Keep the nearest multiple of ``round_to`` units per layer.
+
+    Matrix kernels run faster on aligned sizes: on our 2-core CPU a
+    784-509-517-10 MLP predicted 1.4x slower than 784-512-512-10.
+    """
+    rounded = {}
+    for g in groups:
+        keep = keeps[g.producer]
+        n = min(g.n_units, round_to * round(len(keep) / round_to))
+        if n and n != len(keep):  # layers left with under round_to / 2 units stay as they are
+            keep = sorted(torch.topk(scores[g.producer], n).indices.tolist())
+        rounded[g.producer] = keep
+    return rounded
+
+
+def prune_units(module, groups, importance, sparsity, scope, round_to=None):
     """Remove units so that a ``sparsity`` fraction of the original units is gone.
 
     With ``scope="global"`` unit scores are divided by their layer's mean so
-    that layers of different fan-in compare; each layer keeps at least one unit.
+    that layers of different fan-in compare; each layer keeps at least one unit
+    (a multiple of ``round_to`` when given and the layer keeps enough units).
     """
     scores = {}
     for g in groups:
         s = importance.unit_scores(g, module).float()
         scores[g.producer] = s / s.mean().clamp_min(1e-12) if scope == "global" else s
     keeps = _units_to_keep(groups, scores, sparsity, scope)
+    if round_to is not None and round_to > 1:
+        keeps = _round_keeps(keeps, groups, scores, round_to)
     for g in groups:
         keep = keeps[g.producer]
         if len(keep) < g.n_units:

@@ -58,6 +58,14 @@ class PrunedClassifier(BaseCompressedClassifier):
         Epochs of training after each step (0 disables fine-tuning).
     schedule : {"cubic", "linear"}, default="cubic"
         How sparsity grows over the steps (Zhu & Gupta, 2017, for "cubic").
+    round_to : int or None, default=8
+        With ``granularity="neuron"``, keep the nearest multiple of
+        ``round_to`` units in each layer, so ``sparsity_`` moves a little from
+        ``sparsity`` (a layer left with fewer than ``round_to / 2`` units is
+        not rounded).  Matrix kernels prefer aligned sizes: at 50% sparsity,
+        rounding to 8 made batches of 4096 predict 1.1-1.5x faster than unrounded
+        sizes on our CPU (see the pruning benchmark); 16 or 64 may suit GPUs
+        better.  ``None`` removes exactly the requested fraction.
     random_state : int, RandomState instance or None, default=None
         Seeds fine-tuning and random importance.
     verbose : int, default=0
@@ -110,6 +118,7 @@ class PrunedClassifier(BaseCompressedClassifier):
         "n_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "fine_tune_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "schedule": [StrOptions({"cubic", "linear"})],
+        "round_to": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -125,6 +134,7 @@ class PrunedClassifier(BaseCompressedClassifier):
         n_steps=1,
         fine_tune_epochs=5,
         schedule="cubic",
+        round_to=8,
         random_state=None,
         verbose=0,
     ):
@@ -136,6 +146,7 @@ class PrunedClassifier(BaseCompressedClassifier):
         self.n_steps = n_steps
         self.fine_tune_epochs = fine_tune_epochs
         self.schedule = schedule
+        self.round_to = round_to
         self.random_state = random_state
         self.verbose = verbose
 
@@ -171,7 +182,7 @@ class PrunedClassifier(BaseCompressedClassifier):
             else:
                 if hasattr(importance, "fit"):
                     importance.fit(net, Xn, y_enc)
-                prune_units(module, groups, importance, target, self.scope)
+                prune_units(module, groups, importance, target, self.scope, self.round_to)
                 net.initialize_optimizer()
             module.zero_grad(set_to_none=True)
             n_before = len(net.history)

@@ -71,13 +71,29 @@ def test_scopes_and_importances_keep_every_layer(digits_mlp_256, digits_split, s
     X_train, _, y_train, _ = digits_split
     pruned = PrunedClassifier(FrozenEstimator(digits_mlp_256), sparsity=0.95, granularity="neuron",
                               scope=scope, importance=importance, fine_tune_epochs=0,
-                              random_state=0).fit(X_train, y_train)
+                              round_to=None, random_state=0).fit(X_train, y_train)
     linears = [m for m in pruned.estimator_.module_.modules() if isinstance(m, nn.Linear)]
     assert all(m.out_features >= 1 for m in linears)
     assert linears[-1].out_features == 10  # output layer untouched
     assert pruned.sparsity_ == pytest.approx(0.95, abs=0.01)
     if scope == "layer":
         assert [m.out_features for m in linears[:-1]] == [13, 13]
+
+
+@pytest.mark.parametrize("sparsity, expected", [(0.5, [128, 128]), (0.97, [8, 8])])
+def test_round_to_keeps_aligned_layer_sizes(digits_mlp_256, digits_split, sparsity, expected):
+    X_train, _, y_train, _ = digits_split
+    pruned = PrunedClassifier(FrozenEstimator(digits_mlp_256), sparsity=sparsity, granularity="neuron",
+                              scope="layer", round_to=8, fine_tune_epochs=0,
+                              random_state=0).fit(X_train, y_train)
+    linears = [m for m in pruned.estimator_.module_.modules() if isinstance(m, nn.Linear)]
+    # 0.97 would keep 8 units per layer: already a multiple; 0.95 keeps 13 -> 16
+    assert [m.out_features for m in linears[:-1]] == expected
+    pruned = PrunedClassifier(FrozenEstimator(digits_mlp_256), sparsity=0.95, granularity="neuron",
+                              round_to=8, fine_tune_epochs=0, random_state=0).fit(X_train, y_train)
+    sizes = [m.out_features for m in pruned.estimator_.module_.modules() if isinstance(m, nn.Linear)]
+    assert all(n % 8 == 0 and n >= 8 for n in sizes[:-1]) and sizes[-1] == 10
+    assert pruned.sparsity_ == pytest.approx(0.95, abs=8 / 512)
 
 
 def test_taylor_beats_random_without_fine_tuning(digits_mlp_256, digits_split):
