@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from joblib import effective_n_jobs
 from sklearn.base import clone
+from sklearn.utils.metaestimators import available_if
 from skorch import NeuralNet
 
 from ..utils._device import resolve_device
@@ -157,3 +158,47 @@ def parallel_fit(estimators, X, y, n_jobs, devices, owner=None):
 def validate_members_params(owner, estimators):
     check_members(estimators, type(owner).__name__, need_proba=True)
     return [name for name, _ in estimators], [est for _, est in estimators]
+
+
+def _inherited(method):
+    """``available_if`` check: the wrapped scikit-learn class offers ``method``."""
+    return lambda self: hasattr(super(SklearnEnsembleMixin, self), method)
+
+
+class SklearnEnsembleMixin:
+    """What nets need on top of scikit-learn's voting and stacking classes.
+
+    Placed before the scikit-learn class in the bases: members are checked
+    and placed on ``devices`` when validated, the parallel fit turns a dead
+    worker into :class:`WorkerDiedError`, and X becomes float32 when a raw
+    skorch net is among the members.  Subclasses say, in
+    ``_members_need_proba``, whether every member must have ``predict_proba``.
+    """
+
+    def _validate_estimators(self):
+        check_members(self.estimators, type(self).__name__, need_proba=self._members_need_proba())
+        names, estimators = super()._validate_estimators()
+        return names, place_all(estimators, resolve_devices(self.devices))
+
+    def _X(self, X):
+        return as_float32_if(X, needs_float32([e for _, e in self.estimators]))
+
+    def fit(self, X, y, **fit_params):
+        """Fit the members (in parallel with ``n_jobs``) on (X, y), as in scikit-learn."""
+        with worker_errors(self):
+            return super().fit(self._X(X), y, **fit_params)
+
+    @available_if(_inherited("predict"))
+    def predict(self, X, **predict_params):
+        """Predicted class labels, as in scikit-learn."""
+        return super().predict(self._X(X), **predict_params)
+
+    @available_if(_inherited("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities, as in scikit-learn."""
+        return super().predict_proba(self._X(X))
+
+    @available_if(_inherited("transform"))
+    def transform(self, X):
+        """The members' predictions or probabilities, as in scikit-learn."""
+        return super().transform(self._X(X))

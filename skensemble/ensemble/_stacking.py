@@ -2,13 +2,11 @@
 
 from sklearn.ensemble import StackingClassifier as _SkStackingClassifier
 
-from sklearn.utils.metaestimators import available_if
-
 from ..utils._compat import StrOptions
-from ._base import as_float32_if, check_members, worker_errors, needs_float32, place_all, resolve_devices
+from ._base import SklearnEnsembleMixin
 
 
-class StackingClassifier(_SkStackingClassifier):
+class StackingClassifier(SklearnEnsembleMixin, _SkStackingClassifier):
     """scikit-learn's ``StackingClassifier`` with device placement for nets.
 
     The final estimator is trained on out-of-fold predictions of the members
@@ -98,31 +96,5 @@ default="auto"
         )
         self.devices = devices
 
-    def _validate_estimators(self):
-        check_members(self.estimators, type(self).__name__,
-                      need_proba=self.stack_method == "predict_proba")
-        names, estimators = super()._validate_estimators()
-        return names, place_all(estimators, resolve_devices(self.devices))
-
-    def _float32(self):
-        return needs_float32([e for _, e in self.estimators])
-
-    def fit(self, X, y, **fit_params):
-        """Fit the members and the final estimator on out-of-fold predictions."""
-        with worker_errors(self):
-            return super().fit(as_float32_if(X, self._float32()), y, **fit_params)
-
-    @available_if(lambda self: hasattr(super(StackingClassifier, self), "predict"))
-    def predict(self, X, **predict_params):
-        """Class labels predicted by the final estimator."""
-        return super().predict(as_float32_if(X, self._float32()), **predict_params)
-
-    @available_if(lambda self: hasattr(super(StackingClassifier, self), "predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities of the final estimator."""
-        return super().predict_proba(as_float32_if(X, self._float32()))
-
-    @available_if(lambda self: hasattr(super(StackingClassifier, self), "transform"))
-    def transform(self, X):
-        """The stacked member predictions."""
-        return super().transform(as_float32_if(X, self._float32()))
+    def _members_need_proba(self):
+        return self.stack_method == "predict_proba"

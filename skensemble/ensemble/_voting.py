@@ -2,13 +2,11 @@
 
 from sklearn.ensemble import VotingClassifier as _SkVotingClassifier
 
-from sklearn.utils.metaestimators import available_if
-
 from ..utils._compat import StrOptions
-from ._base import as_float32_if, check_members, worker_errors, needs_float32, place_all, resolve_devices
+from ._base import SklearnEnsembleMixin
 
 
-class VotingClassifier(_SkVotingClassifier):
+class VotingClassifier(SklearnEnsembleMixin, _SkVotingClassifier):
     """scikit-learn's ``VotingClassifier`` with device placement for nets.
 
     Everything of :class:`sklearn.ensemble.VotingClassifier` holds; in addition:
@@ -95,29 +93,5 @@ class VotingClassifier(_SkVotingClassifier):
         )
         self.devices = devices
 
-    def _validate_estimators(self):
-        check_members(self.estimators, type(self).__name__, need_proba=self.voting == "soft")
-        names, clfs = super()._validate_estimators()
-        return names, place_all(clfs, resolve_devices(self.devices))
-
-    def _float32(self):
-        return needs_float32([e for _, e in self.estimators])
-
-    def fit(self, X, y, **fit_params):
-        """Fit the members (in parallel with ``n_jobs``) on (X, y)."""
-        with worker_errors(self):
-            return super().fit(as_float32_if(X, self._float32()), y, **fit_params)
-
-    def predict(self, X):
-        """Predicted class labels (majority or soft vote)."""
-        return super().predict(as_float32_if(X, self._float32()))
-
-    @available_if(lambda self: hasattr(super(VotingClassifier, self), "predict_proba"))
-    def predict_proba(self, X):
-        """Weighted mean of the members' probabilities (soft voting only)."""
-        return super().predict_proba(as_float32_if(X, self._float32()))
-
-    @available_if(lambda self: hasattr(super(VotingClassifier, self), "transform"))
-    def transform(self, X):
-        """Members' predictions or probabilities, as in scikit-learn."""
-        return super().transform(as_float32_if(X, self._float32()))
+    def _members_need_proba(self):
+        return self.voting == "soft"
