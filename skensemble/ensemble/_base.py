@@ -16,8 +16,10 @@ import torch
 from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 from skorch import NeuralNet
 
+from ..utils._compat import validate_data
 from ..utils._device import resolve_device
 
 
@@ -155,9 +157,25 @@ def parallel_fit(estimators, X, y, n_jobs, devices, owner=None):
         return Parallel(n_jobs=n_jobs)(delayed(fit_member)(e, X, y, n_threads) for e in placed)
 
 
-def validate_members_params(owner, estimators):
-    check_members(estimators, type(owner).__name__, need_proba=True)
-    return [name for name, _ in estimators], [est for _, est in estimators]
+def check_fit_input(owner, X, y):
+    """Shared start of the cascade's and ensemble selection's ``fit``.
+
+    Validates the parameters, the members (each needs ``predict_proba``), X
+    and the class labels; sets ``n_features_in_``, ``feature_names_in_`` and
+    ``classes_``.  Returns the member names, the members and X as the members
+    get it: DataFrames stay DataFrames (feature names), and X is float32 when
+    a raw skorch net is among the members.
+    """
+    owner._validate_params()
+    check_members(owner.estimators, type(owner).__name__, need_proba=True)
+    names = [name for name, _ in owner.estimators]
+    members = [est for _, est in owner.estimators]
+    X_checked, y = validate_data(owner, X, y, reset=True, dtype=None)
+    if not hasattr(X, "iloc"):
+        X = X_checked
+    check_classification_targets(y)
+    owner.classes_ = np.unique(y)
+    return names, members, as_float32_if(X, needs_float32(members)), y
 
 
 def _inherited(method):

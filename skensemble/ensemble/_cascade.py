@@ -6,10 +6,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
-from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils._compat import Interval, StrOptions, check_is_fitted, validate_data
-from ._base import as_float32_if, needs_float32, parallel_fit, validate_members_params
+from ._base import as_float32_if, check_fit_input, needs_float32, parallel_fit
 
 
 def _pick_threshold(confidence, correct, target_accuracy):
@@ -138,15 +137,8 @@ class CascadeClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        self._validate_params()
-        names, members = validate_members_params(self, self.estimators)
-        X_checked, y = validate_data(self, X, y, reset=True, dtype=None)
-        if not hasattr(X, "iloc"):
-            X = X_checked
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
+        names, members, X, y = check_fit_input(self, X, y)
         thresholds = self._fixed_thresholds(len(members))  # validates the list early
-        X = as_float32_if(X, needs_float32(members))
         if self.target_accuracy is None:
             X_fit, y_fit, X_val, y_val = X, y, X, y
         else:

@@ -7,7 +7,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.utils import Bunch
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 
 from ..utils._compat import Interval, StrOptions, check_is_fitted, validate_data
@@ -19,7 +18,7 @@ from ._base import (
     resolve_devices,
     threads_per_job,
     torch_threads,
-    validate_members_params,
+    check_fit_input,
     worker_errors,
 )
 
@@ -143,14 +142,7 @@ class EnsembleSelectionClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        self._validate_params()
-        names, members = validate_members_params(self, self.estimators)
-        X_checked, y = validate_data(self, X, y, reset=True, dtype=None)
-        if not hasattr(X, "iloc"):  # keep DataFrames (feature names) for the members
-            X = X_checked
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        X = as_float32_if(X, needs_float32(members))
+        names, members, X, y = check_fit_input(self, X, y)
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
         placed = place_all([clone(m) for m in members], resolve_devices(self.devices))
         n_threads = threads_per_job(self.n_jobs)
