@@ -21,13 +21,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from skorch.callbacks import EarlyStopping
-from skorch.dataset import ValidSplit
 
-from ..utils._compat import Interval, StrOptions, check_is_fitted, validate_data
+from ..utils._compat import Interval, StrOptions, check_is_fitted, check_sample_weight, validate_data
 from ..utils._device import resolve_device
 from ..utils._random import draw_seed, torch_seed
 from ._loader import TensorLoader
-from ._skorch import StopOnNonFiniteLoss
+from ._skorch import LabelValidSplit, StopOnNonFiniteLoss, pack_sample_weight
 from ._modules import ACTIVATIONS
 
 OPTIMIZERS = {
@@ -91,7 +90,7 @@ class BaseNet(BaseEstimator):
     def _check_module_params(self):
         """Hook for subclasses to validate module parameters before fitting."""
 
-    def _make_net(self, n_features, n_outputs, n_samples, seed, device):
+    def _make_net(self, n_features, n_outputs, n_samples, seed, device, weighted=False):
         module, module_kwargs = self._module_spec(n_features, n_outputs)
         optimizer = self.optimizer
         if isinstance(optimizer, str):
@@ -110,7 +109,7 @@ class BaseNet(BaseEstimator):
                     ),
                 )
             ]
-            train_split = ValidSplit(
+            train_split = LabelValidSplit(
                 self.validation_fraction,
                 stratified=self._stratify,
                 random_state=seed,
@@ -128,6 +127,7 @@ class BaseNet(BaseEstimator):
             "device": device,
             "verbose": self.verbose,
             "l1": self.l1,
+            "sample_weighted": weighted,
             "iterator_train": TensorLoader,
             "iterator_train__shuffle": True,
             "iterator_train__device": device,
@@ -135,6 +135,8 @@ class BaseNet(BaseEstimator):
             "iterator_valid__batch_size": _PREDICT_BATCH_SIZE,
             "iterator_valid__device": device,
         }
+        if weighted:
+            params["criterion__reduction"] = "none"
         params.update({f"module__{k}": v for k, v in module_kwargs.items()})
         params.update(self._extra_net_params(n_outputs))
         params.update(self.net_params or {})
@@ -143,20 +145,34 @@ class BaseNet(BaseEstimator):
     def _extra_net_params(self, n_outputs):
         return {}
 
-    def _build(self, X, y):
+    def _build(self, X, y, weighted=False):
         """Validate targets and build the (untrained) skorch net for this data."""
         self._check_module_params()
         y_enc, n_outputs = self._prepare_y(y)
         self.device_ = resolve_device(self.device)
         self._seed = draw_seed(self.random_state)
-        net = self._make_net(X.shape[1], n_outputs, X.shape[0], self._seed, self.device_)
+        net = self._make_net(X.shape[1], n_outputs, X.shape[0], self._seed, self.device_, weighted)
         return net, y_enc
 
-    def _fit(self, X, y):
-        """Fit on ``X`` already validated (float32) and raw ``y``."""
-        net, y_enc = self._build(X, y)
+    def _fit(self, X, y, sample_weight=None):
+        """Fit on ``X`` already validated (float32), raw ``y`` and optional weights.
+
+        Weights make the loss a weighted mean of per-sample losses.  Equal
+        weights are the unweighted fit, exactly.
+        """
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
+            if np.all(sample_weight == sample_weight[0]):
+                sample_weight = None
+        net, y_enc = self._build(X, y, weighted=sample_weight is not None)
+        if sample_weight is not None:
+            y_enc = pack_sample_weight(y_enc, sample_weight)
         with torch_seed(self._seed, self.device_):
             net.fit(X, y_enc)
+        if sample_weight is not None:
+            # later training (fine-tuning by the compression estimators) gets plain targets
+            net.sample_weighted = False
+            net.set_params(criterion__reduction="mean")
         self.net_ = net
         return self
 

@@ -58,8 +58,18 @@ class NetClassifierMixin(LogitsClassifierMixin):
     def _extra_net_params(self, n_outputs):
         return {"classes": np.arange(n_outputs)}
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the net on ``X`` (n_samples, n_features) and class labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (any numeric dtype, or a DataFrame).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of the training loss (a weighted mean of the
+            per-sample losses); ``None`` weighs samples equally.
 
         Returns
         -------
@@ -68,7 +78,7 @@ class NetClassifierMixin(LogitsClassifierMixin):
         """
         self._validate_params()
         X, y = validate_data(self, X, y, reset=True, dtype=np.float32)
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
     def _logits(self, X):
         return self._forward(X)
@@ -99,8 +109,18 @@ class NetRegressorMixin(RegressorMixin):
         self._y_scale = np.where(scale > 0, scale, 1.0)
         return ((y2 - self._y_mean) / self._y_scale).astype(np.float32), y2.shape[1]
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the net on ``X`` (n_samples, n_features) and targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (any numeric dtype, or a DataFrame).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights of the training loss; ``None`` weighs samples
+            equally.
 
         Returns
         -------
@@ -111,7 +131,7 @@ class NetRegressorMixin(RegressorMixin):
         X, y = validate_data(
             self, X, y, reset=True, dtype=np.float32, y_numeric=True, multi_output=True
         )
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
     def predict(self, X):
         """Predicted targets, shaped like the ``y`` seen at fit."""

@@ -5,6 +5,7 @@ from a single module means that a change in scikit-learn breaks one file,
 not the whole package.
 """
 
+import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -12,7 +13,18 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+
+def check_sample_weight(sample_weight, X):
+    """Validated float64 ``sample_weight`` (one non-negative weight per row, some positive)."""
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if np.any(sample_weight < 0):
+        raise ValueError("Negative values in sample_weight are not allowed.")
+    if not sample_weight.sum() > 0:
+        raise ValueError("sample_weight must not be all zeros: no sample would count.")
+    return sample_weight
+
 
 __all__ = [
     "HasMethods",
@@ -20,6 +32,7 @@ __all__ = [
     "StrOptions",
     "_fit_context",
     "check_is_fitted",
+    "check_sample_weight",
     "validate_data",
     "validate_params",
 ]

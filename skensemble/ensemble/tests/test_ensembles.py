@@ -213,3 +213,17 @@ def test_dask_local_cluster_matches_sequential(small_data):
             on_dask = VotingClassifier(members, voting="soft", n_jobs=2).fit(X, y)
     np.testing.assert_allclose(on_dask.predict_proba(X), sequential, atol=1e-6)
     np.testing.assert_array_equal(on_dask.predict(X), sequential.argmax(axis=1))
+
+
+@pytest.mark.parametrize("cls", [VotingClassifier, StackingClassifier])
+def test_sample_weight_reaches_net_members(small_data, cls):
+    X, y = small_data
+    members = [("lr", LogisticRegression()),
+               ("net", MLPNetClassifier((8,), max_epochs=20, lr=0.02, random_state=0))]
+    kw = {"voting": "soft"} if cls is VotingClassifier else {"cv": 3}
+    no_class_2 = np.where(y == 2, 0.0, 1.0)
+    ens = cls(members, **kw).fit(X, y, sample_weight=no_class_2)
+    plain = cls(members, **kw).fit(X, y)
+    net, plain_net = ens.named_estimators_["net"], plain.named_estimators_["net"]
+    # the member saw the weights: class 2 carried none
+    assert np.mean(net.predict(X[y == 2]) == 2) < np.mean(plain_net.predict(X[y == 2]) == 2)

@@ -225,3 +225,69 @@ def test_batch_norm_and_dropout_build(small_data):
     kinds = [type(m).__name__ for m in clf.module_.layers]
     assert kinds == ["Linear", "BatchNorm1d", "Tanh", "Dropout", "Linear"]
     assert clf.score(X, y) > 0.8
+
+
+# --- sample weights -------------------------------------------------------------
+def test_equal_sample_weights_are_the_unweighted_fit(small_data):
+    X, y = small_data
+    plain = cheap(max_epochs=10).fit(X, y)
+    weighted = cheap(max_epochs=10).fit(X, y, sample_weight=np.full(len(y), 3.0))
+    np.testing.assert_array_equal(plain.predict_proba(X), weighted.predict_proba(X))
+
+
+def test_sample_weights_steer_the_fit(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    net = MLPNetClassifier((32,), max_epochs=20, random_state=0)
+    ignore_zeros = np.where(y_train == 0, 0.0, 1.0)
+    plain = clone(net).fit(X_train, y_train)
+    weighted = clone(net).fit(X_train, y_train, sample_weight=ignore_zeros)
+    zeros = y_test == 0
+    assert np.mean(plain.predict(X_test[zeros]) == 0) > 0.9
+    assert np.mean(weighted.predict(X_test[zeros]) == 0) < 0.2  # class 0 carried no weight
+    # the other classes are learnt as well as without weights
+    assert weighted.score(X_test[~zeros], y_test[~zeros]) >= plain.score(X_test[~zeros], y_test[~zeros]) - 0.03
+    again = clone(net).fit(X_train, y_train, sample_weight=ignore_zeros)
+    np.testing.assert_array_equal(again.predict_proba(X_test), weighted.predict_proba(X_test))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPNetClassifier((8,), max_epochs=3, early_stopping=True, random_state=0),
+    lambda: ConvNetClassifier((2, -1), channels=(4,), hidden_layer_sizes=(8,), max_epochs=3,
+                              random_state=0),
+    lambda: MLPNetRegressor((8,), max_epochs=3, early_stopping=True, random_state=0),
+])
+def test_sample_weights_in_every_net(small_data, make):
+    X, y = small_data
+    w = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    est = make().fit(X, y, sample_weight=w)
+    assert est.predict(X).shape == y.shape
+    if "valid_acc" in est.history_[-1]:  # weighted validation accuracy, a number in [0, 1]
+        assert 0 <= est.history_[-1, "valid_acc"] <= 1
+
+
+@pytest.mark.parametrize("weights, match", [
+    (lambda n: -np.ones(n), "Negative values in sample_weight"),
+    (lambda n: np.zeros(n), "non-zero"),
+    (lambda n: np.ones(n - 1), "shape"),
+    (lambda n: np.r_[np.nan, np.ones(n - 1)], "NaN"),
+])
+def test_bad_sample_weights_are_named(small_data, weights, match):
+    X, y = small_data
+    with pytest.raises(ValueError, match=match):
+        cheap().fit(X, y, sample_weight=weights(len(y)))
+
+
+def test_weighted_net_can_be_compressed_and_saved(small_data, tmp_path):
+    import skensemble
+    from sklearn.frozen import FrozenEstimator
+
+    from skensemble.compression import PrunedClassifier
+
+    X, y = small_data
+    w = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    net = cheap(hidden_layer_sizes=(16,), early_stopping=True, max_epochs=10).fit(X, y, sample_weight=w)
+    pruned = PrunedClassifier(FrozenEstimator(net), granularity="neuron", fine_tune_epochs=2,
+                              random_state=0).fit(X, y)
+    assert pruned.estimator_.module_.layers[0].out_features == 8
+    loaded = skensemble.load(skensemble.save(net, tmp_path / "w.zip"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
