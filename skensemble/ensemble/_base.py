@@ -17,9 +17,10 @@ from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import has_fit_parameter
 from skorch import NeuralNet
 
-from ..utils._compat import validate_data
+from ..utils._compat import check_sample_weight, validate_data
 from ..utils._device import resolve_device
 
 
@@ -137,13 +138,18 @@ def threads_per_job(n_jobs):
     return max(1, (os.cpu_count() or 1) // max(1, effective_n_jobs(n_jobs)))
 
 
-def fit_member(estimator, X, y, n_threads):
+def weight_params(sample_weight):
+    """``fit`` keyword arguments carrying ``sample_weight`` when there is one."""
+    return {} if sample_weight is None else {"sample_weight": sample_weight}
+
+
+def fit_member(estimator, X, y, n_threads, sample_weight=None):
     """The job that fits one member: a fixed torch thread count, then ``fit``."""
     with torch_threads(n_threads):
-        return estimator.fit(X, y)
+        return estimator.fit(X, y, **weight_params(sample_weight))
 
 
-def parallel_fit(estimators, X, y, n_jobs, devices, owner=None):
+def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=None):
     """Fit clones of ``estimators`` in parallel, the i-th on ``devices[i % len]``.
 
     Each job sets torch's thread count to ``cpu_count // n_jobs`` (loky, Dask or
@@ -154,17 +160,21 @@ def parallel_fit(estimators, X, y, n_jobs, devices, owner=None):
     placed = place_all([clone(e) for e in estimators], resolve_devices(devices))
     n_threads = threads_per_job(n_jobs)
     with worker_errors(owner):
-        return Parallel(n_jobs=n_jobs)(delayed(fit_member)(e, X, y, n_threads) for e in placed)
+        return Parallel(n_jobs=n_jobs)(
+            delayed(fit_member)(e, X, y, n_threads, sample_weight) for e in placed
+        )
 
 
-def check_fit_input(owner, X, y):
+def check_fit_input(owner, X, y, sample_weight=None):
     """Shared start of the cascade's and ensemble selection's ``fit``.
 
-    Validates the parameters, the members (each needs ``predict_proba``), X
-    and the class labels; sets ``n_features_in_``, ``feature_names_in_`` and
-    ``classes_``.  Returns the member names, the members and X as the members
-    get it: DataFrames stay DataFrames (feature names), and X is float32 when
-    a raw skorch net is among the members.
+    Validates the parameters, the members (each needs ``predict_proba``, and
+    a ``sample_weight`` argument to ``fit`` when weights are given), X, the
+    class labels and the weights; sets ``n_features_in_``,
+    ``feature_names_in_`` and ``classes_``.  Returns the member names, the
+    members, X as the members get it (DataFrames stay DataFrames for their
+    feature names; float32 when a raw skorch net is among the members), y and
+    the weights.
     """
     owner._validate_params()
     check_members(owner.estimators, type(owner).__name__, need_proba=True)
@@ -175,7 +185,15 @@ def check_fit_input(owner, X, y):
         X = X_checked
     check_classification_targets(y)
     owner.classes_ = np.unique(y)
-    return names, members, as_float32_if(X, needs_float32(members)), y
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(sample_weight, X_checked)
+        for name, est in owner.estimators:
+            if not has_fit_parameter(est, "sample_weight"):
+                raise ValueError(
+                    f"Member {name!r} ({type(est).__name__}) does not take sample_weight in fit; "
+                    "drop the weights or that member."
+                )
+    return names, members, as_float32_if(X, needs_float32(members)), y, sample_weight
 
 
 def _inherited(method):

@@ -11,12 +11,17 @@ from ..utils._compat import Interval, StrOptions, check_is_fitted, validate_data
 from ._base import as_float32_if, check_fit_input, needs_float32, parallel_fit
 
 
-def _pick_threshold(confidence, correct, target_accuracy):
-    """Lowest confidence threshold whose accepted samples reach ``target_accuracy``."""
+def _pick_threshold(confidence, correct, weight, target_accuracy):
+    """Lowest confidence threshold whose accepted samples reach ``target_accuracy``.
+
+    The accuracy of the accepted samples is weighted by ``weight``.
+    """
     if len(confidence) == 0:
         return 1.0
     order = np.argsort(-confidence, kind="stable")
-    acc = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    w = weight[order]
+    with np.errstate(invalid="ignore", divide="ignore"):  # leading zero weights
+        acc = np.cumsum(correct[order] * w) / np.cumsum(w)
     ok = np.nonzero(acc >= target_accuracy)[0]
     if len(ok) == 0:
         return np.inf  # this stage never decides alone
@@ -129,40 +134,53 @@ class CascadeClassifier(ClassifierMixin, BaseEstimator):
             return np.asarray(self.threshold, dtype=float)
         return np.full(n_stages - 1, float(self.threshold))
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit every stage on the training data and set the thresholds.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to every member's ``fit`` (each must accept it) and used to
+            weigh the validation accuracy when thresholds are picked.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        names, members, X, y = check_fit_input(self, X, y)
+        names, members, X, y, sample_weight = check_fit_input(self, X, y, sample_weight)
         thresholds = self._fixed_thresholds(len(members))  # validates the list early
+        w = np.ones(len(y)) if sample_weight is None else sample_weight
         if self.target_accuracy is None:
-            X_fit, y_fit, X_val, y_val = X, y, X, y
+            X_fit, y_fit, w_fit, X_val, y_val, w_val = X, y, w, X, y, w
         else:
-            X_fit, X_val, y_fit, y_val = train_test_split(
-                X, y, test_size=self.validation_fraction, stratify=y,
+            X_fit, X_val, y_fit, y_val, w_fit, w_val = train_test_split(
+                X, y, w, test_size=self.validation_fraction, stratify=y,
                 random_state=self.random_state,
             )
-        self.estimators_ = parallel_fit(members, X_fit, y_fit, self.n_jobs, self.devices, self)
+        self.estimators_ = parallel_fit(members, X_fit, y_fit, self.n_jobs, self.devices, self,
+                                        sample_weight=None if sample_weight is None else w_fit)
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
         if self.target_accuracy is not None:
-            thresholds = self._pick_thresholds(X_val, y_val)
+            thresholds = self._pick_thresholds(X_val, y_val, w_val)
         self.thresholds_ = thresholds
         stages = self._stages(self._member_probas(X_val))[1]
         self.stage_fractions_ = np.bincount(stages, minlength=len(members)) / len(stages)
         return self
 
-    def _pick_thresholds(self, X_val, y_val):
+    def _pick_thresholds(self, X_val, y_val, w_val):
         probas = self._member_probas(X_val)
         remaining = np.ones(len(y_val), dtype=bool)
         thresholds = []
         for proba in probas[:-1]:
             conf = proba.max(axis=1)
             correct = self.classes_[proba.argmax(axis=1)] == y_val
-            t = _pick_threshold(conf[remaining], correct[remaining], self.target_accuracy)
+            t = _pick_threshold(conf[remaining], correct[remaining], w_val[remaining],
+                                self.target_accuracy)
             thresholds.append(t)
             remaining &= conf < t
         return np.asarray(thresholds)

@@ -12,33 +12,32 @@ from sklearn.utils.parallel import Parallel, delayed
 from ..utils._compat import Interval, StrOptions, check_is_fitted, validate_data
 from ._base import (
     as_float32_if,
+    check_fit_input,
     needs_float32,
     parallel_fit,
     place_all,
     resolve_devices,
     threads_per_job,
     torch_threads,
-    check_fit_input,
+    weight_params,
     worker_errors,
 )
 
 
-def _oof_proba(estimator, X, y, folds, n_threads):
+def _oof_proba(estimator, X, y, folds, n_threads, sample_weight):
     with torch_threads(n_threads):
-        return cross_val_predict(estimator, X, y, cv=folds, method="predict_proba")
+        return cross_val_predict(estimator, X, y, cv=folds, method="predict_proba",
+                                 params=weight_params(sample_weight))
 
 
-def _scorer(scoring, classes):
+def _scorer(scoring, classes, sample_weight):
+    """``score(y, proba)``, weighted by ``sample_weight`` when given."""
+    kw = weight_params(sample_weight)
     if callable(scoring):
-        return scoring
+        return lambda y, p: scoring(y, p, **kw)
     if scoring == "neg_log_loss":
-        return lambda y, p: -log_loss(y, np.clip(p, 1e-15, 1), labels=classes)
-    return lambda y, p: accuracy_score(y, classes[np.argmax(p, axis=1)])
-
-
-def _tiebreak(classes):
-    """Secondary key among equally scored candidates: the lower log loss."""
-    return lambda y, p: -log_loss(y, np.clip(p, 1e-15, 1), labels=classes)
+        return lambda y, p: -log_loss(y, np.clip(p, 1e-15, 1), labels=classes, **kw)
+    return lambda y, p: accuracy_score(y, classes[np.argmax(p, axis=1)], **kw)
 
 
 class EnsembleSelectionClassifier(ClassifierMixin, BaseEstimator):
@@ -60,7 +59,8 @@ class EnsembleSelectionClassifier(ClassifierMixin, BaseEstimator):
     cv : int, cross-validation generator or iterable, default=5
         Splits for the out-of-fold probabilities (stratified for integers).
     scoring : {"accuracy", "neg_log_loss"} or callable, default="accuracy"
-        What selection maximises; a callable gets ``(y_true, proba)``.  Ties
+        What selection maximises; a callable gets ``(y_true, proba)`` (and
+        ``sample_weight=`` when ``fit`` is given weights).  Ties
         (frequent with accuracy) go to the candidate with the lower log loss.
         Log loss alone tends to pick only the most confident members (nets).
     n_jobs : int, default=None
@@ -134,24 +134,34 @@ class EnsembleSelectionClassifier(ClassifierMixin, BaseEstimator):
         self.devices = devices
         self.verbose = verbose
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Select and weight members on out-of-fold probabilities, then refit them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to every member's ``fit`` (each must accept it) and used
+            to weigh the selection score.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        names, members, X, y = check_fit_input(self, X, y)
+        names, members, X, y, sample_weight = check_fit_input(self, X, y, sample_weight)
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
         placed = place_all([clone(m) for m in members], resolve_devices(self.devices))
         n_threads = threads_per_job(self.n_jobs)
         with worker_errors(self):
             probas = Parallel(n_jobs=self.n_jobs)(
-                delayed(_oof_proba)(m, X, y, folds, n_threads) for m in placed
+                delayed(_oof_proba)(m, X, y, folds, n_threads, sample_weight) for m in placed
             )
-        score = _scorer(self.scoring, self.classes_)
-        tiebreak = _tiebreak(self.classes_)
+        score = _scorer(self.scoring, self.classes_, sample_weight)
+        tiebreak = _scorer("neg_log_loss", self.classes_, sample_weight)  # among equal scores
         self.oof_scores_ = {n: float(score(y, p)) for n, p in zip(names, probas)}
         counts = np.zeros(len(members))
         total = np.zeros_like(probas[0])
@@ -167,7 +177,8 @@ class EnsembleSelectionClassifier(ClassifierMixin, BaseEstimator):
                 print(f"[EnsembleSelection] round {round_}: + {names[best]} -> {candidates[best][0]:.5f}")
         self.weights_ = counts / counts.sum()
         chosen = [i for i in range(len(members)) if counts[i] > 0]
-        fitted = parallel_fit([members[i] for i in chosen], X, y, self.n_jobs, self.devices, self)
+        fitted = parallel_fit([members[i] for i in chosen], X, y, self.n_jobs, self.devices, self,
+                              sample_weight=sample_weight)
         self.estimators_ = ["drop"] * len(members)
         for i, est in zip(chosen, fitted):
             self.estimators_[i] = est

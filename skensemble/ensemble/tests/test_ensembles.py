@@ -215,15 +215,42 @@ def test_dask_local_cluster_matches_sequential(small_data):
     np.testing.assert_array_equal(on_dask.predict(X), sequential.argmax(axis=1))
 
 
-@pytest.mark.parametrize("cls", [VotingClassifier, StackingClassifier])
+_WEIGHT_KW = {VotingClassifier: {"voting": "soft"}, StackingClassifier: {"cv": 3},
+              CascadeClassifier: {"target_accuracy": 0.9},
+              EnsembleSelectionClassifier: {"cv": 3, "ensemble_size": 5}}
+
+
+@pytest.mark.parametrize("cls", list(_WEIGHT_KW), ids=lambda c: c.__name__)
 def test_sample_weight_reaches_net_members(small_data, cls):
     X, y = small_data
     members = [("lr", LogisticRegression()),
                ("net", MLPNetClassifier((8,), max_epochs=20, lr=0.02, random_state=0))]
-    kw = {"voting": "soft"} if cls is VotingClassifier else {"cv": 3}
+    kw = _WEIGHT_KW[cls]
     no_class_2 = np.where(y == 2, 0.0, 1.0)
     ens = cls(members, **kw).fit(X, y, sample_weight=no_class_2)
     plain = cls(members, **kw).fit(X, y)
     net, plain_net = ens.named_estimators_["net"], plain.named_estimators_["net"]
     # the member saw the weights: class 2 carried none
     assert np.mean(net.predict(X[y == 2]) == 2) < np.mean(plain_net.predict(X[y == 2]) == 2)
+    ens.predict(X)
+
+
+@pytest.mark.parametrize("cls", [CascadeClassifier, EnsembleSelectionClassifier])
+def test_member_without_sample_weight_is_named(small_data, cls):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = small_data
+    members = [("lr", LogisticRegression()), ("knn", KNeighborsClassifier())]
+    with pytest.raises(ValueError, match="'knn' .*does not take sample_weight"):
+        cls(members).fit(X, y, sample_weight=np.ones(len(y)))
+
+
+def test_cascade_threshold_accuracy_is_weighted():
+    from skensemble.ensemble._cascade import _pick_threshold
+
+    confidence = np.array([0.99, 0.9, 0.8, 0.7])
+    correct = np.array([True, False, True, True])
+    # unweighted: accepting down to 0.7 gives 3/4 correct
+    assert _pick_threshold(confidence, correct, np.ones(4), 0.75) == 0.7
+    # the wrong answer weighs 3: only the most confident sample reaches 0.75
+    assert _pick_threshold(confidence, correct, np.array([1.0, 3.0, 1.0, 1.0]), 0.75) == 0.99
