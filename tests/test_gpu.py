@@ -85,3 +85,16 @@ def test_parallel_ensemble_members_on_cuda(digits_split):
     assert all(m.device_.startswith("cuda") for m in auto.estimators_)
     # members stay as the user made them
     assert all(m.device == "cpu" for _, m in members)
+
+
+def test_amp_on_cuda_uses_float16_with_loss_scaling(digits_split, monkeypatch):
+    X_train, X_test, y_train, y_test = digits_split
+    scaled = []
+    original = torch.amp.GradScaler.step
+    monkeypatch.setattr(torch.amp.GradScaler, "step",
+                        lambda self, opt, *a, **k: scaled.append(1) or original(self, opt, *a, **k))
+    net = MLPNetClassifier((256, 256), max_epochs=30, device="cuda", amp=True,
+                           random_state=0).fit(X_train, y_train)
+    assert net.net_.amp_dtype == torch.float16 and scaled
+    assert next(net.module_.parameters()).dtype == torch.float32
+    assert net.score(X_test, y_test) >= 0.96

@@ -41,6 +41,19 @@ OPTIMIZERS = {
 _PREDICT_BATCH_SIZE = 1024
 
 
+def amp_dtype(amp, device):
+    """The autocast dtype for the ``amp`` parameter on ``device`` (None: off).
+
+    ``amp=True`` means float16 on CUDA (tensor cores, with loss scaling) and
+    bfloat16 elsewhere (CPU autocast supports it natively; no scaling needed).
+    """
+    if amp is False:
+        return None
+    if amp is True:
+        amp = "float16" if torch.device(device).type == "cuda" else "bfloat16"
+    return getattr(torch, amp)
+
+
 class BaseNet(BaseEstimator):
     """Base class of the net estimators (not public API).
 
@@ -64,6 +77,7 @@ class BaseNet(BaseEstimator):
         "callbacks": [list, None],
         "net_params": [dict, None],
         "device": [str],
+        "amp": ["boolean", StrOptions({"float16", "bfloat16"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -125,6 +139,7 @@ class BaseNet(BaseEstimator):
             "train_split": train_split,
             "callbacks": callbacks,
             "device": device,
+            "amp_dtype": amp_dtype(self.amp, device),
             "verbose": self.verbose,
             "l1": self.l1,
             "sample_weighted": weighted,

@@ -36,7 +36,7 @@ class ConvNetClassifier(NetClassifierMixin, BaseNet):
         Hidden units of the dense head.
     activation, dropout, batch_norm, max_epochs, lr, batch_size, optimizer, \
 weight_decay, l1, early_stopping, validation_fraction, n_iter_no_change, \
-callbacks, net_params, device, random_state, verbose
+callbacks, net_params, device, amp, random_state, verbose
         As in :class:`MLPNetClassifier` (``dropout`` applies to the dense head,
         ``batch_norm`` to the conv blocks).
 
@@ -87,6 +87,7 @@ callbacks, net_params, device, random_state, verbose
         callbacks=None,
         net_params=None,
         device="cpu",
+        amp=False,
         random_state=None,
         verbose=0,
     ):
@@ -110,6 +111,7 @@ callbacks, net_params, device, random_state, verbose
         self.callbacks = callbacks
         self.net_params = net_params
         self.device = device
+        self.amp = amp
         self.random_state = random_state
         self.verbose = verbose
 

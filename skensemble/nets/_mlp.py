@@ -45,6 +45,13 @@ default="adam"
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA when
         available, else CPU).  Checked at ``fit`` before any training.
+    amp : bool or {"float16", "bfloat16"}, default=False
+        Automatic mixed precision: forward passes (training and prediction)
+        run under ``torch.autocast`` in the given dtype while the weights and
+        the loss stay float32.  ``True`` picks float16 on CUDA (with gradient
+        scaling) and bfloat16 on CPU.  It pays off on GPUs with tensor cores;
+        on a CPU it is about as fast as float32 at best (with AVX-512 bf16,
+        see ``benchmarks/results/nets.md``) and slower without bf16 units.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split.  With
         an int, fits are identical on CPU and torch's global random state is
@@ -91,6 +98,7 @@ class _MLPParams:
         callbacks=None,
         net_params=None,
         device="cpu",
+        amp=False,
         random_state=None,
         verbose=0,
     ):
@@ -110,6 +118,7 @@ class _MLPParams:
         self.callbacks = callbacks
         self.net_params = net_params
         self.device = device
+        self.amp = amp
         self.random_state = random_state
         self.verbose = verbose
 

@@ -4,12 +4,14 @@ These are private: users see :class:`~skensemble.nets.MLPNetClassifier` and
 friends, which build one of these at ``fit`` and keep it as ``net_``.
 """
 
+import contextlib
 import math
 
 import numpy as np
+import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback, EpochScoring
-from skorch.dataset import ValidSplit
+from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import to_tensor
 
 
@@ -97,6 +99,74 @@ class _SampleWeightMixin:
         return (per_sample * weight).mean()
 
 
+class _AmpMixin:
+    """Automatic mixed precision: forward passes under ``torch.autocast``.
+
+    ``amp_dtype`` is ``None`` (float32 throughout), ``torch.bfloat16`` or
+    ``torch.float16``.  The module's outputs are cast back to float32, so
+    the loss, the softmax and everything downstream stay in float32.  With
+    float16 the loss is scaled by a ``torch.amp.GradScaler`` (fp16 gradients
+    underflow without it); bfloat16 has float32's range and needs no scaling.
+    The weights and the optimizer state stay float32.
+    """
+
+    def __init__(self, *args, amp_dtype=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.amp_dtype = amp_dtype
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=self.amp_dtype)
+
+    def infer(self, x, **fit_params):
+        with self._autocast():
+            out = super().infer(x, **fit_params)
+        if self.amp_dtype is not None and torch.is_tensor(out) and out.is_floating_point():
+            out = out.float()
+        return out
+
+    def fit_loop(self, X, y=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, **fit_params)
+        finally:
+            # the scaler only matters while training; a fitted net holds none
+            # (it would tie a saved or pickled net to the training device)
+            self.__dict__.pop("grad_scaler_", None)
+
+    @property
+    def _scales_loss(self):
+        return self.amp_dtype == torch.float16
+
+    def _grad_scaler(self):
+        scaler = getattr(self, "grad_scaler_", None)
+        if scaler is None:
+            scaler = torch.amp.GradScaler(torch.device(self.device).type)
+            self.grad_scaler_ = scaler
+        return scaler
+
+    def train_step_single(self, batch, **fit_params):
+        if not self._scales_loss:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        self._grad_scaler().scale(loss).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _step_optimizer(self, step_fn):
+        if not self._scales_loss:
+            return super()._step_optimizer(step_fn)
+        # GradScaler.step takes no closure: compute the gradients once, then
+        # step every optimizer (skipped when the scaled gradients overflowed)
+        step_fn()
+        scaler = self._grad_scaler()
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
+
+
 def _weighted_accuracy(net, X, y):
     y = np.asarray(y)
     if y.ndim == 1:  # training on plain targets after a weighted fit
@@ -104,8 +174,8 @@ def _weighted_accuracy(net, X, y):
     return float(np.average(net.predict(X) == y[:, 0], weights=y[:, -1]))
 
 
-class SkorchClassifier(_L1Mixin, _SampleWeightMixin, NeuralNetClassifier):
-    """skorch ``NeuralNetClassifier`` with an optional L1 penalty and sample weights."""
+class SkorchClassifier(_AmpMixin, _L1Mixin, _SampleWeightMixin, NeuralNetClassifier):
+    """skorch ``NeuralNetClassifier`` with L1 penalty, sample weights and mixed precision."""
 
     @property
     def _default_callbacks(self):
@@ -121,8 +191,8 @@ class SkorchClassifier(_L1Mixin, _SampleWeightMixin, NeuralNetClassifier):
         return y[:, 0].long()
 
 
-class SkorchRegressor(_L1Mixin, _SampleWeightMixin, NeuralNetRegressor):
-    """skorch ``NeuralNetRegressor`` with an optional L1 penalty and sample weights."""
+class SkorchRegressor(_AmpMixin, _L1Mixin, _SampleWeightMixin, NeuralNetRegressor):
+    """skorch ``NeuralNetRegressor`` with L1 penalty, sample weights and mixed precision."""
 
     @staticmethod
     def _target(y):

@@ -291,3 +291,57 @@ def test_weighted_net_can_be_compressed_and_saved(small_data, tmp_path):
     assert pruned.estimator_.module_.layers[0].out_features == 8
     loaded = skensemble.load(skensemble.save(net, tmp_path / "w.zip"))
     np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+
+
+# --- mixed precision ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def amp_nets(digits_split):
+    X_train, _, y_train, _ = digits_split
+    make = lambda amp: MLPNetClassifier((64,), max_epochs=15, amp=amp, random_state=0)  # noqa: E731
+    return {amp: make(amp).fit(X_train, y_train) for amp in (False, "bfloat16", "float16")}
+
+
+@pytest.mark.parametrize("amp", ["bfloat16", "float16"])
+def test_amp_trains_in_low_precision_to_full_accuracy(amp_nets, digits_split, amp):
+    _, X_test, _, y_test = digits_split
+    net, full = amp_nets[amp], amp_nets[False]
+    assert net.net_.amp_dtype == getattr(torch, amp)
+    assert next(net.module_.parameters()).dtype == torch.float32  # weights stay float32
+    assert net.score(X_test, y_test) >= full.score(X_test, y_test) - 0.02
+    proba = net.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    # predictions go through autocast: not the float32 forward of the same weights
+    with torch.no_grad():
+        fp32 = torch.softmax(net.module_(torch.as_tensor(X_test[:50], dtype=torch.float32)), 1)
+    assert not np.allclose(proba[:50], fp32.numpy(), atol=1e-6)
+    np.testing.assert_allclose(proba[:50], fp32.numpy(), atol=0.05)
+    assert not hasattr(net.net_, "grad_scaler_")  # training state is not kept
+
+
+def test_float16_amp_scales_the_loss(small_data, monkeypatch):
+    X, y = small_data
+    steps = []
+    original = torch.amp.GradScaler.step
+    monkeypatch.setattr(torch.amp.GradScaler, "step",
+                        lambda self, opt, *a, **k: steps.append(self.get_scale()) or original(self, opt, *a, **k))
+    net = cheap(amp="float16", max_epochs=3, batch_size=40).fit(X, y)
+    assert len(steps) == 3 * 3  # one scaled step per batch (120 samples / 40)
+    assert steps[0] == 2.0 ** 16
+    assert len(cheap(amp="bfloat16", max_epochs=3, batch_size=40).fit(X, y).history_) == 3
+    assert len(steps) == 9  # bfloat16 needs no scaling
+    assert net.predict(X).shape == y.shape
+
+
+def test_amp_true_resolves_per_device_and_is_reproducible(small_data, tmp_path):
+    import skensemble
+
+    X, y = small_data
+    a = cheap(amp=True, max_epochs=5).fit(X, y)
+    assert a.net_.amp_dtype == torch.bfloat16  # CPU; float16 on CUDA
+    b = cheap(amp=True, max_epochs=5).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    loaded = skensemble.load(skensemble.save(a, tmp_path / "amp.zip"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), a.predict_proba(X))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(a)).predict_proba(X), a.predict_proba(X))
+    with pytest.raises(ValueError, match="amp"):
+        cheap(amp="int8").fit(X, y)
