@@ -20,6 +20,7 @@ The manifest records the SHA-256 of every other file; loading checks them.
 
 import functools
 import hashlib
+import inspect
 import io
 import json
 import warnings
@@ -36,10 +37,11 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from skorch.history import History
 from torch import nn
 
-from ._registry import LAYERS, TYPES, estimator_classes, module_classes
+from ._registry import CALLBACKS, LAYERS, TYPES, estimator_classes, module_classes
 
 FORMAT = "skensemble-model"
 FORMAT_VERSION = 1
@@ -88,10 +90,12 @@ class _Writer:
         if isinstance(value, np.dtype):
             return {"t": "dtype", "v": value.str}
         if isinstance(value, type):
-            for name, cls in TYPES.items():
-                if value is cls:
-                    return {"t": "type", "v": name}
+            name = _key_in(TYPES, value)
+            if name is not None:
+                return {"t": "type", "v": name}
             raise TypeError(f"{path}: the class {value.__qualname__} cannot be saved.")
+        if isinstance(value, Callback):
+            return self._callback(value, path)
         if isinstance(value, NeuralNet):
             raise TypeError(
                 f"{path}: a raw skorch net ({type(value).__name__}) cannot be saved safely; "
@@ -122,6 +126,29 @@ class _Writer:
         return {"t": "ndarray_json", "dtype": value.dtype.str if value.dtype.kind != "O" else "object",
                 "shape": list(value.shape), "v": flat}
 
+    def _callback(self, callback, path):
+        key = _key_in(CALLBACKS, type(callback))
+        if key is None:
+            raise TypeError(f"{path}: the callback {type(callback).__qualname__} cannot be saved.")
+        params = _non_default_params(callback)
+        return {"t": "callback", "cls": key,
+                "params": {k: self.encode(v, f"{path}.{k}") for k, v in params.items()}}
+
+    def _saveable_callbacks(self, callbacks, path):
+        """The callbacks that can be saved as data; a warning names the others."""
+        kept, dropped = [], []
+        for i, entry in enumerate(callbacks):
+            callback = entry[1] if isinstance(entry, tuple) else entry
+            problem = _callback_problem(callback)
+            if problem is None:
+                kept.append(entry)
+            else:
+                dropped.append(f"{path}.callbacks[{i}] ({problem})")
+        if dropped:
+            warnings.warn(f"These callbacks are not saved and are missing from the loaded model: "
+                          f"{'; '.join(dropped)}.", UserWarning)
+        return kept or None
+
     def _skops(self, value, path):
         import skops.io as sio
 
@@ -143,9 +170,7 @@ class _Writer:
                     state[name] = _unfitted(state[name])
         if isinstance(obj, BaseNet):
             if state.get("callbacks"):
-                warnings.warn(f"{path}: skorch callbacks are not saved; the loaded model has "
-                              "callbacks=None.", UserWarning)
-                state["callbacks"] = None
+                state["callbacks"] = self._saveable_callbacks(state["callbacks"], path)
             if "net_" in state:
                 extra["net"] = self._net(state.pop("net_"), path)
         if isinstance(obj, QuantizedClassifier) and "quantized_module_" in state:
@@ -227,6 +252,41 @@ def _restorable_from_quantized(module, backend, quantized):
     return not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in module.modules())
 
 
+def _key_in(registry, cls):
+    return next((k for k, c in registry.items() if c is cls), None)
+
+
+def _non_default_params(callback):
+    """The callback's parameters that differ from its constructor's defaults.
+
+    Defaults are left out: some are functions (``sink=print``), which the
+    constructor supplies again at load.
+    """
+    signature = inspect.signature(type(callback).__init__).parameters
+    return {k: v for k, v in callback.get_params(deep=False).items()
+            if not (k in signature and v is signature[k].default)}
+
+
+def _is_data(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_data(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_data(v) for k, v in value.items())
+    return isinstance(value, type) and _key_in(TYPES, value) is not None
+
+
+def _callback_problem(callback):
+    """Why ``callback`` cannot be saved as data, or None when it can."""
+    if _key_in(CALLBACKS, type(callback)) is None:
+        return f"{type(callback).__qualname__} is not a known skorch callback"
+    for name, value in _non_default_params(callback).items():
+        if not _is_data(value):
+            return f"its parameter {name}={value!r} is not plain data"
+    return None
+
+
 def _unfitted(value):
     """``value`` with every estimator in it replaced by an unfitted clone."""
     if isinstance(value, FrozenEstimator):
@@ -262,7 +322,9 @@ def save(estimator, path):
 
     Covers skensemble's nets (pruned ones included), compression
     meta-estimators, ensembles, pipelines and plain scikit-learn estimators
-    among them.  Raw skorch nets, callables and other objects that cannot be
+    among them.  A net's skorch callbacks are saved when they are
+    configuration only (allow-listed classes with plain-data parameters);
+    others are dropped with a warning naming them.  Raw skorch nets, callables and other objects that cannot be
     stored as data raise a ``TypeError`` naming them.  A distilled model is
     saved without its fitted teacher.
     """
@@ -346,6 +408,10 @@ class _Reader:
             return obj
         if t == "obj":
             return self._object(node)
+        if t == "callback":
+            if node["cls"] not in CALLBACKS:
+                raise UntrustedTypesError(f"Unknown callback {node['cls']!r} in the file.")
+            return CALLBACKS[node["cls"]](**{k: self.decode(v) for k, v in node["params"].items()})
         raise ValueError(f"Unknown node type {t!r} in the file.")
 
     def _skops(self, node):

@@ -6,6 +6,7 @@ trusted-types check.
 """
 
 import torch
+from skorch import callbacks as skorch_callbacks
 from sklearn.ensemble import StackingClassifier as SkStackingClassifier
 from sklearn.ensemble import VotingClassifier as SkVotingClassifier
 from sklearn.frozen import FrozenEstimator
@@ -77,10 +78,24 @@ for _name in ("Conv1d", "Conv2d"):
 for _name in ("BatchNorm1d", "BatchNorm2d"):
     LAYERS[_name] = (LAYERS[_name][0], _norm_args)
 
-# Classes that parameters may hold (optimizers, dtypes).
+# Classes that parameters may hold (optimizers, learning-rate schedules).
 TYPES = {
     "torch.optim.Adam": torch.optim.Adam,
     "torch.optim.AdamW": torch.optim.AdamW,
     "torch.optim.SGD": torch.optim.SGD,
     "torch.optim.RMSprop": torch.optim.RMSprop,
+    **{f"torch.optim.lr_scheduler.{name}": getattr(torch.optim.lr_scheduler, name)
+       for name in ("StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
+                    "CosineAnnealingWarmRestarts", "ReduceLROnPlateau", "OneCycleLR",
+                    "CyclicLR", "LinearLR", "ConstantLR", "PolynomialLR")},
+}
+
+# skorch callbacks whose configuration is plain data: saved as their class and
+# parameters, rebuilt unfitted at load.  Callbacks that hold callables or read
+# files at fit (Initializer, Checkpoint, LoadInitState, loggers) are not here.
+CALLBACKS = {
+    f"skorch.callbacks.{name}": getattr(skorch_callbacks, name)
+    for name in ("EarlyStopping", "LRScheduler", "GradientNormClipping", "EpochScoring",
+                 "BatchScoring", "PassthroughScoring", "ProgressBar", "EpochTimer", "PrintLog",
+                 "Freezer", "Unfreezer")
 }

@@ -243,6 +243,53 @@ def test_unsaveable_objects_are_named(small_data, tmp_path):
         skensemble.save(d, tmp_path / "d.zip")
 
 
+def test_config_callbacks_are_saved_and_others_named(small_data, tmp_path):
+    import torch
+    from skorch.callbacks import Callback, EarlyStopping, EpochScoring, LRScheduler
+
+    class Custom(Callback):
+        pass
+
+    X, y = small_data
+    callbacks = [
+        ("sched", LRScheduler(policy=torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5)),
+        EarlyStopping(monitor="train_loss", patience=3),
+        EpochScoring("f1_macro", on_train=True, name="train_f1"),
+        ("custom", Custom()),
+        EpochScoring(lambda net, X, y: 0.0, name="lambda"),
+    ]
+    net = tiny(max_epochs=4, callbacks=callbacks).fit(X, y)
+    with pytest.warns(UserWarning, match=r"callbacks\[3\] \(.*Custom is not a known.*callbacks\[4\] "
+                                         r"\(its parameter scoring="):
+        path = skensemble.save(net, tmp_path / "c.zip")
+    loaded = skensemble.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+    sched, stop, score = loaded.callbacks
+    assert sched[0] == "sched" and sched[1].policy is torch.optim.lr_scheduler.StepLR
+    assert sched[1].get_params()["step_size"] == 2 and sched[1].kwargs == {"step_size": 2, "gamma": 0.5}
+    assert (stop.monitor, stop.patience, stop.sink) == ("train_loss", 3, print)
+    assert (score.scoring, score.on_train, score.name) == ("f1_macro", True, "train_f1")
+    # the restored callbacks work: a refit schedules the learning rate and scores
+    refit = loaded.fit(X, y)
+    lrs = refit.history_[:, "event_lr"]
+    assert lrs[0] == pytest.approx(1e-3) and lrs[2] == pytest.approx(5e-4)
+    assert "train_f1" in refit.history_[-1]
+
+
+def test_unknown_callback_in_a_file_is_refused(small_data, tmp_path):
+    from skorch.callbacks import EarlyStopping
+
+    X, y = small_data
+    path = skensemble.save(tiny(max_epochs=2, callbacks=[EarlyStopping(monitor="train_loss")]).fit(X, y), tmp_path / "m.zip")
+
+    def rename(files, manifest):
+        manifest["root"]["state"]["callbacks"]["v"][0]["cls"] = "skorch.callbacks.LoadInitState"
+
+    _rewrite(path, rename)
+    with pytest.raises(UntrustedTypesError, match="LoadInitState"):
+        skensemble.load(path)
+
+
 def test_loading_code_never_unpickles():
     source = inspect.getsource(_io)
     assert "import pickle" not in source and "pickle.load" not in source
