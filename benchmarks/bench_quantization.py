@@ -24,7 +24,8 @@ BATCHES = (1, 64, 4096)
 VARIANTS = [
     ("int8 dynamic, default backend='auto'", dict(dtype="int8", method="dynamic")),
     ("int8 dynamic, torch", dict(dtype="int8", method="dynamic", backend="torch")),
-    ("int8 static (torch FX)", dict(dtype="int8", method="static")),
+    ("int8 static, default backend='auto'", dict(dtype="int8", method="static")),
+    ("int8 static, torch FX", dict(dtype="int8", method="static", backend="torch")),
     ("int8 weight-only", dict(dtype="int8", backend="weight-only")),
     ("float16", dict(dtype="float16")),
     ("bfloat16", dict(dtype="bfloat16")),

@@ -80,6 +80,47 @@ def quantize_onnx_dynamic(onnx_bytes):
             return fh.read()
 
 
+def quantize_onnx_static(onnx_bytes, calibration, batch_size=64):
+    """ONNX Runtime static int8 quantization calibrated on ``calibration`` rows.
+
+    QOperator format (``QGemm``/``QLinearConv`` kernels), QUInt8 activations
+    with min-max ranges, per-channel QInt8 weights with ``reduce_range`` (see
+    :func:`quantize_onnx_dynamic`).  Unlike the dynamic path it quantizes
+    convolutions too.
+    """
+    _require("onnxruntime")
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class _Batches(CalibrationDataReader):
+        def __init__(self):
+            X = np.ascontiguousarray(calibration, dtype=np.float32)
+            self._batches = iter([{"X": X[i : i + batch_size]} for i in range(0, len(X), batch_size)])
+
+        def get_next(self):
+            return next(self._batches, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
+        with open(src, "wb") as fh:
+            fh.write(onnx_bytes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.disable(logging.WARNING)
+            try:
+                quantize_static(src, dst, _Batches(), quant_format=QuantFormat.QOperator,
+                                per_channel=True, reduce_range=True,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+            finally:
+                logging.disable(logging.NOTSET)
+        with open(dst, "rb") as fh:
+            return fh.read()
+
+
 class OnnxRuntimeModel:
     """Runs ONNX bytes with ONNX Runtime on the CPU; pickles as its bytes."""
 
@@ -123,7 +164,7 @@ def to_onnx(estimator, path):
     """Write the net inside ``estimator`` as an ONNX file for deployment.
 
     A ``QuantizedClassifier`` fitted with ``backend="onnxruntime"`` writes its
-    int8 model; any other estimator holding a net (a net, a pruned or distilled
+    int8 model (dynamic or static); any other estimator holding a net (a net, a pruned or distilled
     net, a pipeline ending in one) writes its float module, which takes the
     net's input features (after the pipeline's preprocessing) as input ``X``
     and returns logits.  torch's own int8 modules cannot be exported; their
@@ -143,9 +184,12 @@ def to_onnx(estimator, path):
 def onnx_linear_weights(onnx_bytes, module):
     """Float ``state_dict`` entries of ``module``'s Linear layers read back from int8 ONNX.
 
-    Returns ``None`` when the module has other parametrised layers (the
-    exporter fuses conv and batch norm, so they cannot be read back) or a
-    layer's weights are not found under the names the quantizer gives them.
+    Reads the weights of ONNX Runtime's dynamic quantizer (``MatMul`` on a
+    transposed int8 weight, float bias) and of its static quantizer (``QGemm``
+    with per-channel int8 weights and an int32 bias whose scale is the input
+    scale times the weight scale).  Returns ``None`` when the module has other
+    parametrised layers (the exporter fuses conv and batch norm, so they
+    cannot be read back) or a layer is not found under the expected names.
     """
     onnx = _require("onnx")
     from onnx import numpy_helper
@@ -153,20 +197,47 @@ def onnx_linear_weights(onnx_bytes, module):
     if any(list(m.parameters(recurse=False)) and not isinstance(m, torch.nn.Linear)
            for m in module.modules()):
         return None
-    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load_from_string(onnx_bytes).graph.initializer}
+    graph = onnx.load_from_string(onnx_bytes).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    qgemm = {node.input[3]: node for node in graph.node if node.op_type == "QGemm"}
     state = {}
     for name, layer in module.named_modules():
         if not isinstance(layer, torch.nn.Linear):
             continue
-        key = f"{name}.weight_Transposed"
-        try:
-            q, scale, zero = (inits[f"{key}_quantized"], inits[f"{key}_scale"], inits[f"{key}_zero_point"])
-        except KeyError:
+        read = (_static_linear(inits, qgemm.get(f"{name}.weight_quantized"))
+                if f"{name}.weight_quantized" in qgemm else _dynamic_linear(inits, name))
+        if read is None or (layer.bias is not None and read[1] is None):
             return None
-        weight = (q.astype(np.float32) - zero.astype(np.float32)) * scale
-        state[f"{name}.weight"] = torch.as_tensor(weight.T.copy())
+        state[f"{name}.weight"] = torch.as_tensor(read[0])
         if layer.bias is not None:
-            if f"{name}.bias" not in inits:
-                return None
-            state[f"{name}.bias"] = torch.as_tensor(inits[f"{name}.bias"].copy())
+            state[f"{name}.bias"] = torch.as_tensor(read[1])
     return state
+
+
+def _dequantize(q, scale, zero_point, axis=0):
+    shape = [-1 if i == axis else 1 for i in range(q.ndim)]
+    scale, zero_point = np.reshape(scale, shape), np.reshape(zero_point, shape)
+    return ((q.astype(np.float32) - zero_point.astype(np.float32)) * scale).astype(np.float32)
+
+
+def _dynamic_linear(inits, name):
+    key = f"{name}.weight_Transposed"
+    try:
+        q, scale, zero = inits[f"{key}_quantized"], inits[f"{key}_scale"], inits[f"{key}_zero_point"]
+    except KeyError:
+        return None
+    bias = inits.get(f"{name}.bias")
+    return _dequantize(q, scale, zero).T.copy(), None if bias is None else bias.copy()
+
+
+def _static_linear(inits, node):
+    # QGemm inputs: A, A_scale, A_zero, B, B_scale, B_zero, C (int32 bias), Y_scale, Y_zero
+    try:
+        q, scale, zero = inits[node.input[3]], inits[node.input[4]], inits[node.input[5]]
+        x_scale = inits[node.input[1]]
+    except KeyError:
+        return None
+    bias = None
+    if len(node.input) > 6 and node.input[6] in inits:
+        bias = (inits[node.input[6]].astype(np.float64) * x_scale * scale).astype(np.float32)
+    return _dequantize(q, scale, zero, axis=0), bias

@@ -17,6 +17,7 @@ from ._onnx import (
     has_onnxruntime,
     module_to_onnx,
     quantize_onnx_dynamic,
+    quantize_onnx_static,
 )
 from ._quantize_backends import (
     half,
@@ -56,12 +57,14 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
     backend : {"auto", "torch", "onnxruntime", "weight-only"}, default="auto"
         ``"torch"``: torch's eager/FX int8 kernels (``torch.ao.quantization``).
         ``"onnxruntime"``: export to ONNX and quantize and serve with ONNX
-        Runtime's dynamic int8 (optional dependency, ``skensemble[onnx]``).
+        Runtime's int8 kernels (optional dependency, ``skensemble[onnx]``;
+        dynamic: Linear layers; static: Linear and Conv layers, QOperator
+        format).
         ``"weight-only"``: int8 weights with per-unit scales dequantized at each
         forward (4x smaller, not faster; works on any torch).  ``"auto"``, from
         the measurements in ``benchmarks/results/quantization.md``: ONNX
-        Runtime for dynamic int8 when it is installed (faster than float32 at
-        every batch size measured, where torch's dynamic int8 was slower than
+        Runtime when it is installed (faster than float32 at every batch size
+        measured, where torch's dynamic and static int8 were slower than
         float32 at batch 1 on small nets), else torch's int8 kernels when the
         installed torch has ``torch.ao.quantization``, else weight-only.  Half
         precision needs no backend.
@@ -81,7 +84,8 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
         with ``backend="onnxruntime"``).
     backend_ : str
         The backend used: ``"torch-dynamic"``, ``"torch-static"``,
-        ``"onnxruntime"``, ``"weight-only"`` or ``"half"``.
+        ``"onnxruntime"`` (dynamic), ``"onnxruntime-static"``,
+        ``"weight-only"`` or ``"half"``.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -136,16 +140,9 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
         if self.dtype in _HALF:
             return "half"
         backend = self.backend
-        if backend == "onnxruntime":
-            if self.method == "static":
-                raise ValueError(
-                    "backend='onnxruntime' supports method='dynamic' only here; use "
-                    "backend='torch' for static int8."
-                )
-            return "onnxruntime"
+        if backend == "onnxruntime" or (backend == "auto" and has_onnxruntime()):
+            return "onnxruntime" if self.method == "dynamic" else "onnxruntime-static"
         if backend == "auto":
-            if self.method == "dynamic" and has_onnxruntime():
-                return "onnxruntime"
             backend = "torch" if has_torch_ao() else "weight-only"
         if backend == "torch":
             if not has_torch_ao():
@@ -186,13 +183,17 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
             require_linear(module)
             float_onnx = module_to_onnx(module, net_input(estimator, X).shape[1])
             quantized = OnnxRuntimeModel(quantize_onnx_dynamic(float_onnx))
+        elif backend == "onnxruntime-static":
+            Xn = net_input(estimator, X)
+            float_onnx = module_to_onnx(module, Xn.shape[1])
+            quantized = OnnxRuntimeModel(quantize_onnx_static(float_onnx, self._calibration_data(Xn)))
         else:
             quantized = weight_only_int8(module)
         self.estimator_ = estimator
         self.quantized_module_ = quantized
         self.backend_ = backend
         self.classes_ = estimator.classes_
-        if backend == "onnxruntime":  # compare ONNX files with ONNX files
+        if isinstance(quantized, OnnxRuntimeModel):  # compare ONNX files with ONNX files
             self.size_bytes_ = len(quantized.onnx_bytes)
             self.size_bytes_float_ = len(float_onnx)
         else:

@@ -217,7 +217,7 @@ class _Writer:
                 "history": history}
 
     def _quantized(self, module, backend, path):
-        if backend == "onnxruntime":  # an ONNX graph is data, not code
+        if backend.startswith("onnxruntime"):  # an ONNX graph is data, not code
             name = f"onnx/{len(self.files)}.onnx"
             self.files[name] = module.onnx_bytes
             return {"backend": backend, "file": name}
@@ -243,7 +243,7 @@ def _restorable_from_quantized(module, backend, quantized):
     into other layers, so their float parameters are gone; such float nets are
     saved in full.
     """
-    if backend == "onnxruntime":
+    if backend.startswith("onnxruntime"):
         from ..compression._onnx import onnx_linear_weights
 
         return onnx_linear_weights(quantized.onnx_bytes, module) is not None
@@ -488,7 +488,7 @@ class _Reader:
 
         float_module = get_module(est.estimator_)
         backend = spec["backend"]
-        if backend == "onnxruntime":
+        if backend.startswith("onnxruntime"):
             est.quantized_module_ = qb_onnx.OnnxRuntimeModel(self.file(spec["file"]))
             if spec.get("float_from_quantized"):
                 state = qb_onnx.onnx_linear_weights(est.quantized_module_.onnx_bytes, float_module)

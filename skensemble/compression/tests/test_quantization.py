@@ -39,8 +39,10 @@ def _quantize(dense_net, X, y, **kw):
 def test_auto_backend_choice(dense, digits_split, monkeypatch):
     net, _ = dense
     X_train, _, y_train, _ = digits_split
-    expected = "onnxruntime" if _quantization.has_onnxruntime() else "torch-dynamic"
-    assert _quantize(net, X_train, y_train).backend_ == expected
+    ort = _quantization.has_onnxruntime()
+    assert _quantize(net, X_train, y_train).backend_ == ("onnxruntime" if ort else "torch-dynamic")
+    static = _quantize(net, X_train, y_train, method="static").backend_
+    assert static == ("onnxruntime-static" if ort else "torch-static")
     monkeypatch.setattr(_quantization, "has_onnxruntime", lambda: False)
     assert _quantize(net, X_train, y_train).backend_ == "torch-dynamic"
     assert _quantize(net, X_train, y_train, method="static").backend_ == "torch-static"
@@ -61,13 +63,17 @@ def test_int8_dynamic_is_4x_smaller_and_accurate(dense, digits_split):
     assert not np.array_equal(q.predict_proba(X_test), net.predict_proba(X_test))
 
 
-def test_int8_static_within_one_point(dense, digits_split):
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_int8_static_within_one_point(dense, digits_split, backend):
+    if backend == "onnxruntime":
+        pytest.importorskip("onnxruntime")
     net, score = dense
     X_train, X_test, y_train, y_test = digits_split
-    q = _quantize(net, X_train, y_train, method="static")
-    assert q.backend_ == "torch-static"
+    q = _quantize(net, X_train, y_train, method="static", backend=backend)
+    assert q.backend_ == f"{backend}-static"
     assert q.score(X_test, y_test) >= score - 0.01
     assert q.compression_ratio_ > 3
+    assert not np.array_equal(q.predict_proba(X_test), net.predict_proba(X_test))
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
@@ -108,10 +114,17 @@ def test_prune_then_quantize_is_smallest(dense, digits_split):
 def test_conv_net_quantizes(digits_split):
     X_train, X_test, y_train, y_test = digits_split
     conv = ConvNetClassifier((1, 8, 8), channels=(8, 16), max_epochs=15, random_state=0).fit(X_train, y_train)
+    backends = ["torch"] + (["onnxruntime"] if _quantization.has_onnxruntime() else [])
     for method in ("dynamic", "static"):
-        q = _quantize(conv, X_train, y_train, method=method)
-        assert q.score(X_test, y_test) >= conv.score(X_test, y_test) - 0.02
-        assert q.size_bytes_ < q.size_bytes_float_
+        for backend in backends:
+            q = _quantize(conv, X_train, y_train, method=method, backend=backend)
+            assert q.score(X_test, y_test) >= conv.score(X_test, y_test) - 0.02
+            assert q.size_bytes_ < q.size_bytes_float_
+    if q.backend_ == "onnxruntime-static":  # static int8 runs the convolutions in int8 too
+        import onnx
+
+        ops = [n.op_type for n in onnx.load_from_string(q.quantized_module_.onnx_bytes).graph.node]
+        assert ops.count("QLinearConv") == 2 and "Conv" not in ops
 
 
 def test_round_trip_predicts_identically(dense, digits_split):
@@ -182,5 +195,7 @@ def test_onnxruntime_backend_and_export(dense, digits_split, tmp_path):
     session = ort.InferenceSession(str(tmp_path / "f.onnx"))
     logits = session.run(None, {"X": X_test.astype(np.float32)})[0]
     np.testing.assert_allclose(logits, net.net_.forward(X_test.astype(np.float32)).numpy(), atol=1e-4)
-    with pytest.raises(ValueError, match="supports method='dynamic' only"):
-        _quantize(net, X_train, y_train, backend="onnxruntime", method="static")
+    static = _quantize(net, X_train, y_train, backend="onnxruntime", method="static")
+    to_onnx(static, tmp_path / "s.onnx")
+    ops = {n.op_type for n in __import__("onnx").load(str(tmp_path / "s.onnx")).graph.node}
+    assert "QGemm" in ops and "Gemm" not in ops  # int8 kernels, no float matmul left

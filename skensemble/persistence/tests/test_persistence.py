@@ -56,7 +56,9 @@ MODELS = {
         FrozenEstimator(net), sparsity=0.8, random_state=0).fit(X, y),
     "int8 dynamic": lambda X, y, net: QuantizedClassifier(FrozenEstimator(net), backend="torch").fit(X, y),
     "int8 static": lambda X, y, net: QuantizedClassifier(FrozenEstimator(net), method="static",
-                                                          random_state=0).fit(X, y),
+                                                          backend="torch", random_state=0).fit(X, y),
+    "int8 onnxruntime static": lambda X, y, net: QuantizedClassifier(
+        FrozenEstimator(net), method="static", backend="onnxruntime", random_state=0).fit(X, y),
     "int8 weight-only": lambda X, y, net: QuantizedClassifier(
         FrozenEstimator(net), backend="weight-only").fit(X, y),
     "float16": lambda X, y, net: QuantizedClassifier(FrozenEstimator(net), dtype="float16").fit(X, y),
@@ -300,12 +302,14 @@ def test_loading_code_never_unpickles():
             assert "weights_only=True" in line
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
-def test_quantized_file_is_about_4x_smaller(digits_mlp_256, digits_split, tmp_path, backend):
+@pytest.mark.parametrize("backend, method", [("torch", "dynamic"), ("onnxruntime", "dynamic"),
+                                             ("onnxruntime", "static")])
+def test_quantized_file_is_about_4x_smaller(digits_mlp_256, digits_split, tmp_path, backend, method):
     if backend == "onnxruntime":
         pytest.importorskip("onnxruntime")
     X_train, X_test, y_train, _ = digits_split
-    q = QuantizedClassifier(FrozenEstimator(digits_mlp_256), backend=backend).fit(X_train, y_train)
+    q = QuantizedClassifier(FrozenEstimator(digits_mlp_256), backend=backend, method=method,
+                            random_state=0).fit(X_train, y_train)
     float_size = skensemble.save(digits_mlp_256, tmp_path / "f.zip").stat().st_size
     int8_size = skensemble.save(q, tmp_path / "q.zip").stat().st_size
     assert float_size / int8_size >= 3.5
