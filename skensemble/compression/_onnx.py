@@ -55,6 +55,23 @@ def module_to_onnx(module, n_features):
     return buf.getvalue()
 
 
+def _run_quantizer(quantize, onnx_bytes):
+    """Run ONNX Runtime's file-based ``quantize(src, dst)`` on bytes, quietly."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
+        with open(src, "wb") as fh:
+            fh.write(onnx_bytes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.disable(logging.WARNING)  # its advice on pre-processing goes to the root logger
+            try:
+                quantize(src, dst)
+            finally:
+                logging.disable(logging.NOTSET)
+        with open(dst, "rb") as fh:
+            return fh.read()
+
+
 def quantize_onnx_dynamic(onnx_bytes):
     """ONNX Runtime dynamic int8 quantization (QInt8 weights, ``reduce_range``).
 
@@ -65,19 +82,10 @@ def quantize_onnx_dynamic(onnx_bytes):
     _require("onnxruntime")
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
-        with open(src, "wb") as fh:
-            fh.write(onnx_bytes)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            logging.disable(logging.WARNING)  # its advice on pre-processing goes to the root logger
-            try:
-                quantize_dynamic(src, dst, weight_type=QuantType.QInt8, reduce_range=True)
-            finally:
-                logging.disable(logging.NOTSET)
-        with open(dst, "rb") as fh:
-            return fh.read()
+    return _run_quantizer(
+        lambda src, dst: quantize_dynamic(src, dst, weight_type=QuantType.QInt8, reduce_range=True),
+        onnx_bytes,
+    )
 
 
 def quantize_onnx_static(onnx_bytes, calibration, batch_size=64):
@@ -104,21 +112,13 @@ def quantize_onnx_static(onnx_bytes, calibration, batch_size=64):
         def get_next(self):
             return next(self._batches, None)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
-        with open(src, "wb") as fh:
-            fh.write(onnx_bytes)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            logging.disable(logging.WARNING)
-            try:
-                quantize_static(src, dst, _Batches(), quant_format=QuantFormat.QOperator,
-                                per_channel=True, reduce_range=True,
-                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-            finally:
-                logging.disable(logging.NOTSET)
-        with open(dst, "rb") as fh:
-            return fh.read()
+    return _run_quantizer(
+        lambda src, dst: quantize_static(
+            src, dst, _Batches(), quant_format=QuantFormat.QOperator, per_channel=True,
+            reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        ),
+        onnx_bytes,
+    )
 
 
 class OnnxRuntimeModel:
