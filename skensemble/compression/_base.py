@@ -3,11 +3,14 @@
 import copy
 
 import numpy as np
+from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
+from ..nets._base import BaseNet
+from ..nets._targets import NetClassifierMixin
 from ..utils._access import get_net, is_net, net_input
 from ..utils._compat import check_is_fitted, validate_data
 from ..utils._random import torch_seed
@@ -46,6 +49,17 @@ def train_epochs(estimator, X, y, epochs, seed):
         net.fit_loop(Xn, y_enc, epochs=epochs)
 
 
+def direct_logits(estimator):
+    """``estimator``'s logits function for validated float32 X, when it has one.
+
+    skensemble's net classifiers have one; for anything else (a user's skorch
+    net, a pipeline) this returns None and predictions go through its methods.
+    """
+    if isinstance(estimator, BaseNet) and isinstance(estimator, NetClassifierMixin):
+        return estimator._forward_validated
+    return None
+
+
 def _estimator_has(attr):
     def check(self):
         est = getattr(self, self._skensemble_net_attr, None)
@@ -80,26 +94,38 @@ class BaseCompressedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         return y
 
     def _check_X(self, X):
+        """Validate ``X`` once; return it with the fitted estimator to predict with.
+
+        When that estimator is one of skensemble's net classifiers, X comes
+        back as float32 and the returned callable gives its logits without
+        validating again (a second validation costs about as much as a small
+        net's forward pass at batch 1).  Otherwise X is returned as given (a
+        pipeline inside may need its DataFrame) and the callable is None.
+        """
         check_is_fitted(self)
+        inner = getattr(self, self._skensemble_net_attr)
+        logits = direct_logits(inner)
+        if logits is not None:
+            return inner, validate_data(self, X, reset=False, dtype=np.float32), logits
         validate_data(self, X, reset=False, dtype=None, skip_check_array=False)
-        return X
+        return inner, X, None
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities of the compressed model."""
-        X = self._check_X(X)
-        return getattr(self, self._skensemble_net_attr).predict_proba(X)
+        inner, X, logits = self._check_X(X)
+        return inner.predict_proba(X) if logits is None else softmax(logits(X), axis=1)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities of the compressed model."""
-        X = self._check_X(X)
-        return getattr(self, self._skensemble_net_attr).predict_log_proba(X)
+        inner, X, logits = self._check_X(X)
+        return inner.predict_log_proba(X) if logits is None else log_softmax(logits(X), axis=1)
 
     def predict(self, X):
         """Class labels predicted by the compressed model."""
-        X = self._check_X(X)
-        return getattr(self, self._skensemble_net_attr).predict(X)
+        inner, X, logits = self._check_X(X)
+        return inner.predict(X) if logits is None else inner.classes_[np.argmax(logits(X), axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -5,6 +5,7 @@ import numbers
 
 import numpy as np
 import torch
+from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.multiclass import check_classification_targets
@@ -16,7 +17,7 @@ from ..utils._access import get_net, is_net, net_input
 from ..utils._compat import HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ..utils._random import draw_seed, torch_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
-from ._base import BaseCompressedClassifier
+from ._base import BaseCompressedClassifier, direct_logits
 from ._distillation_loss import DistillationLoss, teacher_logits_from_proba
 
 _CHUNK = 8192
@@ -280,7 +281,8 @@ class DistilledClassifier(BaseCompressedClassifier):
         check_is_fitted(self)
         # the student was trained on the validated array, without column names
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        return self.student_.predict_proba(X)
+        logits = direct_logits(self.student_)
+        return self.student_.predict_proba(X) if logits is None else softmax(logits(X), axis=1)
 
     def predict(self, X):
         """Class labels predicted by the student (the labels of ``y``)."""

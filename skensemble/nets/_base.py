@@ -208,7 +208,14 @@ class BaseNet(BaseEstimator):
     def _forward(self, X):
         """Raw module outputs for ``X`` as a float64 array, after validation."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        return self._forward_validated(self._validate_X(X, reset=False))
+
+    def _forward_validated(self, X):
+        """Raw module outputs for ``X`` already validated as float32 by the caller.
+
+        Meta-estimators that validated X themselves call this, so a prediction
+        through them validates once.
+        """
         out = self._forward_with_retry(X)
         if not torch.is_tensor(out):
             raise TypeError(

@@ -211,3 +211,26 @@ def test_nested_in_pipeline_frozen(digits_split):
                               random_state=0).fit(X_train, y_train)
     assert pruned.score(X_test, y_test) > 0.93
     assert pruned.estimator_[-1].module_.layers[0].out_features == 32
+
+
+def test_predictions_validate_once_and_equal_the_inner_net(digits_mlp_256, digits_split, monkeypatch):
+    pd = pytest.importorskip("pandas")
+    X_train, X_test, y_train, _ = digits_split
+    pruned = PrunedClassifier(FrozenEstimator(digits_mlp_256), granularity="neuron",
+                              fine_tune_epochs=0, random_state=0).fit(X_train, y_train)
+    inner = pruned.estimator_
+    expected = {m: getattr(inner, m)(X_test) for m in ("predict_proba", "predict_log_proba", "predict")}
+    calls = []
+    monkeypatch.setattr(inner, "_validate_X", lambda *a, **k: calls.append(1))
+    for method, values in expected.items():
+        np.testing.assert_array_equal(getattr(pruned, method)(X_test), values)
+    assert calls == []  # the outer estimator validated X; the net did not again
+    with pytest.raises(ValueError, match="NaN"):
+        pruned.predict(np.full_like(X_test[:2], np.nan))
+    with pytest.raises(ValueError, match="64 features"):
+        pruned.predict(X_test[:, :5])
+    frame = pd.DataFrame(X_train, columns=[f"px{i}" for i in range(64)])
+    named = PrunedClassifier(MLPNetClassifier((16,), max_epochs=2, random_state=0),
+                             fine_tune_epochs=0).fit(frame, y_train)
+    with pytest.warns(UserWarning, match="feature names"):
+        named.predict(X_test)
