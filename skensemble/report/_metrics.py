@@ -140,11 +140,14 @@ def predict_latency(predict, X, batch_size, n_repeats=7, warmup=2, max_batches=8
     return statistics.median(times)
 
 
-def interleaved_times(fns, repeats=5, warmup=1):
+def interleaved_times(fns, repeats=5, warmup=1, warm_each=False):
     """Median seconds of each callable in ``fns`` (a dict), timed round-robin.
 
     Every callable runs ``warmup`` times first; then each round times every
-    callable once, so machine noise and caches affect all of them alike.
+    callable once, so machine noise affects all of them alike.  With
+    ``warm_each`` every timed call follows an untimed call of the same
+    callable, so no callable is timed on caches the previous one evicted (a
+    forest's predict before a small net's doubled the net's time at batch 256).
     """
     for _ in range(warmup):
         for fn in fns.values():
@@ -152,6 +155,8 @@ def interleaved_times(fns, repeats=5, warmup=1):
     times = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
+            if warm_each:
+                fn()
             start = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - start)
@@ -163,7 +168,8 @@ def interleaved_latency(predictors, X, batch_sizes, repeats=7):
 
     For each batch size, rows of ``X`` are cycled to fill the batch and the
     predictors are timed round-robin; small batches repeat the call inside one
-    timing so the timer's resolution does not dominate.
+    timing so the timer's resolution does not dominate, and a single call is
+    timed after an untimed one (see :func:`interleaved_times`).
     """
     X = np.asarray(X)
     out = {k: {} for k in predictors}
@@ -172,6 +178,6 @@ def interleaved_latency(predictors, X, batch_sizes, repeats=7):
         inner = max(1, 256 // b)
         timed = {k: (lambda fn=fn: [fn(batch) for _ in range(inner)])
                  for k, fn in predictors.items()}
-        for k, t in interleaved_times(timed, repeats=repeats, warmup=1).items():
+        for k, t in interleaved_times(timed, repeats=repeats, warmup=1, warm_each=inner == 1).items():
             out[k][b] = t / inner
     return out
