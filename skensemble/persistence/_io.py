@@ -267,22 +267,19 @@ def _non_default_params(callback):
             if not (k in signature and v is signature[k].default)}
 
 
-def _is_data(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_is_data(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_data(v) for k, v in value.items())
-    return isinstance(value, type) and _key_in(TYPES, value) is not None
-
-
 def _callback_problem(callback):
-    """Why ``callback`` cannot be saved as data, or None when it can."""
+    """Why ``callback`` cannot be saved as data, or None when it can.
+
+    Each parameter is encoded by a throwaway writer: what ``save`` can store
+    is decided in one place, and the real file is left untouched.
+    """
     if _key_in(CALLBACKS, type(callback)) is None:
         return f"{type(callback).__qualname__} is not a known skorch callback"
+    probe = _Writer()
     for name, value in _non_default_params(callback).items():
-        if not _is_data(value):
+        try:
+            probe.encode(value, name)
+        except TypeError:
             return f"its parameter {name}={value!r} is not plain data"
     return None
 

@@ -17,12 +17,14 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 
 def check_sample_weight(sample_weight, X):
-    """Validated float64 ``sample_weight`` (one non-negative weight per row, some positive)."""
+    """Validated float64 ``sample_weight`` (one non-negative weight per row, some positive).
+
+    scikit-learn's check refuses a wrong shape, NaN and all-zero weights;
+    negative weights are refused here with a message that names them.
+    """
     sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
     if np.any(sample_weight < 0):
         raise ValueError("Negative values in sample_weight are not allowed.")
-    if not sample_weight.sum() > 0:
-        raise ValueError("sample_weight must not be all zeros: no sample would count.")
     return sample_weight
 
 
