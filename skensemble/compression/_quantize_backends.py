@@ -48,7 +48,7 @@ def require_linear(module):
     if not any(isinstance(m, nn.Linear) for m in module.modules()):
         raise ValueError(
             "method='dynamic' quantizes Linear layers and this module has none; "
-            "use method='static' with backend='torch' for conv-only modules."
+            "use method='static' for conv-only modules."
         )
 
 
