@@ -7,8 +7,9 @@ choice between them is made from measurements on this project's CPUs (see
 
 * ``torch`` int8, dynamic: ``torch.ao.quantization.quantize_dynamic`` on
   ``Linear`` layers (int8 weights, activations quantized on the fly).
-* ``torch`` int8, static: FX graph-mode quantization with activation ranges
-  calibrated on training samples, per-channel weight scales (Linear and Conv).
+* ``torch`` int8, static: eager-mode quantization (fused Conv/Linear + batch
+  norm + ReLU) with activation ranges calibrated on training samples,
+  per-channel weight scales (Linear and Conv).
 * ``weight-only`` int8: int8 weights with per-output-channel scales,
   dequantized at each forward.  4x smaller, not faster; used when the
   installed torch has no ``torch.ao.quantization`` (it is deprecated in favour
@@ -60,26 +61,105 @@ def torch_dynamic_int8(module, calibration_X=None):
         return tq.quantize_dynamic(copy.deepcopy(module).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
 
 
+# Parameter-free layers that run on quantized tensors as they are (or that the
+# eager converter swaps for a quantized twin, such as ELU).
+_QUANTIZED_OK = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.Hardswish, nn.ELU,
+    nn.Identity, nn.Dropout, nn.Flatten, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d,
+    nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+)
+_QUANTIZED_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm2d)
+
+
+def _fusions(model):
+    """Names of Conv/Linear + BatchNorm (+ ReLU) runs inside ``nn.Sequential`` containers.
+
+    Only Sequential children are known to run in order; the patterns are the
+    ones ``torch.ao.quantization.fuse_modules`` folds in eval mode.
+    """
+    out = []
+    for prefix, parent in model.named_modules():
+        if not isinstance(parent, nn.Sequential):
+            continue
+        children = list(parent.named_children())
+        full = [f"{prefix}.{n}" if prefix else n for n, _ in children]
+        i = 0
+        while i < len(children):
+            layer, run = children[i][1], [full[i]]
+            nxt = [c for _, c in children[i + 1 : i + 3]]
+            norm = nn.BatchNorm1d if isinstance(layer, (nn.Linear, nn.Conv1d)) else nn.BatchNorm2d
+            if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+                if nxt and type(nxt[0]) is norm:
+                    run.append(full[i + 1])
+                    if not isinstance(layer, nn.Linear) and len(nxt) > 1 and type(nxt[1]) is nn.ReLU:
+                        run.append(full[i + 2])
+                elif nxt and type(nxt[0]) is nn.ReLU:
+                    run.append(full[i + 1])
+            if len(run) > 1:
+                out.append(run)
+            i += len(run)
+    return out
+
+
+def _float_islands(model):
+    """Run layers that have no int8 kernel in float: dequantize before, quantize after."""
+    from torch.ao.quantization import DeQuantStub, QuantStub
+
+    for name, layer in list(model.named_modules()):
+        if not name or next(layer.children(), None) is not None:
+            continue
+        if isinstance(layer, _QUANTIZED_LAYERS + _QUANTIZED_OK) or type(layer).__name__ == "Reshape":
+            continue
+        if any(True for _ in layer.parameters(recurse=False)) and not isinstance(layer, nn.BatchNorm1d):
+            raise ValueError(
+                f"method='static' with backend='torch' cannot quantize layer {name!r} "
+                f"({type(layer).__name__}); use backend='onnxruntime' or method='dynamic'."
+            )
+        _set_child(model, name, nn.Sequential(DeQuantStub(), layer, QuantStub()))
+
+
+def _set_child(root, name, new):
+    parent_name, _, child = name.rpartition(".")
+    setattr(root.get_submodule(parent_name) if parent_name else root, child, new)
+
+
 def torch_static_int8(module, calibration_X):
-    from torch.ao.quantization import get_default_qconfig_mapping
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    """Static int8 with torch's eager-mode kernels (weights and activations in int8).
+
+    Conv/Linear + BatchNorm (+ ReLU) runs are fused, activation ranges are
+    calibrated on ``calibration_X`` (histogram observers), weights get
+    per-channel scales.  Eager mode instead of FX graph mode: FX traces by
+    patching ``torch.nn.Module.__call__`` process-wide, which breaks nets
+    training in other threads; eager mode only hooks the copy it quantizes.
+    The result takes and returns float tensors (``QuantWrapper``).
+    """
+    import torch.ao.quantization as tq
 
     model = copy.deepcopy(module).cpu().eval()
     X = torch.as_tensor(calibration_X, dtype=torch.float32)
+    engine = torch.backends.quantized.engine
     with _quiet():
-        engine = torch.backends.quantized.engine
-        mapping = get_default_qconfig_mapping(engine if engine in ("x86", "fbgemm", "qnnpack", "onednn") else "x86")
-        try:
-            prepared = prepare_fx(model, mapping, example_inputs=(X[:2],))
-        except Exception as exc:
-            raise ValueError(
-                f"method='static' could not trace {type(module).__name__} with torch.fx "
-                f"({type(exc).__name__}: {exc}); use method='dynamic'."
-            ) from None
+        fusions = _fusions(model)
+        if fusions:
+            model = tq.fuse_modules(model, fusions)
+        _float_islands(model)
+        wrapped = tq.QuantWrapper(model)
+        wrapped.qconfig = tq.get_default_qconfig(engine if engine in ("x86", "fbgemm", "qnnpack", "onednn") else "x86")
+        tq.prepare(wrapped, inplace=True)
         with torch.inference_mode():
             for start in range(0, len(X), 256):
-                prepared(X[start : start + 256])
-        return convert_fx(prepared)
+                wrapped(X[start : start + 256])
+        tq.convert(wrapped, inplace=True)
+        try:
+            with torch.inference_mode():
+                wrapped(X[:2])
+        except (RuntimeError, NotImplementedError) as exc:
+            raise ValueError(
+                f"method='static' with backend='torch' cannot run {type(module).__name__} on int8 "
+                f"tensors ({str(exc).splitlines()[0]}); its forward uses an operation without an "
+                "int8 kernel (a residual addition, say). Use backend='onnxruntime' or method='dynamic'."
+            ) from None
+    return wrapped
 
 
 class Int8WeightOnlyLinear(nn.Module):

@@ -6,20 +6,23 @@ them, if any, and the one layer that consumes them.  Units of a group can be
 removed from all three at once without changing what the rest of the network
 computes from the remaining units.
 
-The groups are found by tracing the module with ``torch.fx`` and following
-each layer's output through element-wise operations (activations, dropout,
-pooling, flatten) to the next ``Linear``/``Conv``.  A layer whose output is
+The groups are found by recording one forward pass (:mod:`._graph`, which
+patches nothing process-wide) and following each layer's output through
+element-wise operations (activations, dropout, pooling, flatten) to the next
+``Linear``/``Conv``.  A layer whose output is
 used more than once (residual additions, concatenations, shared layers) or
 reaches the module's output (the output layer) is not put in any group; the
 former gets a ``StructuralPruningError`` naming the layer when the user asks
 for structured pruning.
 """
 
+import math
 from dataclasses import dataclass, field
 
 import torch
-from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
+from torch import nn
+
+from ._graph import record
 
 PRODUCERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -28,13 +31,12 @@ _PASSTHROUGH_MODULES = (
     nn.Dropout, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d,
     nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
 )
+# Functions and tensor methods (by name) that act on each unit separately.
 _PASSTHROUGH_FUNCTIONS = {
-    torch.relu, torch.tanh, torch.sigmoid, nn.functional.relu, nn.functional.gelu,
-    nn.functional.silu, nn.functional.dropout, nn.functional.leaky_relu,
-    nn.functional.max_pool1d, nn.functional.max_pool2d, nn.functional.avg_pool1d,
-    nn.functional.avg_pool2d,
+    "relu", "relu_", "tanh", "sigmoid", "gelu", "silu", "elu", "leaky_relu", "dropout",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "contiguous",
 }
-_PASSTHROUGH_METHODS = {"relu", "tanh", "sigmoid", "contiguous"}
+_RESHAPES = {"flatten", "view", "reshape"}
 
 
 class StructuralPruningError(ValueError):
@@ -55,7 +57,7 @@ class Group:
     params: list = field(default_factory=list)  # (name, dim) pairs, filled by find_groups
 
     def unit_params(self, module):
-        """``(tensor, dim)`` pairs whose slices along ``dim`` belong to each unit.
+        """``(name, tensor, dim)`` triples whose slices along ``dim`` belong to each unit.
 
         For a consumer fed through ``flatten``, the weight is viewed as
         ``(out, units, inputs_per_unit)`` so that dim 1 indexes units.
@@ -69,35 +71,24 @@ class Group:
         return out
 
 
-def _trace(module):
-    try:
-        return fx.symbolic_trace(module)
-    except Exception as exc:  # fx raises many error types for untraceable code
-        raise StructuralPruningError(
-            f"{type(module).__name__} cannot be traced by torch.fx, so its layers "
-            f"cannot be pruned structurally ({type(exc).__name__}: {exc}). Use "
-            "granularity='weight' instead."
-        ) from None
-
-
 def _is_passthrough(node, modules):
-    if node.op == "call_module":
+    if node.kind == "module":
         return isinstance(modules[node.target], _PASSTHROUGH_MODULES + _NORMS + (nn.Flatten,))
-    if node.op == "call_function":
-        return node.target in _PASSTHROUGH_FUNCTIONS or node.target is torch.flatten
-    if node.op == "call_method":
-        return node.target in _PASSTHROUGH_METHODS or node.target in ("flatten", "view", "reshape")
-    return False
+    return node.kind == "function" and node.target in _PASSTHROUGH_FUNCTIONS | _RESHAPES
 
 
 def _is_flatten(node, modules):
-    if node.op == "call_module":
+    if node.kind == "module":
         return isinstance(modules[node.target], nn.Flatten)
-    return node.target is torch.flatten or node.target in ("flatten", "view", "reshape")
+    return node.target in _RESHAPES
 
 
 def find_groups(module, example_input):
     """Return the prunable groups of ``module``, in forward order.
+
+    The data flow is recorded with :func:`skensemble.compression._graph.record`
+    (one forward pass of ``example_input``; nothing global is patched, so
+    other threads may train meanwhile).
 
     Parameters
     ----------
@@ -113,65 +104,66 @@ def find_groups(module, example_input):
     blocked : dict
         Producer layers that cannot be pruned, with the reason.
     """
-    gm = _trace(module)
-    modules = dict(gm.named_modules())
-    ShapeProp(gm).propagate(example_input)
-    calls = {}
-    for node in gm.graph.nodes:
-        if node.op == "call_module":
-            calls.setdefault(node.target, []).append(node)
+    try:
+        graph = record(module, example_input)
+    except Exception as exc:  # a module that fails on the example batch
+        raise StructuralPruningError(
+            f"{type(module).__name__} failed on an example batch while its layers were "
+            f"mapped ({type(exc).__name__}: {exc}); use granularity='weight' instead."
+        ) from None
+    modules, nodes = graph.modules, graph.nodes
     groups, blocked = [], {}
-    for node in gm.graph.nodes:
-        if node.op != "call_module" or not isinstance(modules[node.target], PRODUCERS):
+    for start, node in enumerate(nodes):
+        if node.kind != "module" or not isinstance(modules[node.target], PRODUCERS):
             continue
         name = node.target
         layer = modules[name]
-        if len(calls[name]) > 1:
-            blocked[name] = "it is called more than once (a shared layer)"
+        if len(graph.module_calls(name)) > 1:
+            blocked.setdefault(name, "it is called more than once (a shared layer)")
             continue
         if isinstance(layer, (nn.Conv1d, nn.Conv2d)) and layer.groups != 1:
             blocked[name] = f"it is a grouped convolution (groups={layer.groups})"
             continue
-        norm, flattened, current, shape_before_flatten = None, False, node, None
+        norm, flattened, index, shape_before_flatten = None, False, start, None
         while True:
-            users = list(current.users)
-            if len(users) != 1:
+            current = nodes[index]
+            n_uses = len(current.users) + (index in graph.outputs)
+            if n_uses != 1:
                 blocked[name] = (
                     "its output is used by more than one operation "
                     "(a residual addition, a concatenation or a branch)"
-                    if users else "its output is not used"
+                    if n_uses else "its output is not used"
                 )
                 break
-            nxt = users[0]
-            if nxt.op == "output":
+            if index in graph.outputs:
                 blocked[name] = "it is the output layer"
                 break
-            if nxt.op == "call_module" and isinstance(modules[nxt.target], PRODUCERS):
+            nxt = nodes[current.users[0]]
+            if nxt.kind == "module" and isinstance(modules[nxt.target], PRODUCERS):
                 consumer = modules[nxt.target]
-                per_unit = 1
-                if flattened:
-                    per_unit = int(torch.tensor(shape_before_flatten[2:]).prod().item())
-                if len(calls[nxt.target]) > 1:
+                per_unit = math.prod(shape_before_flatten[2:]) if flattened else 1
+                if len(graph.module_calls(nxt.target)) > 1:
                     blocked[name] = f"its consumer {nxt.target!r} is a shared layer"
                 elif isinstance(consumer, (nn.Conv1d, nn.Conv2d)) and consumer.groups != 1:
                     blocked[name] = f"its consumer {nxt.target!r} is a grouped convolution"
                 else:
                     groups.append(_make_group(name, nxt.target, norm, per_unit, layer))
                 break
-            if not _is_passthrough(nxt, modules) or nxt.args[0] is not current:
-                blocked[name] = f"its output goes through {nxt.op} {nxt.target!r}, which skensemble cannot cut through"
+            if not _is_passthrough(nxt, modules) or nxt.inputs != [index]:
+                what = "layer" if nxt.kind == "module" else "operation"
+                blocked[name] = (f"its output goes through the {what} {nxt.target!r}, "
+                                 "which skensemble cannot cut through")
                 break
-            if nxt.op == "call_module" and isinstance(modules[nxt.target], _NORMS):
+            if nxt.kind == "module" and isinstance(modules[nxt.target], _NORMS):
                 norm = nxt.target
             if _is_flatten(nxt, modules):
-                before = current.meta["tensor_meta"].shape
-                after = nxt.meta["tensor_meta"].shape
-                if len(after) != 2 or after[1] != int(torch.tensor(before[1:]).prod()):
+                before, after = current.shape, nxt.shape
+                if len(after) != 2 or after[1] != math.prod(before[1:]):
                     blocked[name] = f"its output is reshaped by {nxt.target!r} to {tuple(after)}"
                     break
                 if not flattened and len(before) > 2:
                     flattened, shape_before_flatten = True, before
-            current = nxt
+            index = current.users[0]
     return groups, blocked
 
 
