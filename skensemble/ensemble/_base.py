@@ -94,21 +94,21 @@ def place_all(estimators, devices):
     return placed
 
 
-def check_members(estimators, owner, need_proba=False):
-    """Clear errors for an empty list, duplicate names or members without predict_proba."""
-    if not estimators:
-        raise ValueError(f"{owner} needs a non-empty list of (name, estimator) tuples.")
-    names = [name for name, _ in estimators]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"{owner}: estimator names must be unique; duplicated: {duplicates}.")
-    if need_proba:
-        missing = [n for n, e in estimators if e != "drop" and not hasattr(e, "predict_proba")]
-        if missing:
-            raise ValueError(
-                f"{owner} needs predict_proba from every member, but {missing} have none "
-                "(e.g. SVC needs probability estimates: wrap it in CalibratedClassifierCV)."
-            )
+def check_proba(names, estimators, owner):
+    """Refuse, before any training, members that cannot give ``predict_proba``.
+
+    scikit-learn's soft voting fails only at ``predict_proba`` time, after
+    every member was trained; for nets that can be minutes, so skensemble's
+    ensembles check at ``fit``.
+    """
+    missing = [n for n, e in zip(names, estimators) if e != "drop" and not hasattr(e, "predict_proba")]
+    if missing:
+        others = f" (nor do {missing[1:]})" if len(missing) > 1 else ""
+        raise ValueError(
+            f"{owner} needs predict_proba from every member, but member {missing[0]!r} does not "
+            f"implement the method predict_proba{others}. E.g. SVC needs probability estimates: "
+            "wrap it in CalibratedClassifierCV."
+        )
 
 
 def needs_float32(estimators):
@@ -168,18 +168,20 @@ def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=No
 def check_fit_input(owner, X, y, sample_weight=None):
     """Shared start of the cascade's and ensemble selection's ``fit``.
 
-    Validates the parameters, the members (each needs ``predict_proba``, and
-    a ``sample_weight`` argument to ``fit`` when weights are given), X, the
+    Validates the parameters, the members (scikit-learn's checks of names,
+    types and ``"drop"``; each member needs ``predict_proba``, and a
+    ``sample_weight`` argument to ``fit`` when weights are given), X, the
     class labels and the weights; sets ``n_features_in_``,
-    ``feature_names_in_`` and ``classes_``.  Returns the member names, the
-    members, X as the members get it (DataFrames stay DataFrames for their
-    feature names; float32 when a raw skorch net is among the members), y and
-    the weights.
+    ``feature_names_in_`` and ``classes_``.  Returns the names and members
+    that are not dropped, X as the members get it (DataFrames stay DataFrames
+    for their feature names; float32 when a raw skorch net is among the
+    members), y and the weights.
     """
     owner._validate_params()
-    check_members(owner.estimators, type(owner).__name__, need_proba=True)
-    names = [name for name, _ in owner.estimators]
-    members = [est for _, est in owner.estimators]
+    names, members = owner._validate_estimators()
+    kept = [(n, e) for n, e in zip(names, members) if e != "drop"]
+    names, members = [n for n, _ in kept], [e for _, e in kept]
+    check_proba(names, members, type(owner).__name__)
     X_checked, y = validate_data(owner, X, y, reset=True, dtype=None)
     if not hasattr(X, "iloc"):
         X = X_checked
@@ -187,7 +189,7 @@ def check_fit_input(owner, X, y, sample_weight=None):
     owner.classes_ = np.unique(y)
     if sample_weight is not None:
         sample_weight = check_sample_weight(sample_weight, X_checked)
-        for name, est in owner.estimators:
+        for name, est in kept:
             if not has_fit_parameter(est, "sample_weight"):
                 raise ValueError(
                     f"Member {name!r} ({type(est).__name__}) does not take sample_weight in fit; "
@@ -197,27 +199,44 @@ def check_fit_input(owner, X, y, sample_weight=None):
 
 
 def _inherited(method):
-    """``available_if`` check: the wrapped scikit-learn class offers ``method``."""
-    return lambda self: hasattr(super(SklearnEnsembleMixin, self), method)
+    """``available_if`` check: the wrapped scikit-learn class offers ``method``.
+
+    scikit-learn's own explanation (e.g. "predict_proba is not available when
+    voting='hard'") is re-raised, so it becomes the ``__cause__`` users see.
+    """
+
+    def check(self):
+        try:
+            getattr(super(SklearnEnsembleMixin, self), method)
+        except AttributeError as exc:
+            raise (exc.__cause__ or exc) from None
+        return True
+
+    return check
 
 
 class SklearnEnsembleMixin:
     """What nets need on top of scikit-learn's voting and stacking classes.
 
-    Placed before the scikit-learn class in the bases: members are checked
-    and placed on ``devices`` when validated, the parallel fit turns a dead
-    worker into :class:`WorkerDiedError`, and X becomes float32 when a raw
-    skorch net is among the members.  Subclasses say, in
-    ``_members_need_proba``, whether every member must have ``predict_proba``.
+    Placed before the scikit-learn class in the bases: after scikit-learn's
+    own validation of ``estimators``, members are checked for
+    ``predict_proba`` when the ensemble will need it and placed on
+    ``devices``; the parallel fit turns a dead worker into
+    :class:`WorkerDiedError`, and X becomes float32 when a raw skorch net is
+    among the members.  Subclasses say, in ``_members_need_proba``, whether
+    every member must have ``predict_proba``.
     """
 
     def _validate_estimators(self):
-        check_members(self.estimators, type(self).__name__, need_proba=self._members_need_proba())
         names, estimators = super()._validate_estimators()
+        if self._members_need_proba():
+            check_proba(names, estimators, type(self).__name__)
         return names, place_all(estimators, resolve_devices(self.devices))
 
     def _X(self, X):
-        return as_float32_if(X, needs_float32([e for _, e in self.estimators]))
+        # read leniently: a malformed ``estimators`` gets scikit-learn's error in fit
+        members = [e[1] for e in self.estimators if isinstance(e, (tuple, list)) and len(e) == 2]
+        return as_float32_if(X, needs_float32(members))
 
     def fit(self, X, y, **fit_params):
         """Fit the members (in parallel with ``n_jobs``) on (X, y), as in scikit-learn."""

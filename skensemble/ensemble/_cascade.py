@@ -3,11 +3,17 @@
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
-from ..utils._compat import Interval, StrOptions, check_is_fitted, validate_data
+from ..utils._compat import (
+    BaseHeterogeneousEnsemble,
+    Interval,
+    StrOptions,
+    check_is_fitted,
+    validate_data,
+)
 from ._base import as_float32_if, check_fit_input, needs_float32, parallel_fit
 
 
@@ -28,7 +34,7 @@ def _pick_threshold(confidence, correct, weight, target_accuracy):
     return float(confidence[order][ok[-1]])
 
 
-class CascadeClassifier(ClassifierMixin, BaseEstimator):
+class CascadeClassifier(ClassifierMixin, BaseHeterogeneousEnsemble):
     """Serial fusion of classifiers ordered from cheap to expensive.
 
     At predict time each sample goes through the stages in order and stops at
@@ -45,6 +51,9 @@ class CascadeClassifier(ClassifierMixin, BaseEstimator):
     ----------
     estimators : list of (str, classifier)
         The stages, cheapest first; each needs ``predict_proba``.
+        ``"drop"`` leaves a member out.  Members' parameters are set as
+        ``<name>__<parameter>`` (``set_params``, ``GridSearchCV``), and a
+        member can be replaced as ``set_params(<name>=estimator)``.
     threshold : float in (0, 1] or list of float, default=0.9
         Confidence a stage needs to decide; one value for all stages or one per
         stage except the last.  Ignored when ``target_accuracy`` is set.
@@ -116,7 +125,7 @@ class CascadeClassifier(ClassifierMixin, BaseEstimator):
         devices=None,
         random_state=None,
     ):
-        self.estimators = estimators
+        super().__init__(estimators)
         self.threshold = threshold
         self.target_accuracy = target_accuracy
         self.validation_fraction = validation_fraction

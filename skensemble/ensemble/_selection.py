@@ -3,13 +3,19 @@
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import ClassifierMixin, clone
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.utils import Bunch
 from sklearn.utils.parallel import Parallel, delayed
 
-from ..utils._compat import Interval, StrOptions, check_is_fitted, validate_data
+from ..utils._compat import (
+    BaseHeterogeneousEnsemble,
+    Interval,
+    StrOptions,
+    check_is_fitted,
+    validate_data,
+)
 from ._base import (
     as_float32_if,
     check_fit_input,
@@ -40,7 +46,7 @@ def _scorer(scoring, classes, sample_weight):
     return lambda y, p: accuracy_score(y, classes[np.argmax(p, axis=1)], **kw)
 
 
-class EnsembleSelectionClassifier(ClassifierMixin, BaseEstimator):
+class EnsembleSelectionClassifier(ClassifierMixin, BaseHeterogeneousEnsemble):
     """Ensemble selection from a library of models (Caruana et al., 2004).
 
     ``fit`` computes each member's out-of-fold probabilities (``cv``), then
@@ -54,6 +60,9 @@ class EnsembleSelectionClassifier(ClassifierMixin, BaseEstimator):
     ----------
     estimators : list of (str, classifier)
         The library; each member needs ``predict_proba``.
+        ``"drop"`` leaves a member out.  Members' parameters are set as
+        ``<name>__<parameter>`` (``set_params``, ``GridSearchCV``), and a
+        member can be replaced as ``set_params(<name>=estimator)``.
     ensemble_size : int, default=50
         Number of greedy selection rounds.
     cv : int, cross-validation generator or iterable, default=5
@@ -126,7 +135,7 @@ class EnsembleSelectionClassifier(ClassifierMixin, BaseEstimator):
         devices=None,
         verbose=0,
     ):
-        self.estimators = estimators
+        super().__init__(estimators)
         self.ensemble_size = ensemble_size
         self.cv = cv
         self.scoring = scoring

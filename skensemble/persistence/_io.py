@@ -513,6 +513,7 @@ def _dequantize_into(float_module, quantized):
     """Set ``float_module``'s weights to the dequantized weights of ``quantized``."""
     from ..compression._quantize_backends import Int8WeightOnlyLinear
 
+    quantized = getattr(quantized, "module", quantized)  # torch static int8: a QuantWrapper
     with torch.no_grad():
         for name, layer in float_module.named_modules():
             if not name or not (list(layer.parameters(recurse=False)) or list(layer.buffers(recurse=False))):

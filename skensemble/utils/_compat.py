@@ -7,6 +7,7 @@ not the whole package.
 
 import numpy as np
 from sklearn.base import _fit_context
+from sklearn.ensemble._base import _BaseHeterogeneousEnsemble as BaseHeterogeneousEnsemble
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -29,6 +30,7 @@ def check_sample_weight(sample_weight, X):
 
 
 __all__ = [
+    "BaseHeterogeneousEnsemble",
     "HasMethods",
     "Interval",
     "StrOptions",

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -254,3 +256,58 @@ def test_cascade_threshold_accuracy_is_weighted():
     assert _pick_threshold(confidence, correct, np.ones(4), 0.75) == 0.7
     # the wrong answer weighs 3: only the most confident sample reaches 0.75
     assert _pick_threshold(confidence, correct, np.array([1.0, 3.0, 1.0, 1.0]), 0.75) == 0.99
+
+
+@pytest.mark.parametrize("make", [
+    lambda members: CascadeClassifier(members, threshold=0.9),
+    lambda members: EnsembleSelectionClassifier(members, ensemble_size=5, cv=3),
+])
+def test_members_are_tuned_by_grid_search(small_data, make):
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = small_data
+    members = [("lr", LogisticRegression()), ("tree", DecisionTreeClassifier(random_state=0))]
+    ensemble = make(members)
+    assert ensemble.get_params()["lr__C"] == 1.0
+    search = GridSearchCV(ensemble, {"lr__C": [0.01, 10.0], "tree__max_depth": [1, 3]}, cv=3)
+    search.fit(X, y)
+    assert search.best_estimator_.named_estimators_.lr.C == search.best_params_["lr__C"]
+    assert members[0][1].C == 1.0  # the user's member was cloned, not changed
+    dropped = clone(ensemble).set_params(tree="drop").fit(X, y)
+    assert list(dropped.named_estimators_) == ["lr"]
+
+
+def test_nets_nested_in_a_cascade_are_placed(small_data):
+    X, y = small_data
+    net = MLPNetClassifier((8,), max_epochs=2, device="auto", random_state=0)
+    cascade = CascadeClassifier([("lr", LogisticRegression()), ("net", net)])
+    vote = VotingClassifier([("c", cascade), ("lr", LogisticRegression())], voting="soft",
+                            devices=["cpu", "cpu"]).fit(X, y)
+    nested = vote.estimators_[0].named_estimators_.net
+    assert nested.device == "cpu" and nested.device_ == "cpu"  # "auto" was replaced
+    assert net.device == "auto" and not hasattr(net, "net_")
+
+
+@pytest.mark.parametrize("estimators", [[LogisticRegression()], ["lr", LogisticRegression()], []])
+def test_malformed_estimators_get_scikit_learns_errors(small_data, estimators):
+    from sklearn.ensemble import StackingClassifier as SkStackingClassifier
+
+    X, y = small_data
+    for ours, theirs in ((VotingClassifier, SkVotingClassifier),
+                         (StackingClassifier, SkStackingClassifier)):
+        with pytest.raises(Exception) as expected:
+            theirs(estimators).fit(X, y)
+        with pytest.raises(type(expected.value), match=re.escape(str(expected.value))):
+            ours(estimators).fit(X, y)
+    for ours in (CascadeClassifier, EnsembleSelectionClassifier):
+        with pytest.raises(ValueError, match="non-empty list of \\(string, estimator\\) tuples"):
+            ours(estimators).fit(X, y)
+
+
+def test_hard_voting_explains_missing_predict_proba(small_data):
+    X, y = small_data
+    vote = VotingClassifier([("lr", LogisticRegression())], voting="hard").fit(X, y)
+    with pytest.raises(AttributeError, match="has no attribute 'predict_proba'") as info:
+        vote.predict_proba
+    assert "voting='hard'" in str(info.value.__cause__)
