@@ -213,6 +213,7 @@ def test_out_of_memory_on_predict_is_retried(data, monkeypatch):
     monkeypatch.setattr(est.net_, "forward", fake_forward)
     np.testing.assert_allclose(est.predict_proba(X), expected)
     assert seen[0] > 16 and seen[-1] <= 16
+    assert est.net_.get_params_for("iterator_valid")["batch_size"] == seen[0]  # restored
     monkeypatch.setattr(est.net_, "forward", lambda *a, **k: (_ for _ in ()).throw(
         torch.OutOfMemoryError("fake")))
     with pytest.raises(MemoryError, match="even with batches of 1"):

@@ -21,6 +21,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from ..utils._torch import eval_mode
+
 
 @dataclass
 class Node:
@@ -128,16 +130,12 @@ def record(module, example_input):
             continue
         handles.append(leaf.register_forward_pre_hook(enter))
         handles.append(leaf.register_forward_hook(leave(name)))
-    flags = {m: m.training for m in module.modules()}
     recorder.add("input", "input", (), example_input)
     try:
-        module.eval()
-        with torch.no_grad(), recorder:
+        with eval_mode(module), torch.no_grad(), recorder:
             out = module(example_input)
     finally:
         for handle in handles:
             handle.remove()
-        for m, flag in flags.items():
-            m.training = flag
     outputs = sorted({recorder.producer[id(t)] for t in _tensors(out) if id(t) in recorder.producer})
     return Graph(recorder.nodes, outputs, leaves)

@@ -20,6 +20,8 @@ import copy
 
 import torch
 
+from ..utils._torch import eval_mode
+
 
 class Importance:
     """Base class: derive unit scores from per-weight scores."""
@@ -71,20 +73,18 @@ class TaylorImportance(Importance):
         module = net.module_
         params = [p for p in module.parameters() if p.requires_grad]
         self._scores = {p: torch.zeros_like(p) for p in params}
-        was_training = module.training
-        module.eval()
         device = params[0].device
         n = min(len(X), self.max_samples)
-        for start in range(0, n, self.batch_size):
-            xb = torch.as_tensor(X[start : start + self.batch_size], device=device)
-            yb = torch.as_tensor(y[start : start + self.batch_size], device=device)
-            module.zero_grad()
-            net.get_loss(module(xb), yb, training=False).backward()
-            with torch.no_grad():
-                for p in params:
-                    self._scores[p] += (p * p.grad).abs()
+        with eval_mode(module):
+            for start in range(0, n, self.batch_size):
+                xb = torch.as_tensor(X[start : start + self.batch_size], device=device)
+                yb = torch.as_tensor(y[start : start + self.batch_size], device=device)
+                module.zero_grad()
+                net.get_loss(module(xb), yb, training=False).backward()
+                with torch.no_grad():
+                    for p in params:
+                        self._scores[p] += (p * p.grad).abs()
         module.zero_grad(set_to_none=True)
-        module.train(was_training)
         return self
 
     def weight_scores(self, param):

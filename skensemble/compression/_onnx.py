@@ -1,5 +1,6 @@
 """ONNX export and the ONNX Runtime int8 backend (optional: ``pip install skensemble[onnx]``)."""
 
+import copy
 import io
 import logging
 import os
@@ -41,9 +42,13 @@ def input_size(module):
 
 
 def module_to_onnx(module, n_features):
-    """ONNX bytes of a float torch module with a dynamic batch axis (input ``X``)."""
+    """ONNX bytes of a float torch module with a dynamic batch axis (input ``X``).
+
+    A CPU copy in eval mode is exported: the caller's module keeps its device
+    and training mode.
+    """
     _require("onnx")
-    module = module.cpu().eval()
+    module = copy.deepcopy(module).cpu().eval()
     example = torch.zeros(2, n_features)
     buf = io.BytesIO()
     with warnings.catch_warnings():

@@ -25,6 +25,7 @@ from skorch.callbacks import EarlyStopping
 from ..utils._compat import Interval, StrOptions, check_is_fitted, check_sample_weight, validate_data
 from ..utils._device import resolve_device
 from ..utils._random import draw_seed, torch_seed
+from ..utils._torch import eval_mode
 from ._loader import TensorLoader
 from ._skorch import LabelValidSplit, StopOnNonFiniteLoss, pack_sample_weight
 from ._modules import ACTIVATIONS
@@ -225,9 +226,20 @@ class BaseNet(BaseEstimator):
         return out.detach().cpu().numpy().astype(np.float64)
 
     def _forward_with_retry(self, X):
-        """``net_.forward``; on a GPU out-of-memory error, retry with half the batch."""
+        """``net_.forward``; on a GPU out-of-memory error, retry with half the batch.
+
+        The module's training flags and the net's prediction batch size are
+        restored afterwards: predicting changes nothing on the estimator.
+        """
         net = self.net_
-        batch_size = net.get_params_for("iterator_valid").get("batch_size", net.batch_size)
+        original = net.get_params_for("iterator_valid").get("batch_size", net.batch_size)
+        with eval_mode(net.module_):
+            try:
+                return self._forward_halving(net, X, original)
+            finally:
+                net.iterator_valid__batch_size = original
+
+    def _forward_halving(self, net, X, batch_size):
         while True:
             try:
                 return net.forward(X)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..utils._access import get_module
+from ..utils._torch import eval_mode
 
 
 def _modules(model):
@@ -122,11 +123,11 @@ def predict_latency(predict, X, batch_size, n_repeats=7, warmup=2, max_batches=8
     starts = list(range(0, max(len(data) - batch_size, 0) + 1, batch_size))[:max_batches] or [0]
     batches = [data[s : s + batch_size] for s in starts]
     if isinstance(predict, nn.Module):
-        module = predict.eval()
+        module = predict
         batches = [torch.as_tensor(b, dtype=torch.float32) for b in batches]
 
         def predict(b):
-            with torch.inference_mode():
+            with torch.inference_mode(), eval_mode(module):
                 return module(b)
 
     for i in range(warmup):
