@@ -42,6 +42,7 @@ from skorch.history import History
 from torch import nn
 
 from ._registry import CALLBACKS, LAYERS, TYPES, estimator_classes, module_classes
+from ._sklearn_trust import DEFAULT_TRUSTED, check_default_trusted
 
 FORMAT = "skensemble-model"
 FORMAT_VERSION = 1
@@ -415,13 +416,16 @@ class _Reader:
         import skops.io as sio
 
         data = self.file(node["file"])
-        untrusted = [u for u in sio.get_untrusted_types(data=data) if u not in self.trusted]
+        allowed = set(self.trusted) | set(DEFAULT_TRUSTED)
+        untrusted = [u for u in sio.get_untrusted_types(data=data) if u not in allowed]
         if untrusted:
             raise UntrustedTypesError(
                 f"The file holds types that are not trusted: {untrusted}. Inspect them and pass "
                 "them in load(..., trusted=[...]) if you trust their source."
             )
-        return sio.loads(data, trusted=self.trusted or None)
+        obj = sio.loads(data, trusted=sorted(allowed))
+        check_default_trusted(obj, set(DEFAULT_TRUSTED) - set(self.trusted))
+        return obj
 
     def _object(self, node):
         classes = estimator_classes()
@@ -541,7 +545,11 @@ def load(path, *, trusted=None):
         The file.
     trusted : list of str, default=None
         Type names (as skops reports them) to trust in the plain scikit-learn
-        parts, beyond skops' defaults.  Untrusted types raise
+        parts, beyond skops' defaults and skensemble's.  skensemble also
+        trusts scikit-learn's trees (forests, gradient boosting,
+        histogram gradient boosting) and calibration helpers, after checking
+        every node and feature index of the trees (``CorruptModelError`` when
+        one is out of range; see ``SECURITY.md``).  Untrusted types raise
         ``UntrustedTypesError`` listing them.
     """
     with zipfile.ZipFile(path) as zf:

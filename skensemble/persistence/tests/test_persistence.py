@@ -121,15 +121,69 @@ def test_shared_members_stay_shared(data, base_net, tmp_path):
     assert loaded.named_estimators_["net"] is loaded.estimators_[0]
 
 
-def test_untrusted_sklearn_types_are_listed(data, base_net, tmp_path):
+def test_sklearn_trees_load_without_trusted(data, base_net, tmp_path):
+    from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
+    from sklearn.svm import SVC
+
     X, X_test, y = data
-    stack = StackingClassifier([("rf", RandomForestClassifier(5, random_state=0)), ("net", tiny())],
+    vote = VotingClassifier(
+        [("net", tiny()), ("rf", RandomForestClassifier(5, random_state=0)),
+         ("gb", GradientBoostingClassifier(n_estimators=5, random_state=0)),
+         ("hgb", HistGradientBoostingClassifier(max_iter=5, random_state=0)),
+         ("svc", SVC(probability=True, random_state=0))], voting="soft").fit(X, y)
+    loaded = skensemble.load(skensemble.save(vote, tmp_path / "v.zip"))
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), vote.predict_proba(X_test))
+
+
+def test_other_untrusted_sklearn_types_are_listed(data, tmp_path):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, X_test, y = data
+    stack = StackingClassifier([("knn", KNeighborsClassifier(algorithm="kd_tree")), ("net", tiny())],
                                cv=3).fit(X, y)
     path = skensemble.save(stack, tmp_path / "s.zip")
-    with pytest.raises(UntrustedTypesError, match=r"sklearn\.tree\._tree\.Tree"):
+    with pytest.raises(UntrustedTypesError, match=r"KDTree"):
         skensemble.load(path)
-    loaded = skensemble.load(path, trusted=["sklearn.tree._tree.Tree"])
+    trusted = ["sklearn.neighbors._kd_tree.KDTree", "sklearn.metrics._dist_metrics.EuclideanDistance64"]
+    loaded = skensemble.load(path, trusted=trusted)
     np.testing.assert_array_equal(loaded.predict_proba(X_test), stack.predict_proba(X_test))
+
+
+def _craft_tree(tree, field, index, value):
+    state = tree.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes[field][index] = value
+    state["nodes"] = nodes
+    tree.__setstate__(state)
+
+
+@pytest.mark.parametrize("field, value, why", [
+    ("feature", 10**6, "feature the model does not have"),
+    ("left_child", 0, "children do not follow"),  # a cycle: predict would never end
+    ("right_child", 10**6, "children do not follow"),
+])
+def test_crafted_trees_are_refused(data, tmp_path, field, value, why):
+    from skensemble.persistence import CorruptModelError
+
+    X, _, y = data
+    vote = VotingClassifier([("rf", RandomForestClassifier(3, max_depth=3, random_state=0))]).fit(X, y)
+    _craft_tree(vote.estimators_[0].estimators_[1].tree_, field, 0, value)
+    path = skensemble.save(vote, tmp_path / "f.zip")
+    with pytest.raises(CorruptModelError, match=why):
+        skensemble.load(path)
+
+
+def test_crafted_histogram_trees_are_refused(data, tmp_path):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from skensemble.persistence import CorruptModelError
+
+    X, _, y = data
+    fitted = VotingClassifier([("hgb", HistGradientBoostingClassifier(max_iter=3, random_state=0))]).fit(X, y)
+    fitted.estimators_[0]._predictors[0][0].nodes["feature_idx"][0] = 10**6
+    path = skensemble.save(fitted, tmp_path / "h.zip")
+    with pytest.raises(CorruptModelError, match="feature the model does not have"):
+        skensemble.load(path)
 
 
 class Payload:
