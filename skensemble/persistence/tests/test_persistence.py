@@ -375,3 +375,18 @@ def test_quantized_file_is_about_4x_smaller(digits_mlp_256, digits_split, tmp_pa
                                digits_mlp_256.predict_proba(X_test), atol=0.1)
     agree = np.mean(loaded.estimator_.predict(X_test) == digits_mlp_256.predict(X_test))
     assert agree >= 0.99
+
+
+def test_files_of_format_version_1_still_load():
+    """Files written by skensemble's format 1 (commit 9caea5f), kept as test data."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    expected = np.load(data / "format1_expected.npz")
+    vote = skensemble.load(data / "format1_ensemble.zip")
+    np.testing.assert_array_equal(vote.predict_proba(expected["X"]), expected["proba"])
+    assert [type(e).__name__ for e in vote.estimators_] == [
+        "QuantizedClassifier", "QuantizedClassifier", "QuantizedClassifier",
+        "DistilledClassifier", "ConvNetClassifier", "CascadeClassifier"]
+    reg = skensemble.load(data / "format1_regressor.zip")
+    np.testing.assert_array_equal(reg.predict(expected["X_reg"]), expected["pred_reg"])
