@@ -16,8 +16,7 @@ utils
     The module-access protocol, seeding and device helpers.
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from . import compression, ensemble, nets, persistence, report, utils  # noqa: E402
 from .persistence import load, save  # noqa: E402
 from .nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor  # noqa: E402

@@ -8,12 +8,15 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
+from ..persistence import register
+
 
 def _feature_scale(X):
     std = X.std(axis=0)
     return np.where(std > 0, std, 1.0)
 
 
+@register
 class NoiseAugmenter:
     """Copies of X with Gaussian noise of ``scale`` times each feature's std."""
 
@@ -25,6 +28,7 @@ class NoiseAugmenter:
         return X + rng.normal(size=X.shape) * (self.scale * _feature_scale(X))
 
 
+@register
 class MixupAugmenter:
     """Convex combinations ``lam * x_i + (1 - lam) * x_j``, ``lam ~ Beta(alpha, alpha)``."""
 
@@ -38,6 +42,7 @@ class MixupAugmenter:
         return lam * X + (1 - lam) * X[j]
 
 
+@register
 class MungeAugmenter:
     """MUNGE (Bucilua, Caruana & Niculescu-Mizil, 2006).
 

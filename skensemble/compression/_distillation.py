@@ -13,6 +13,7 @@ from skorch import NeuralNet
 
 from ..nets import MLPNetClassifier
 from ..nets._base import BaseNet
+from ..persistence import register
 from ..utils._access import get_net, is_net, net_input
 from ..utils._compat import HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ..utils._random import draw_seed, torch_seed
@@ -23,6 +24,7 @@ from ._distillation_loss import DistillationLoss, teacher_logits_from_proba
 _CHUNK = 8192
 
 
+@register
 class DistilledClassifier(BaseCompressedClassifier):
     """Distil any scikit-learn classifier into a small net.
 
@@ -288,6 +290,12 @@ class DistilledClassifier(BaseCompressedClassifier):
         """Class labels predicted by the student (the labels of ``y``)."""
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def _save_state(self, writer, state, path):
+        """The teacher is not needed to predict: it is not saved (``teacher_`` loads as None)."""
+        if "teacher_" in state:
+            state["teacher_"] = None
+        return state, {}
 
     @property
     def history_(self):

@@ -20,6 +20,7 @@ import copy
 
 import torch
 
+from ..persistence import register
 from ..utils._torch import eval_mode
 
 
@@ -40,6 +41,7 @@ class Importance:
         return total
 
 
+@register
 class MagnitudeImportance(Importance):
     """``|w|**p``: L1 (``p=1``) or squared L2 (``p=2``) magnitude."""
 
@@ -50,6 +52,7 @@ class MagnitudeImportance(Importance):
         return param.detach().abs().pow(self.p)
 
 
+@register
 class TaylorImportance(Importance):
     """First-order Taylor estimate of the loss change when a weight is removed.
 
@@ -94,6 +97,7 @@ class TaylorImportance(Importance):
         return scores[param]
 
 
+@register
 class RandomImportance(Importance):
     """Uniform random scores: the baseline any criterion should beat."""
 

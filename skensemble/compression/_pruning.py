@@ -4,6 +4,7 @@ import numbers
 
 import torch
 
+from ..persistence import register
 from ..utils._access import get_net, net_input
 from ..utils._compat import HasMethods, Interval, StrOptions
 from ..utils._random import draw_seed
@@ -19,6 +20,7 @@ from ._schedule import sparsity_schedule
 from ._surgery import PRODUCERS, check_prunable, count_params, prunable_weights
 
 
+@register
 class PrunedClassifier(BaseCompressedClassifier):
     """Prune a net classifier and fine-tune it: smaller and, with neurons, faster.
 

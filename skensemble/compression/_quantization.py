@@ -8,30 +8,16 @@ import torch
 from sklearn.utils import check_random_state
 
 from ..nets._targets import LogitsClassifierMixin
-from ..report._metrics import saved_size_bytes
+from ..persistence import register
 from ..utils._access import get_module, net_input
 from ..utils._compat import HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ._base import BaseCompressedClassifier, fit_or_copy
-from ._onnx import (
-    OnnxRuntimeModel,
-    has_onnxruntime,
-    module_to_onnx,
-    quantize_onnx_dynamic,
-    quantize_onnx_static,
-)
-from ._quantize_backends import (
-    half,
-    has_torch_ao,
-    require_linear,
-    torch_dynamic_int8,
-    torch_static_int8,
-    weight_only_int8,
-)
+from ._onnx import has_onnxruntime
+from ._quantize_backends import BACKENDS, get_backend
+from ._torch_int8 import has_torch_ao
 
 _HALF = {"float16": torch.float16, "bfloat16": torch.bfloat16}
-_PREDICT_BATCH = 4096
-
-
+@register
 class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
     """Quantize a net classifier's weights to int8 or half precision.
 
@@ -167,38 +153,18 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
             The fitted estimator.
         """
         y = self._check_fit_input(X, y, "quantizes")
-        backend = self._resolve_backend()
+        backend = get_backend(self._resolve_backend())
         estimator = fit_or_copy(self.estimator, X, y)
         module = get_module(estimator)
-        if backend == "half":
-            if self.dtype == "bfloat16" and next(module.parameters()).device.type == "cuda" \
-                    and not torch.cuda.is_bf16_supported():
-                raise ValueError("This GPU has no bfloat16 support; use dtype='float16'.")
-            quantized = half(module, _HALF[self.dtype])
-        elif backend == "torch-dynamic":
-            quantized = torch_dynamic_int8(module)
-        elif backend == "torch-static":
-            quantized = torch_static_int8(module, self._calibration_data(net_input(estimator, X)))
-        elif backend == "onnxruntime":
-            require_linear(module)
-            float_onnx = module_to_onnx(module, net_input(estimator, X).shape[1])
-            quantized = OnnxRuntimeModel(quantize_onnx_dynamic(float_onnx))
-        elif backend == "onnxruntime-static":
-            Xn = net_input(estimator, X)
-            float_onnx = module_to_onnx(module, Xn.shape[1])
-            quantized = OnnxRuntimeModel(quantize_onnx_static(float_onnx, self._calibration_data(Xn)))
-        else:
-            quantized = weight_only_int8(module)
+        Xn = net_input(estimator, X)
+        calibration = self._calibration_data(Xn) if backend.calibrated else Xn
+        quantized = backend.quantize(module, calibration, dtype=_HALF.get(self.dtype))
         self.estimator_ = estimator
         self.quantized_module_ = quantized
-        self.backend_ = backend
+        self.backend_ = backend.name
         self.classes_ = estimator.classes_
-        if isinstance(quantized, OnnxRuntimeModel):  # compare ONNX files with ONNX files
-            self.size_bytes_ = len(quantized.onnx_bytes)
-            self.size_bytes_float_ = len(float_onnx)
-        else:
-            self.size_bytes_ = saved_size_bytes(quantized)
-            self.size_bytes_float_ = saved_size_bytes(module)
+        self.size_bytes_ = backend.size_bytes(quantized)
+        self.size_bytes_float_ = backend.float_size_bytes(module, quantized)
         self.compression_ratio_ = self.size_bytes_float_ / self.size_bytes_
         return self
 
@@ -218,16 +184,36 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
         """Logits of the quantized module (predictions never use the float net)."""
         check_is_fitted(self)
         validate_data(self, X, reset=False, dtype=None)
-        Xn = net_input(self.estimator_, X)
-        module = self.quantized_module_
-        if isinstance(module, OnnxRuntimeModel):
-            return module(Xn).astype(np.float64)
-        param = next(iter(module.parameters()), None)
-        device = param.device if param is not None else torch.device("cpu")
-        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-        outs = []
-        with torch.inference_mode():
-            for start in range(0, len(Xn), _PREDICT_BATCH):
-                xb = torch.as_tensor(Xn[start : start + _PREDICT_BATCH], device=device, dtype=dtype)
-                outs.append(module(xb).float().cpu())
-        return torch.cat(outs).numpy().astype(np.float64)
+        return BACKENDS[self.backend_].predict(self.quantized_module_, net_input(self.estimator_, X))
+
+    # --- persistence protocol (see skensemble.persistence) ------------------
+    def _save_state(self, writer, state, path):
+        """Store the quantized model through its backend.
+
+        When the backend can read the float weights back from the quantized
+        model, the float net is stored as structure only (a ~4x smaller file
+        for int8).
+        """
+        extra = {}
+        if "quantized_module_" in state:
+            backend = BACKENDS[self.backend_]
+            model = state.pop("quantized_module_")
+            extra["quantized"] = backend.save(model, writer)
+            float_module = get_module(self.estimator_)
+            if backend.float_state(float_module, model) is not None:
+                writer.skip_weights(float_module)
+                extra["quantized"]["float_from_quantized"] = True
+        return state, extra
+
+    def _load_state(self, reader, extra):
+        spec = extra.get("quantized")
+        if spec is None:
+            return
+        backend = get_backend(spec["backend"])
+        float_module = get_module(self.estimator_)
+        self.quantized_module_ = backend.load(spec, reader, float_module, self.n_features_in_)
+        if spec.get("float_from_quantized"):
+            state = backend.float_state(float_module, self.quantized_module_)
+            if state is None:
+                raise ValueError("The file's float net cannot be read back from its quantized model.")
+            float_module.load_state_dict(state, strict=True)

@@ -1,197 +1,301 @@
-"""Quantization backends: turn a float module into a quantized one.
+"""Quantization backends: small objects, registered once, that own everything per backend.
 
-Each backend is a function ``(module, method, dtype, calibration_X) -> module``
-returning a module that runs on CPU with the reduced-precision weights.  The
-choice between them is made from measurements on this project's CPUs (see
-``benchmarks/results/quantization.md``):
+A backend turns a float module into the model that serves predictions, runs
+that model, measures its size, saves it into a skensemble model file and
+rebuilds it, and reads the float weights back out of it when it can (so a
+file can store the float net as structure only).  ``QuantizedClassifier``,
+the model writer and the reader all dispatch through :data:`BACKENDS`, keyed
+by the name recorded in ``backend_`` and in the file.
 
-* ``torch`` int8, dynamic: ``torch.ao.quantization.quantize_dynamic`` on
-  ``Linear`` layers (int8 weights, activations quantized on the fly).
-* ``torch`` int8, static: eager-mode quantization (fused Conv/Linear + batch
-  norm + ReLU) with activation ranges calibrated on training samples,
-  per-channel weight scales (Linear and Conv).
-* ``weight-only`` int8: int8 weights with per-output-channel scales,
-  dequantized at each forward.  4x smaller, not faster; used when the
-  installed torch has no ``torch.ao.quantization`` (it is deprecated in favour
-  of torchao and may disappear).
-* float16 / bfloat16: the module cast to half precision (for size and for GPU
-  serving; slower than float32 on CPUs without native half support).
+To add a backend, subclass :class:`QuantizationBackend`, implement its
+methods and add an instance to :data:`BACKENDS`.
 """
 
-import copy
+import io
 import warnings
-from contextlib import contextmanager
 
+import numpy as np
 import torch
 from torch import nn
 
-
-def has_torch_ao():
-    try:
-        import torch.ao.quantization  # noqa: F401
-        import torch.ao.quantization.quantize_fx  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@contextmanager
-def _quiet():
-    """Silence the deprecation and user warnings torch.ao emits on every call."""
-    with warnings.catch_warnings():
-        for category in (DeprecationWarning, FutureWarning, UserWarning):
-            warnings.simplefilter("ignore", category)
-        yield
-
-
-def require_linear(module):
-    """Dynamic int8 quantizes Linear layers: refuse a module that has none."""
-    if not any(isinstance(m, nn.Linear) for m in module.modules()):
-        raise ValueError(
-            "method='dynamic' quantizes Linear layers and this module has none; "
-            "use method='static' for conv-only modules."
-        )
-
-
-def torch_dynamic_int8(module, calibration_X=None):
-    import torch.ao.quantization as tq
-
-    require_linear(module)
-    with _quiet():
-        return tq.quantize_dynamic(copy.deepcopy(module).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
-
-
-# Parameter-free layers that run on quantized tensors as they are (or that the
-# eager converter swaps for a quantized twin, such as ELU).
-_QUANTIZED_OK = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.Hardswish, nn.ELU,
-    nn.Identity, nn.Dropout, nn.Flatten, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d,
-    nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+from ..utils._torch import state_size_bytes
+from ._onnx import (
+    OnnxRuntimeModel,
+    module_to_onnx,
+    onnx_linear_weights,
+    quantize_onnx_dynamic,
+    quantize_onnx_static,
 )
-_QUANTIZED_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm2d)
+from ._torch_int8 import (
+    Int8WeightOnlyLinear,
+    half,
+    require_linear,
+    torch_dynamic_int8,
+    torch_static_int8,
+    weight_only_int8,
+)
+
+_PREDICT_BATCH = 4096
 
 
-def _fusions(model):
-    """Names of Conv/Linear + BatchNorm (+ ReLU) runs inside ``nn.Sequential`` containers.
+class QuantizationBackend:
+    """One way to serve a float module in reduced precision.
 
-    Only Sequential children are known to run in order; the patterns are the
-    ones ``torch.ao.quantization.fuse_modules`` folds in eval mode.
+    Attributes
+    ----------
+    name : str
+        The key in :data:`BACKENDS`, in ``QuantizedClassifier.backend_`` and
+        in model files.
+    calibrated : bool
+        Whether :meth:`quantize` needs calibration rows.
     """
-    out = []
-    for prefix, parent in model.named_modules():
-        if not isinstance(parent, nn.Sequential):
-            continue
-        children = list(parent.named_children())
-        full = [f"{prefix}.{n}" if prefix else n for n, _ in children]
-        i = 0
-        while i < len(children):
-            layer, run = children[i][1], [full[i]]
-            nxt = [c for _, c in children[i + 1 : i + 3]]
-            norm = nn.BatchNorm1d if isinstance(layer, (nn.Linear, nn.Conv1d)) else nn.BatchNorm2d
-            if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d)):
-                if nxt and type(nxt[0]) is norm:
-                    run.append(full[i + 1])
-                    if not isinstance(layer, nn.Linear) and len(nxt) > 1 and type(nxt[1]) is nn.ReLU:
-                        run.append(full[i + 2])
-                elif nxt and type(nxt[0]) is nn.ReLU:
-                    run.append(full[i + 1])
-            if len(run) > 1:
-                out.append(run)
-            i += len(run)
-    return out
+
+    name = None
+    calibrated = False
+
+    def quantize(self, module, calibration, dtype=None):
+        """The quantized model of float ``module`` (never ``module`` itself)."""
+        raise NotImplementedError
+
+    def predict(self, model, X):
+        """float64 outputs of ``model`` for float32 rows ``X``."""
+        raise NotImplementedError
+
+    def size_bytes(self, model):
+        """Bytes of the quantized model as deployed."""
+        raise NotImplementedError
+
+    def float_size_bytes(self, module, model):
+        """Bytes of the float module in the same format, for the compression ratio."""
+        raise NotImplementedError
+
+    def save(self, model, writer):
+        """Store ``model`` through ``writer``; return the JSON spec that :meth:`load` reads."""
+        raise NotImplementedError
+
+    def load(self, spec, reader, float_module, n_features):
+        """Rebuild the model saved by :meth:`save` (``float_module`` has the float structure)."""
+        raise NotImplementedError
+
+    def float_state(self, float_module, model):
+        """``float_module``'s state dict read back from ``model``, or None when lost.
+
+        Files store the float net as structure only when this is not None.
+        """
+        return None
 
 
-def _float_islands(model):
-    """Run layers that have no int8 kernel in float: dequantize before, quantize after."""
-    from torch.ao.quantization import DeQuantStub, QuantStub
-
-    for name, layer in list(model.named_modules()):
-        if not name or next(layer.children(), None) is not None:
-            continue
-        if isinstance(layer, _QUANTIZED_LAYERS + _QUANTIZED_OK) or type(layer).__name__ == "Reshape":
-            continue
-        if any(True for _ in layer.parameters(recurse=False)) and not isinstance(layer, nn.BatchNorm1d):
-            raise ValueError(
-                f"method='static' with backend='torch' cannot quantize layer {name!r} "
-                f"({type(layer).__name__}); use backend='onnxruntime' or method='dynamic'."
-            )
-        _set_child(model, name, nn.Sequential(DeQuantStub(), layer, QuantStub()))
-
-
-def _set_child(root, name, new):
-    parent_name, _, child = name.rpartition(".")
-    setattr(root.get_submodule(parent_name) if parent_name else root, child, new)
-
-
-def torch_static_int8(module, calibration_X):
-    """Static int8 with torch's eager-mode kernels (weights and activations in int8).
-
-    Conv/Linear + BatchNorm (+ ReLU) runs are fused, activation ranges are
-    calibrated on ``calibration_X`` (histogram observers), weights get
-    per-channel scales.  Eager mode instead of FX graph mode: FX traces by
-    patching ``torch.nn.Module.__call__`` process-wide, which breaks nets
-    training in other threads; eager mode only hooks the copy it quantizes.
-    The result takes and returns float tensors (``QuantWrapper``).
-    """
-    import torch.ao.quantization as tq
-
-    model = copy.deepcopy(module).cpu().eval()
-    X = torch.as_tensor(calibration_X, dtype=torch.float32)
-    engine = torch.backends.quantized.engine
-    with _quiet():
-        fusions = _fusions(model)
-        if fusions:
-            model = tq.fuse_modules(model, fusions)
-        _float_islands(model)
-        wrapped = tq.QuantWrapper(model)
-        wrapped.qconfig = tq.get_default_qconfig(engine if engine in ("x86", "fbgemm", "qnnpack", "onednn") else "x86")
-        tq.prepare(wrapped, inplace=True)
+# --- torch modules -------------------------------------------------------------
+class _TorchBackend(QuantizationBackend):
+    def predict(self, model, X):
+        param = next(iter(model.parameters()), None)
+        device = param.device if param is not None else torch.device("cpu")
+        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+        outs = []
         with torch.inference_mode():
-            for start in range(0, len(X), 256):
-                wrapped(X[start : start + 256])
-        tq.convert(wrapped, inplace=True)
-        try:
-            with torch.inference_mode():
-                wrapped(X[:2])
-        except (RuntimeError, NotImplementedError) as exc:
-            raise ValueError(
-                f"method='static' with backend='torch' cannot run {type(module).__name__} on int8 "
-                f"tensors ({str(exc).splitlines()[0]}); its forward uses an operation without an "
-                "int8 kernel (a residual addition, say). Use backend='onnxruntime' or method='dynamic'."
-            ) from None
-    return wrapped
+            for start in range(0, len(X), _PREDICT_BATCH):
+                xb = torch.as_tensor(X[start : start + _PREDICT_BATCH], device=device, dtype=dtype)
+                outs.append(model(xb).float().cpu())
+        return torch.cat(outs).numpy().astype(np.float64)
+
+    def size_bytes(self, model):
+        return state_size_bytes(model)
+
+    def float_size_bytes(self, module, model):
+        return state_size_bytes(module)
+
+    def save(self, model, writer):
+        return {"backend": self.name, "prefix": writer.add_tensors("q", model.state_dict())}
+
+    def load(self, spec, reader, float_module, n_features):
+        model = self._skeleton(float_module, n_features, spec)
+        _load_quantized_state(model, reader.tensors_under(spec["prefix"]), self.name)
+        return model
+
+    def float_state(self, float_module, model):
+        return _dequantized_state(float_module, model)
 
 
-class Int8WeightOnlyLinear(nn.Module):
-    """A Linear layer storing int8 weights with one float scale per output unit."""
+class _PackedTorchBackend(_TorchBackend):
+    """torch's int8 layers keep packed weights: saved with ``torch.save``, loaded weights-only."""
 
-    def __init__(self, linear):
-        super().__init__()
-        w = linear.weight.detach().float()
-        scale = w.abs().amax(dim=1).clamp_min(1e-12) / 127.0
-        self.register_buffer("weight_int8", torch.round(w / scale[:, None]).to(torch.int8))
-        self.register_buffer("scale", scale)
-        bias = linear.bias
-        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+    def save(self, model, writer):
+        buf = io.BytesIO()
+        with warnings.catch_warnings():  # torch's own TypedStorage deprecation notice
+            warnings.simplefilter("ignore", UserWarning)
+            torch.save(model.state_dict(), buf)
+        return {"backend": self.name, "file": writer.add_file("quantized", "pt", buf.getvalue())}
 
-    def forward(self, X):
-        w = self.weight_int8.float() * self.scale[:, None]
-        return nn.functional.linear(X, w, self.bias)
-
-
-def weight_only_int8(module, calibration_X=None):
-    model = copy.deepcopy(module).cpu().eval()
-    found = False
-    for name, layer in list(model.named_modules()):
-        if isinstance(layer, nn.Linear):
-            parent_name, _, child = name.rpartition(".")
-            parent = model.get_submodule(parent_name) if parent_name else model
-            setattr(parent, child, Int8WeightOnlyLinear(layer))
-            found = True
-    if not found:
-        raise ValueError("This module has no Linear layer to quantize.")
-    return model
+    def load(self, spec, reader, float_module, n_features):
+        model = self._skeleton(float_module, n_features, spec)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(io.BytesIO(reader.file(spec["file"])), weights_only=True)
+        _load_quantized_state(model, state, self.name)
+        return model
 
 
-def half(module, dtype):
-    return copy.deepcopy(module).to(dtype).eval()
+class TorchDynamicInt8(_PackedTorchBackend):
+    """``torch.ao`` dynamic int8: Linear weights in int8, activations quantized on the fly."""
+
+    name = "torch-dynamic"
+
+    def quantize(self, module, calibration=None, dtype=None):
+        return torch_dynamic_int8(module)
+
+    def _skeleton(self, float_module, n_features, spec):
+        return torch_dynamic_int8(float_module)
+
+
+class TorchStaticInt8(_PackedTorchBackend):
+    """``torch.ao`` eager static int8: weights and activations in int8, calibrated."""
+
+    name = "torch-static"
+    calibrated = True
+
+    def quantize(self, module, calibration, dtype=None):
+        return torch_static_int8(module, calibration)
+
+    def _skeleton(self, float_module, n_features, spec):
+        return torch_static_int8(float_module, np.zeros((2, n_features), dtype=np.float32))
+
+    def float_state(self, float_module, model):
+        # batch norms are folded into the convolutions and linear layers
+        if any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in float_module.modules()):
+            return None
+        return _dequantized_state(float_module, model)
+
+
+class WeightOnlyInt8(_TorchBackend):
+    """int8 weights with per-unit scales, dequantized at each forward (smaller, not faster)."""
+
+    name = "weight-only"
+
+    def quantize(self, module, calibration=None, dtype=None):
+        return weight_only_int8(module)
+
+    def _skeleton(self, float_module, n_features, spec):
+        return weight_only_int8(float_module)
+
+
+class HalfPrecision(_TorchBackend):
+    """The module cast to float16 or bfloat16 (on the float net's device)."""
+
+    name = "half"
+
+    def quantize(self, module, calibration=None, dtype=None):
+        if dtype == torch.bfloat16 and next(module.parameters()).device.type == "cuda" \
+                and not torch.cuda.is_bf16_supported():
+            raise ValueError("This GPU has no bfloat16 support; use dtype='float16'.")
+        return half(module, dtype)
+
+    def save(self, model, writer):
+        spec = super().save(model, writer)
+        spec["dtype"] = str(next(model.parameters()).dtype).replace("torch.", "")
+        return spec
+
+    def _skeleton(self, float_module, n_features, spec):
+        if spec.get("dtype") not in ("float16", "bfloat16"):
+            raise ValueError(f"Unknown half-precision dtype {spec.get('dtype')!r} in the file.")
+        return half(float_module, getattr(torch, spec["dtype"]))
+
+
+def _load_quantized_state(model, state, name):
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"The file's {name} int8 state does not fit the module rebuilt from it "
+            f"({str(exc).splitlines()[0]}). Files with method='static', backend='torch' written "
+            "before skensemble moved to eager-mode quantization cannot be read; refit and save again."
+        ) from None
+
+
+def _dequantized_state(float_module, model):
+    """Float weights of ``float_module`` read from the quantized ``model``."""
+    model = getattr(model, "module", model)  # static int8 is a QuantWrapper
+    state = {}
+    for name, layer in float_module.named_modules():
+        own = list(layer.parameters(recurse=False)) + list(layer.buffers(recurse=False))
+        if not name or not own:
+            continue
+        q = model.get_submodule(name)
+        if isinstance(q, Int8WeightOnlyLinear):
+            weight, bias = q.weight_int8.float() * q.scale[:, None], q.bias
+        elif callable(getattr(q, "weight", None)):  # torch's packed int8 layers
+            weight, bias = q.weight().dequantize(), q.bias()
+        else:  # half precision: the same layer in another dtype
+            state.update({f"{name}.{k}": v.float() if v.is_floating_point() else v
+                          for k, v in q.state_dict().items()})
+            continue
+        state[f"{name}.weight"] = weight
+        if layer.bias is not None:
+            state[f"{name}.bias"] = bias
+    return state
+
+
+# --- ONNX Runtime --------------------------------------------------------------
+class _OnnxRuntimeBackend(QuantizationBackend):
+    """Export to ONNX, quantize and serve with ONNX Runtime (an ONNX graph is data, not code)."""
+
+    def quantize(self, module, calibration, dtype=None):
+        float_onnx = module_to_onnx(module, calibration.shape[1])
+        model = OnnxRuntimeModel(self._quantize_onnx(float_onnx, calibration))
+        model.float_size = len(float_onnx)
+        return model
+
+    def predict(self, model, X):
+        return model(X).astype(np.float64)
+
+    def size_bytes(self, model):
+        return len(model.onnx_bytes)
+
+    def float_size_bytes(self, module, model):
+        return model.float_size  # compare ONNX files with ONNX files
+
+    def save(self, model, writer):
+        return {"backend": self.name, "file": writer.add_file("onnx", "onnx", model.onnx_bytes)}
+
+    def load(self, spec, reader, float_module, n_features):
+        return OnnxRuntimeModel(reader.file(spec["file"]))
+
+    def float_state(self, float_module, model):
+        return onnx_linear_weights(model.onnx_bytes, float_module)
+
+
+class OnnxRuntimeDynamicInt8(_OnnxRuntimeBackend):
+    """ONNX Runtime dynamic int8 (Linear layers)."""
+
+    name = "onnxruntime"
+
+    def quantize(self, module, calibration, dtype=None):
+        require_linear(module)
+        return super().quantize(module, calibration, dtype)
+
+    def _quantize_onnx(self, float_onnx, calibration):
+        return quantize_onnx_dynamic(float_onnx)
+
+
+class OnnxRuntimeStaticInt8(_OnnxRuntimeBackend):
+    """ONNX Runtime static int8 (QOperator ``QGemm``/``QLinearConv``), calibrated."""
+
+    name = "onnxruntime-static"
+    calibrated = True
+
+    def _quantize_onnx(self, float_onnx, calibration):
+        return quantize_onnx_static(float_onnx, calibration)
+
+
+BACKENDS = {
+    backend.name: backend
+    for backend in (TorchDynamicInt8(), TorchStaticInt8(), WeightOnlyInt8(), HalfPrecision(),
+                    OnnxRuntimeDynamicInt8(), OnnxRuntimeStaticInt8())
+}
+
+
+def get_backend(name):
+    """The registered backend called ``name``; a clear error for an unknown one."""
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"Unknown quantization backend {name!r}; known: {sorted(BACKENDS)}.") from None

@@ -122,6 +122,16 @@ def as_float32_if(X, flag):
     return np.asarray(X, dtype=np.float32)
 
 
+def member_input(X, X_checked, members):
+    """X as the members get it, after the ensemble validated it as ``X_checked``.
+
+    A DataFrame stays a DataFrame (members may use its column names);
+    anything else is the validated array; float32 when a raw skorch net is
+    among the members.
+    """
+    return as_float32_if(X if hasattr(X, "iloc") else X_checked, needs_float32(members))
+
+
 @contextmanager
 def torch_threads(n_threads):
     """Run the block with ``n_threads`` torch threads, then restore the old count."""
@@ -183,8 +193,6 @@ def check_fit_input(owner, X, y, sample_weight=None):
     names, members = [n for n, _ in kept], [e for _, e in kept]
     check_proba(names, members, type(owner).__name__)
     X_checked, y = validate_data(owner, X, y, reset=True, dtype=None)
-    if not hasattr(X, "iloc"):
-        X = X_checked
     check_classification_targets(y)
     owner.classes_ = np.unique(y)
     if sample_weight is not None:
@@ -195,7 +203,7 @@ def check_fit_input(owner, X, y, sample_weight=None):
                     f"Member {name!r} ({type(est).__name__}) does not take sample_weight in fit; "
                     "drop the weights or that member."
                 )
-    return names, members, as_float32_if(X, needs_float32(members)), y, sample_weight
+    return names, members, member_input(X, X_checked, members), y, sample_weight
 
 
 def _inherited(method):

@@ -7,6 +7,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
+from ..persistence import register
 from ..utils._compat import (
     BaseHeterogeneousEnsemble,
     Interval,
@@ -14,7 +15,7 @@ from ..utils._compat import (
     check_is_fitted,
     validate_data,
 )
-from ._base import as_float32_if, check_fit_input, needs_float32, parallel_fit
+from ._base import check_fit_input, member_input, parallel_fit
 
 
 def _pick_threshold(confidence, correct, weight, target_accuracy):
@@ -34,6 +35,7 @@ def _pick_threshold(confidence, correct, weight, target_accuracy):
     return float(confidence[order][ok[-1]])
 
 
+@register
 class CascadeClassifier(ClassifierMixin, BaseHeterogeneousEnsemble):
     """Serial fusion of classifiers ordered from cheap to expensive.
 
@@ -213,10 +215,7 @@ class CascadeClassifier(ClassifierMixin, BaseHeterogeneousEnsemble):
     def _cascade(self, X):
         """Serial prediction: later stages only see the samples still undecided."""
         check_is_fitted(self)
-        X_checked = validate_data(self, X, reset=False, dtype=None)
-        if not hasattr(X, "iloc"):  # keep DataFrames (feature names) for the members
-            X = X_checked
-        X = as_float32_if(X, needs_float32(self.estimators_))
+        X = member_input(X, validate_data(self, X, reset=False, dtype=None), self.estimators_)
         n = X.shape[0]
         out = np.zeros((n, len(self.classes_)))
         stage = np.zeros(n, dtype=int)

@@ -9,6 +9,7 @@ from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.utils import Bunch
 from sklearn.utils.parallel import Parallel, delayed
 
+from ..persistence import register
 from ..utils._compat import (
     BaseHeterogeneousEnsemble,
     Interval,
@@ -17,9 +18,8 @@ from ..utils._compat import (
     validate_data,
 )
 from ._base import (
-    as_float32_if,
     check_fit_input,
-    needs_float32,
+    member_input,
     parallel_fit,
     place_all,
     resolve_devices,
@@ -46,6 +46,7 @@ def _scorer(scoring, classes, sample_weight):
     return lambda y, p: accuracy_score(y, classes[np.argmax(p, axis=1)], **kw)
 
 
+@register
 class EnsembleSelectionClassifier(ClassifierMixin, BaseHeterogeneousEnsemble):
     """Ensemble selection from a library of models (Caruana et al., 2004).
 
@@ -197,10 +198,8 @@ class EnsembleSelectionClassifier(ClassifierMixin, BaseHeterogeneousEnsemble):
     def predict_proba(self, X):
         """Weighted mean of the selected members' probabilities."""
         check_is_fitted(self)
-        X_checked = validate_data(self, X, reset=False, dtype=None)
-        if not hasattr(X, "iloc"):
-            X = X_checked
-        X = as_float32_if(X, needs_float32([e for e in self.estimators_ if e != "drop"]))
+        members = [e for e in self.estimators_ if e != "drop"]
+        X = member_input(X, validate_data(self, X, reset=False, dtype=None), members)
         return sum(
             w * est.predict_proba(X)
             for w, est in zip(self.weights_, self.estimators_)

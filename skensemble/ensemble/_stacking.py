@@ -2,10 +2,12 @@
 
 from sklearn.ensemble import StackingClassifier as _SkStackingClassifier
 
+from ..persistence import register
 from ..utils._compat import StrOptions
 from ._base import SklearnEnsembleMixin
 
 
+@register
 class StackingClassifier(SklearnEnsembleMixin, _SkStackingClassifier):
     """scikit-learn's ``StackingClassifier`` with device placement for nets.
 

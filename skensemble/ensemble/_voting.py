@@ -2,10 +2,12 @@
 
 from sklearn.ensemble import VotingClassifier as _SkVotingClassifier
 
+from ..persistence import register
 from ..utils._compat import StrOptions
 from ._base import SklearnEnsembleMixin
 
 
+@register
 class VotingClassifier(SklearnEnsembleMixin, _SkVotingClassifier):
     """scikit-learn's ``VotingClassifier`` with device placement for nets.
 

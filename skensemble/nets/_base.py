@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from skorch.callbacks import EarlyStopping
+from skorch.history import History
 
 from ..utils._compat import Interval, StrOptions, check_is_fitted, check_sample_weight, validate_data
 from ..utils._device import resolve_device
@@ -105,7 +106,8 @@ class BaseNet(BaseEstimator):
     def _check_module_params(self):
         """Hook for subclasses to validate module parameters before fitting."""
 
-    def _make_net(self, n_features, n_outputs, n_samples, seed, device, weighted=False):
+    def _make_net(self, n_features, n_outputs, *, seed, device, n_samples=None, weighted=False):
+        """The skorch net for this data (not initialized); the batch is capped at ``n_samples``."""
         module, module_kwargs = self._module_spec(n_features, n_outputs)
         optimizer = self.optimizer
         if isinstance(optimizer, str):
@@ -136,7 +138,7 @@ class BaseNet(BaseEstimator):
             "lr": self.lr,
             "optimizer__weight_decay": self.weight_decay,
             "max_epochs": self.max_epochs,
-            "batch_size": min(self.batch_size, n_samples),
+            "batch_size": self.batch_size if n_samples is None else min(self.batch_size, n_samples),
             "train_split": train_split,
             "callbacks": callbacks,
             "device": device,
@@ -167,7 +169,8 @@ class BaseNet(BaseEstimator):
         y_enc, n_outputs = self._prepare_y(y)
         self.device_ = resolve_device(self.device)
         self._seed = draw_seed(self.random_state)
-        net = self._make_net(X.shape[1], n_outputs, X.shape[0], self._seed, self.device_, weighted)
+        net = self._make_net(X.shape[1], n_outputs, seed=self._seed, device=self.device_,
+                             n_samples=X.shape[0], weighted=weighted)
         return net, y_enc
 
     def _fit(self, X, y, sample_weight=None):
@@ -254,6 +257,40 @@ class BaseNet(BaseEstimator):
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
                 net.iterator_valid__batch_size = batch_size
+
+    # --- persistence protocol (see skensemble.persistence) ------------------
+    def _save_state(self, writer, state, path):
+        """Store the fitted net as its module's layers and weights plus the epoch history.
+
+        Callbacks that are configuration only are kept (others are dropped
+        with a warning); per-batch history would dominate small models' files
+        and is left out.
+        """
+        extra = {}
+        if state.get("callbacks"):
+            state["callbacks"] = writer.saveable_callbacks(state["callbacks"], path)
+        net = state.pop("net_", None)
+        if net is not None:
+            epochs = [{k: v for k, v in row.items() if k != "batches"} for row in net.history]
+            extra["net"] = {"module": writer.module(net.module_, path), "batch_size": net.batch_size,
+                            "history": writer.plain(epochs)}
+        return state, extra
+
+    def _load_state(self, reader, extra):
+        spec = extra.get("net")
+        if spec is None:
+            return
+        device = self.device_
+        if str(device).startswith("cuda") and not torch.cuda.is_available():
+            device = "cpu"  # trained on a GPU, loaded on a machine without one
+        self.device_ = device
+        net = self._make_net(self.n_features_in_, self._n_outputs(), seed=self._seed, device=device)
+        net.batch_size = spec["batch_size"]
+        net.initialize()
+        net.module_ = reader.module(spec["module"], device)
+        net.initialize_optimizer()
+        net.history = History(spec["history"])
+        self.net_ = net
 
     # --- skorch pass-throughs --------------------------------------------
     @property

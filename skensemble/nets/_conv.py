@@ -3,6 +3,7 @@
 import math
 import numbers
 
+from ..persistence import register
 from ..utils._compat import Interval, StrOptions
 from ._base import BaseNet
 from ._mlp import _FITTED_ATTRS
@@ -11,6 +12,7 @@ from ._skorch import SkorchClassifier
 from ._targets import NetClassifierMixin
 
 
+@register
 class ConvNetClassifier(NetClassifierMixin, BaseNet):
     __doc__ = f"""Convolutional classifier taking the usual 2-D X.
 

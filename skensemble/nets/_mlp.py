@@ -1,5 +1,6 @@
 """Multi-layer perceptron estimators."""
 
+from ..persistence import register
 from ._base import BaseNet
 from ._modules import MLPModule
 from ._skorch import SkorchClassifier, SkorchRegressor
@@ -135,6 +136,7 @@ class _MLPParams:
         }
 
 
+@register
 class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
     __doc__ = f"""Multi-layer perceptron classifier: a scikit-learn estimator around skorch.
 
@@ -167,6 +169,7 @@ class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
     _net_class = SkorchClassifier
 
 
+@register
 class MLPNetRegressor(NetRegressorMixin, _MLPParams, BaseNet):
     __doc__ = f"""Multi-layer perceptron regressor: a scikit-learn estimator around skorch.
 

@@ -8,6 +8,8 @@ import math
 
 from torch import nn
 
+from ..persistence import register_layer, register_module
+
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
@@ -154,3 +156,8 @@ class ConvModule(nn.Module):
 
     def forward(self, X):
         return self.layers(X)
+
+
+register_module(MLPModule)
+register_module(ConvModule)
+register_layer(Reshape, lambda m: {"shape": list(m.shape)})

@@ -58,6 +58,9 @@ class NetClassifierMixin(LogitsClassifierMixin):
     def _extra_net_params(self, n_outputs):
         return {"classes": np.arange(n_outputs)}
 
+    def _n_outputs(self):
+        return len(self.classes_)
+
     def fit(self, X, y, sample_weight=None):
         """Fit the net on ``X`` (n_samples, n_features) and class labels ``y``.
 
@@ -108,6 +111,9 @@ class NetRegressorMixin(RegressorMixin):
         scale = y2.std(axis=0)
         self._y_scale = np.where(scale > 0, scale, 1.0)
         return ((y2 - self._y_mean) / self._y_scale).astype(np.float32), y2.shape[1]
+
+    def _n_outputs(self):
+        return len(self._y_mean)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the net on ``X`` (n_samples, n_features) and targets ``y``.

@@ -11,17 +11,20 @@ The file is a zip archive:
 ``parts/N.skops``
     Plain scikit-learn estimators (a logistic regression, a forest, ...) in
     skops' format, loaded with its trusted-types check.
-``quantized/N.pt``
-    State dicts of torch's int8 modules (packed weights), loaded with
-    ``torch.load(weights_only=True)`` into a module rebuilt from the manifest.
+``quantized/N.pt``, ``onnx/N.onnx``
+    Files that estimators store themselves (here: torch's packed int8 states,
+    loaded with ``torch.load(weights_only=True)``, and ONNX graphs).
 
 The manifest records the SHA-256 of every other file; loading checks them.
+
+The writer and reader know plain data, arrays, registered classes, torch
+modules made of registered layers, skorch callbacks and skops parts; an
+estimator's fitted state beyond its attributes is its own business, through
+its ``_save_state``/``_load_state`` methods (see ``register``).
 """
 
-import functools
 import hashlib
 import inspect
-import io
 import json
 import warnings
 import zipfile
@@ -38,7 +41,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
-from skorch.history import History
 from torch import nn
 
 from ._registry import CALLBACKS, LAYERS, TYPES, estimator_classes, module_classes
@@ -52,25 +54,37 @@ class UntrustedTypesError(TypeError):
     """The file holds types that are not trusted; nothing was loaded."""
 
 
-@functools.lru_cache(maxsize=1)
-def _estimator_types():
-    return frozenset(estimator_classes().values())
-
-
-def _key(cls):
-    return f"{cls.__module__.split('._')[0]}.{cls.__qualname__}"
-
-
 # --- saving -------------------------------------------------------------------
-class _Writer:
+class Writer:
+    """Collects a model's manifest nodes, tensors, arrays and files while it is encoded.
+
+    Estimators' ``_save_state`` methods (see :func:`register`) store what is
+    not plain data through ``add_tensors``, ``add_file`` and ``module``.
+    """
+
     def __init__(self):
         self.tensors, self.arrays, self.files = {}, {}, {}
-        self.structure_only = set()  # ids of nets whose weights are restored from elsewhere
+        self.structure_only = set()  # ids of modules whose weights are restored from elsewhere
         self.memo = {}  # id(object) -> node id, so shared objects are saved once
         self._alive = []  # keep memoised objects alive so their ids stay unique
 
-    def tensor_key(self, prefix):
-        return f"{prefix}.{len(self.tensors)}"
+    def add_tensors(self, kind, state_dict):
+        """Store a state dict's tensors; return the prefix that ``Reader.tensors_under`` takes."""
+        prefix = f"{kind}.{len(self.tensors)}"
+        for k, v in state_dict.items():
+            self.tensors[f"{prefix}.{k}"] = v.detach().cpu().clone().contiguous()
+        return prefix
+
+    def add_file(self, folder, extension, data):
+        """Store raw bytes as a member of the archive; return its name."""
+        name = f"{folder}/{len(self.files)}.{extension}"
+        self.files[name] = data
+        return name
+
+    def skip_weights(self, module):
+        """Save ``module`` as structure only: its owner restores the weights at load."""
+        self.structure_only.add(id(module))
+        self._alive.append(module)
 
     def encode(self, value, path):
         if value is None or isinstance(value, (bool, int, float, str)):
@@ -102,13 +116,14 @@ class _Writer:
                 f"{path}: a raw skorch net ({type(value).__name__}) cannot be saved safely; "
                 "use skensemble's nets, or skorch's save_params for its weights."
             )
-        if type(value) in _estimator_types() or isinstance(value, BaseEstimator):
+        registered = type(value) in estimator_classes().values()
+        if registered or isinstance(value, BaseEstimator):
             if id(value) in self.memo:
                 return {"t": "ref", "id": self.memo[id(value)]}
             node_id = len(self.memo)
             self.memo[id(value)] = node_id
             self._alive.append(value)
-            if type(value) in _estimator_types():
+            if registered:
                 node = self._object(value, path)
             else:
                 node = self._skops(value, path)
@@ -135,7 +150,7 @@ class _Writer:
         return {"t": "callback", "cls": key,
                 "params": {k: self.encode(v, f"{path}.{k}") for k, v in params.items()}}
 
-    def _saveable_callbacks(self, callbacks, path):
+    def saveable_callbacks(self, callbacks, path):
         """The callbacks that can be saved as data; a warning names the others."""
         kept, dropped = [], []
         for i, entry in enumerate(callbacks):
@@ -150,18 +165,17 @@ class _Writer:
                           f"{'; '.join(dropped)}.", UserWarning)
         return kept or None
 
+    def plain(self, value):
+        """``value`` as plain JSON data (numpy scalars and arrays become numbers and lists)."""
+        return json.loads(json.dumps(value, default=_json_default))
+
     def _skops(self, value, path):
         import skops.io as sio
 
-        name = f"parts/{len(self.files)}.skops"
-        self.files[name] = sio.dumps(value)
-        return {"t": "skops", "file": name}
+        return {"t": "skops", "file": self.add_file("parts", "skops", sio.dumps(value))}
 
     def _object(self, obj, path):
-        from ..compression import DistilledClassifier, QuantizedClassifier
-        from ..nets._base import BaseNet
-
-        state, extra = dict(vars(obj)), {}
+        state = dict(vars(obj))
         if not isinstance(obj, (Pipeline, FrozenEstimator)):
             # Parameters are saved as configuration: a fitted estimator given as a
             # parameter (a frozen teacher or base net) is saved unfitted, so the
@@ -169,88 +183,30 @@ class _Writer:
             for name in obj.get_params(deep=False):
                 if name in state:
                     state[name] = _unfitted(state[name])
-        if isinstance(obj, BaseNet):
-            if state.get("callbacks"):
-                state["callbacks"] = self._saveable_callbacks(state["callbacks"], path)
-            if "net_" in state:
-                extra["net"] = self._net(state.pop("net_"), path)
-        if isinstance(obj, QuantizedClassifier) and "quantized_module_" in state:
-            extra["quantized"] = self._quantized(state.pop("quantized_module_"), obj.backend_, path)
-            from ..utils._access import get_net
-
-            net = get_net(obj.estimator_)
-            if _restorable_from_quantized(net.module_, obj.backend_, obj.quantized_module_):
-                # the float net's weights are the dequantized int8/half weights:
-                # store its structure only, so the file is ~4x (2x) smaller
-                self.structure_only.add(id(net))
-                extra["quantized"]["float_from_quantized"] = True
-        if isinstance(obj, DistilledClassifier):
-            state["teacher_"] = None  # the teacher is not needed to predict
+        extra = {}
+        if hasattr(obj, "_save_state"):
+            state, extra = obj._save_state(self, state, path)
         encoded = {k: self.encode(v, f"{path}.{k}") for k, v in state.items()}
-        return {"t": "obj", "cls": _key(type(obj)), "state": encoded, "extra": extra}
+        return {"t": "obj", "cls": _key_in(estimator_classes(), type(obj)), "state": encoded,
+                "extra": extra}
 
-    def _module(self, module, path, weights=True):
+    def module(self, module, path):
+        """A torch module as a layer list (see ``register_module``); its weights as tensors.
+
+        Modules passed to :meth:`skip_weights` are stored as structure only.
+        """
         cls = next((k for k, c in module_classes().items() if type(module) is c), None)
         if cls is None:
             raise TypeError(f"{path}: torch module {type(module).__qualname__} cannot be saved safely.")
         layers = []
         for layer in module.layers:
             name = type(layer).__name__
-            if name == "Reshape":
-                layers.append({"type": "Reshape", "args": {"shape": list(layer.shape)}})
-                continue
             if name not in LAYERS or type(layer) is not LAYERS[name][0]:
                 raise TypeError(f"{path}: layer {name} cannot be saved safely.")
             layers.append({"type": name, "args": LAYERS[name][1](layer)})
-        if not weights:
+        if id(module) in self.structure_only:
             return {"cls": cls, "layers": layers, "prefix": None}
-        prefix = self.tensor_key("m")
-        for k, v in module.state_dict().items():
-            self.tensors[f"{prefix}.{k}"] = v.detach().cpu().clone().contiguous()
-        return {"cls": cls, "layers": layers, "prefix": prefix}
-
-    def _net(self, net, path):
-        # epoch-level history only: per-batch records would dominate small models' files
-        epochs = [{k: v for k, v in row.items() if k != "batches"} for row in net.history]
-        history = json.loads(json.dumps(epochs, default=_json_default))
-        weights = id(net) not in self.structure_only
-        return {"module": self._module(net.module_, path, weights), "batch_size": net.batch_size,
-                "history": history}
-
-    def _quantized(self, module, backend, path):
-        if backend.startswith("onnxruntime"):  # an ONNX graph is data, not code
-            name = f"onnx/{len(self.files)}.onnx"
-            self.files[name] = module.onnx_bytes
-            return {"backend": backend, "file": name}
-        if backend in ("torch-dynamic", "torch-static"):
-            name = f"quantized/{len(self.files)}.pt"
-            buf = io.BytesIO()
-            with warnings.catch_warnings():  # torch's own TypedStorage deprecation notice
-                warnings.simplefilter("ignore", UserWarning)
-                torch.save(module.state_dict(), buf)
-            self.files[name] = buf.getvalue()
-            return {"backend": backend, "file": name}
-        prefix = self.tensor_key("q")
-        for k, v in module.state_dict().items():
-            self.tensors[f"{prefix}.{k}"] = v.detach().cpu().clone().contiguous()
-        dtype = str(next(module.parameters()).dtype).replace("torch.", "") if backend == "half" else None
-        return {"backend": backend, "prefix": prefix, "dtype": dtype}
-
-
-def _restorable_from_quantized(module, backend, quantized):
-    """Whether every float layer can be read back from the quantized model.
-
-    Static int8 and ONNX export fuse batch norms (and, for ONNX, convolutions)
-    into other layers, so their float parameters are gone; such float nets are
-    saved in full.
-    """
-    if backend.startswith("onnxruntime"):
-        from ..compression._onnx import onnx_linear_weights
-
-        return onnx_linear_weights(quantized.onnx_bytes, module) is not None
-    if backend != "torch-static":
-        return True
-    return not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in module.modules())
+        return {"cls": cls, "layers": layers, "prefix": self.add_tensors("m", module.state_dict())}
 
 
 def _key_in(registry, cls):
@@ -276,7 +232,7 @@ def _callback_problem(callback):
     """
     if _key_in(CALLBACKS, type(callback)) is None:
         return f"{type(callback).__qualname__} is not a known skorch callback"
-    probe = _Writer()
+    probe = Writer()
     for name, value in _non_default_params(callback).items():
         try:
             probe.encode(value, name)
@@ -308,7 +264,7 @@ def _versions():
     import sklearn
     import skorch
 
-    from .. import __version__
+    from .._version import __version__
 
     return {"skensemble": __version__, "torch": torch.__version__,
             "scikit-learn": sklearn.__version__, "skorch": skorch.__version__,
@@ -326,7 +282,7 @@ def save(estimator, path):
     stored as data raise a ``TypeError`` naming them.  A distilled model is
     saved without its fitted teacher.
     """
-    writer = _Writer()
+    writer = Writer()
     root = writer.encode(estimator, "estimator")
     files = dict(writer.files)
     files["tensors.safetensors"] = torch_save_st(writer.tensors) if writer.tensors else b""
@@ -344,7 +300,10 @@ def save(estimator, path):
 
 
 # --- loading ------------------------------------------------------------------
-class _Reader:
+class Reader:
+    """Decodes a model file's manifest; estimators' ``_load_state`` use its ``file``,
+    ``tensors_under`` and ``module``."""
+
     def __init__(self, zf, manifest, trusted):
         self.zf, self.manifest, self.trusted = zf, manifest, list(trusted or [])
         self._tensors = self._arrays = None
@@ -438,102 +397,35 @@ class _Reader:
         self.objects[node.get("id")] = obj
         for key, value in node["state"].items():
             setattr(obj, key, self.decode(value))
-        extra = node.get("extra", {})
-        if "net" in extra:
-            self._restore_net(obj, extra["net"])
-        if "quantized" in extra:
-            self._restore_quantized(obj, extra["quantized"])
+        if hasattr(obj, "_load_state"):
+            obj._load_state(self, node.get("extra", {}))
         return obj
 
-    def _module(self, spec, device):
+    def tensors_under(self, prefix):
+        """The state dict stored by ``Writer.add_tensors`` under ``prefix``."""
+        prefix = prefix + "."
+        return {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
+
+    def module(self, spec, device="cpu"):
+        """Rebuild a torch module stored by ``Writer.module`` from registered classes only.
+
+        A module stored as structure only (``"prefix": None``) keeps its fresh
+        initial weights: its owner restores them.
+        """
         mcls = module_classes().get(spec["cls"])
         if mcls is None:
             raise UntrustedTypesError(f"Unknown module class {spec['cls']!r}.")
-        from ..nets._modules import Reshape
-
         layers = []
         for layer in spec["layers"]:
-            if layer["type"] == "Reshape":
-                layers.append(Reshape(tuple(layer["args"]["shape"])))
-            elif layer["type"] in LAYERS:
-                layers.append(LAYERS[layer["type"]][0](**layer["args"]))
-            else:
+            if layer["type"] not in LAYERS:
                 raise UntrustedTypesError(f"Unknown layer {layer['type']!r}.")
+            layers.append(LAYERS[layer["type"]][0](**layer["args"]))
         module = mcls.__new__(mcls)
         nn.Module.__init__(module)
         module.layers = nn.Sequential(*layers)
-        if spec["prefix"] is None:  # weights restored from the quantized module
-            return module.to(device)
-        prefix = spec["prefix"] + "."
-        state = {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
-        module.load_state_dict(state, strict=True)
+        if spec["prefix"] is not None:
+            module.load_state_dict(self.tensors_under(spec["prefix"]), strict=True)
         return module.to(device)
-
-    def _restore_net(self, est, spec):
-        device = getattr(est, "device_", "cpu")
-        if str(device).startswith("cuda") and not torch.cuda.is_available():
-            device = "cpu"  # trained on a GPU, loaded on a machine without one
-        est.device_ = device
-        n_outputs = len(est.classes_) if hasattr(est, "classes_") else len(est._y_mean)
-        net = est._make_net(est.n_features_in_, n_outputs, spec["batch_size"], est._seed, device)
-        net.initialize()
-        net.module_ = self._module(spec["module"], device)
-        net.initialize_optimizer()
-        net.history = History(spec["history"])
-        est.net_ = net
-
-    def _restore_quantized(self, est, spec):
-        from ..compression import _onnx as qb_onnx
-        from ..compression import _quantize_backends as qb
-        from ..utils._access import get_module
-
-        float_module = get_module(est.estimator_)
-        backend = spec["backend"]
-        if backend.startswith("onnxruntime"):
-            est.quantized_module_ = qb_onnx.OnnxRuntimeModel(self.file(spec["file"]))
-            if spec.get("float_from_quantized"):
-                state = qb_onnx.onnx_linear_weights(est.quantized_module_.onnx_bytes, float_module)
-                float_module.load_state_dict(state, strict=True)
-            return
-        if backend in ("torch-dynamic", "torch-static"):
-            example = np.zeros((2, est.n_features_in_), dtype=np.float32)
-            module = (qb.torch_dynamic_int8(float_module) if backend == "torch-dynamic"
-                      else qb.torch_static_int8(float_module, example))
-            with warnings.catch_warnings():  # torch's own TypedStorage deprecation notice
-                warnings.simplefilter("ignore", UserWarning)
-                state = torch.load(io.BytesIO(self.file(spec["file"])), weights_only=True)
-        else:
-            module = (qb.weight_only_int8(float_module) if backend == "weight-only"
-                      else qb.half(float_module, getattr(torch, spec["dtype"])))
-            prefix = spec["prefix"] + "."
-            state = {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
-        module.load_state_dict(state, strict=True)
-        est.quantized_module_ = module
-        if spec.get("float_from_quantized"):
-            _dequantize_into(float_module, module)
-
-
-def _dequantize_into(float_module, quantized):
-    """Set ``float_module``'s weights to the dequantized weights of ``quantized``."""
-    from ..compression._quantize_backends import Int8WeightOnlyLinear
-
-    quantized = getattr(quantized, "module", quantized)  # torch static int8: a QuantWrapper
-    with torch.no_grad():
-        for name, layer in float_module.named_modules():
-            if not name or not (list(layer.parameters(recurse=False)) or list(layer.buffers(recurse=False))):
-                continue
-            q = quantized.get_submodule(name)
-            if isinstance(q, Int8WeightOnlyLinear):
-                layer.weight.copy_(q.weight_int8.float() * q.scale[:, None])
-                if layer.bias is not None:
-                    layer.bias.copy_(q.bias)
-            elif callable(getattr(q, "weight", None)):  # torch's packed int8 layers
-                layer.weight.copy_(q.weight().dequantize())
-                if layer.bias is not None:
-                    layer.bias.copy_(q.bias())
-            else:
-                layer.load_state_dict({k: v.float() if v.is_floating_point() else v
-                                       for k, v in q.state_dict().items()})
 
 
 def load(path, *, trusted=None):
@@ -564,4 +456,4 @@ def load(path, *, trusted=None):
                 f"{path} uses format version {manifest['format_version']}, newer than this "
                 f"skensemble supports ({FORMAT_VERSION}); upgrade skensemble to load it."
             )
-        return _Reader(zf, manifest, trusted).decode(manifest["root"])
+        return Reader(zf, manifest, trusted).decode(manifest["root"])

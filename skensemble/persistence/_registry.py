@@ -1,8 +1,13 @@
 """Allow-lists for loading: the only classes a saved file can name.
 
 A manifest names classes by key; loading looks the key up here and never
-imports a name from the file.  Anything else must come through skops with its
-trusted-types check.
+imports a name from the file.  The lists are closed: a class is loadable
+because code registered it (skensemble registers its own estimators, torch
+modules and layers where they are defined, with :func:`register`,
+:func:`register_module` and :func:`register_layer`), never because a file
+names it.  Anything else must come through skops with its trusted-types check.
+
+This module imports nothing from skensemble's estimator packages.
 """
 
 import torch
@@ -13,52 +18,88 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from torch import nn
 
+_ESTIMATORS = {}
+_MODULES = {}
+
+
+def class_key(cls):
+    """The key that names ``cls`` in a file: public package path and class name.
+
+    ``skensemble.nets._mlp.MLPNetClassifier`` is saved as
+    ``skensemble.nets.MLPNetClassifier``.
+    """
+    return f"{cls.__module__.split('._')[0]}.{cls.__qualname__}"
+
+
+def register(cls=None, *, key=None):
+    """Make an estimator class saveable and loadable by :func:`skensemble.save`/``load``.
+
+    Usable as a decorator.  The estimator's attributes (``vars``) are saved
+    as data (parameters as unfitted clones); a class controls its own fitted
+    state with two optional methods:
+
+    ``_save_state(self, writer, state, path) -> (state, extra)``
+        Called before anything of the object is written, with ``state``, a
+        copy of its attributes.  Return the attributes to save as data and a
+        JSON-serialisable ``extra`` dict describing what the method stored
+        itself through ``writer`` (``add_tensors``, ``add_file``,
+        ``module``, ``skip_weights``, ``encode``).
+    ``_load_state(self, reader, extra)``
+        Called after the saved attributes are set, with the ``extra`` dict;
+        restores the rest through ``reader`` (``tensors_under``, ``file``,
+        ``module``, ``decode``).
+
+    Parameters
+    ----------
+    cls : type
+        The class.
+    key : str, default=None
+        The name in files; the default is the public package path plus the
+        class name (see :func:`class_key`).  Keep it stable across releases.
+    """
+
+    def add(cls):
+        name = key or class_key(cls)
+        if _ESTIMATORS.get(name, cls) is not cls:
+            raise ValueError(f"Another class is already registered as {name!r}.")
+        _ESTIMATORS[name] = cls
+        return cls
+
+    return add if cls is None else add(cls)
+
+
+def register_module(cls, *, key=None):
+    """Make a torch module class saveable as a list of layers.
+
+    The class must keep its whole computation in an ``nn.Sequential``
+    attribute named ``layers`` whose layers are registered with
+    :func:`register_layer` (torch's common layers are).
+    """
+    name = key or cls.__name__
+    if _MODULES.get(name, cls) is not cls:
+        raise ValueError(f"Another module class is already registered as {name!r}.")
+    _MODULES[name] = cls
+    return cls
+
+
+def register_layer(cls, args, *, key=None):
+    """Make a layer class saveable: ``args(layer)`` gives its constructor arguments as data."""
+    LAYERS[key or cls.__name__] = (cls, args)
+    return cls
+
 
 def estimator_classes():
-    """Estimator and helper classes whose state skensemble saves attribute by attribute."""
-    from .. import compression, ensemble, nets
-
-    classes = [
-        nets.MLPNetClassifier, nets.MLPNetRegressor, nets.ConvNetClassifier,
-        compression.PrunedClassifier, compression.QuantizedClassifier,
-        compression.DistilledClassifier, compression.MagnitudeImportance,
-        compression.TaylorImportance, compression.RandomImportance,
-        compression.NoiseAugmenter, compression.MixupAugmenter, compression.MungeAugmenter,
-        ensemble.VotingClassifier, ensemble.StackingClassifier,
-        ensemble.CascadeClassifier, ensemble.EnsembleSelectionClassifier,
-        Pipeline, FrozenEstimator, SkVotingClassifier, SkStackingClassifier,
-    ]
-    return {f"{c.__module__.split('._')[0]}.{c.__qualname__}": c for c in classes}
+    """Registered estimator classes by key."""
+    return dict(_ESTIMATORS)
 
 
 def module_classes():
-    from ..nets._modules import ConvModule, MLPModule
+    """Registered torch module classes by key."""
+    return dict(_MODULES)
 
-    return {"MLPModule": MLPModule, "ConvModule": ConvModule}
 
-
-# Layers a saved module may contain, with the constructor arguments kept.
-LAYERS = {
-    "Linear": (nn.Linear, lambda m: {"in_features": m.in_features, "out_features": m.out_features,
-                                     "bias": m.bias is not None}),
-    "Conv1d": (nn.Conv1d, None),
-    "Conv2d": (nn.Conv2d, None),
-    "BatchNorm1d": (nn.BatchNorm1d, None),
-    "BatchNorm2d": (nn.BatchNorm2d, None),
-    "ReLU": (nn.ReLU, lambda m: {}),
-    "LeakyReLU": (nn.LeakyReLU, lambda m: {"negative_slope": m.negative_slope}),
-    "GELU": (nn.GELU, lambda m: {"approximate": m.approximate}),
-    "Tanh": (nn.Tanh, lambda m: {}),
-    "Sigmoid": (nn.Sigmoid, lambda m: {}),
-    "SiLU": (nn.SiLU, lambda m: {}),
-    "Identity": (nn.Identity, lambda m: {}),
-    "Dropout": (nn.Dropout, lambda m: {"p": m.p}),
-    "MaxPool1d": (nn.MaxPool1d, lambda m: {"kernel_size": m.kernel_size, "stride": m.stride}),
-    "MaxPool2d": (nn.MaxPool2d, lambda m: {"kernel_size": m.kernel_size, "stride": m.stride}),
-    "AvgPool1d": (nn.AvgPool1d, lambda m: {"kernel_size": m.kernel_size, "stride": m.stride}),
-    "AvgPool2d": (nn.AvgPool2d, lambda m: {"kernel_size": m.kernel_size, "stride": m.stride}),
-    "Flatten": (nn.Flatten, lambda m: {"start_dim": m.start_dim, "end_dim": m.end_dim}),
-}
+for _cls in (Pipeline, FrozenEstimator, SkVotingClassifier, SkStackingClassifier):
+    register(_cls)
 
 
 def _conv_args(m):
@@ -73,10 +114,36 @@ def _norm_args(m):
             "affine": m.affine, "track_running_stats": m.track_running_stats}
 
 
-for _name in ("Conv1d", "Conv2d"):
-    LAYERS[_name] = (LAYERS[_name][0], _conv_args)
-for _name in ("BatchNorm1d", "BatchNorm2d"):
-    LAYERS[_name] = (LAYERS[_name][0], _norm_args)
+def _pool_args(m):
+    return {"kernel_size": m.kernel_size, "stride": m.stride}
+
+
+def _no_args(m):
+    return {}
+
+
+# Layers a saved module may contain, with the constructor arguments kept.
+LAYERS = {
+    "Linear": (nn.Linear, lambda m: {"in_features": m.in_features, "out_features": m.out_features,
+                                     "bias": m.bias is not None}),
+    "Conv1d": (nn.Conv1d, _conv_args),
+    "Conv2d": (nn.Conv2d, _conv_args),
+    "BatchNorm1d": (nn.BatchNorm1d, _norm_args),
+    "BatchNorm2d": (nn.BatchNorm2d, _norm_args),
+    "ReLU": (nn.ReLU, _no_args),
+    "LeakyReLU": (nn.LeakyReLU, lambda m: {"negative_slope": m.negative_slope}),
+    "GELU": (nn.GELU, lambda m: {"approximate": m.approximate}),
+    "Tanh": (nn.Tanh, _no_args),
+    "Sigmoid": (nn.Sigmoid, _no_args),
+    "SiLU": (nn.SiLU, _no_args),
+    "Identity": (nn.Identity, _no_args),
+    "Dropout": (nn.Dropout, lambda m: {"p": m.p}),
+    "MaxPool1d": (nn.MaxPool1d, _pool_args),
+    "MaxPool2d": (nn.MaxPool2d, _pool_args),
+    "AvgPool1d": (nn.AvgPool1d, _pool_args),
+    "AvgPool2d": (nn.AvgPool2d, _pool_args),
+    "Flatten": (nn.Flatten, lambda m: {"start_dim": m.start_dim, "end_dim": m.end_dim}),
+}
 
 # Classes that parameters may hold (optimizers, learning-rate schedules).
 TYPES = {

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from ..utils._access import get_module
-from ..utils._torch import eval_mode
+from ..persistence import save
+from ..utils._torch import eval_mode, state_size_bytes
 
 
 def _modules(model):
@@ -94,12 +95,7 @@ def saved_size_bytes(model):
     objects it cannot save).  Torch modules: ``torch.save`` of the state dict.
     """
     if isinstance(model, nn.Module):
-        buf = io.BytesIO()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            torch.save(model.state_dict(), buf)
-        return buf.tell()
-    from ..persistence import save
+        return state_size_bytes(model)
 
     buf = io.BytesIO()
     try:

@@ -19,10 +19,37 @@ To make an estimator of your own reachable, set ``_skensemble_net_attr`` to the
 name of the fitted attribute holding the net or the estimator wrapping it.
 """
 
+import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from skorch import NeuralNet
+
+
+def _unwrap(estimator):
+    """Yield ``(layer, preprocessing)`` from ``estimator`` down to its net, in the protocol's order.
+
+    ``preprocessing`` is the fitted pipeline head applied before ``layer``
+    (``None`` when there is none).  The walk stops at a skorch net, at an
+    object that follows no step of the protocol, and at a meta-estimator
+    whose fitted attribute is missing (that object is yielded last).
+    """
+    seen = estimator
+    while True:
+        yield seen, None
+        if isinstance(seen, NeuralNet):
+            return
+        if isinstance(seen, FrozenEstimator):
+            seen = seen.estimator
+        elif isinstance(seen, Pipeline):
+            if len(seen.steps) > 1:
+                yield seen, seen[:-1]
+            seen = seen.steps[-1][1]
+        else:
+            attr = getattr(type(seen), "_skensemble_net_attr", None)
+            if attr is None or not hasattr(seen, attr):
+                return
+            seen = getattr(seen, attr)
 
 
 def get_net(estimator):
@@ -35,32 +62,17 @@ def get_net(estimator):
     NotFittedError
         If the net inside is not fitted yet.
     """
-    seen = estimator
-    while True:
-        if isinstance(seen, NeuralNet):
-            if not getattr(seen, "initialized_", False):
-                raise NotFittedError(
-                    f"The skorch net inside {type(estimator).__name__} is not fitted."
-                )
-            return seen
-        if isinstance(seen, FrozenEstimator):
-            seen = seen.estimator
-            continue
-        if isinstance(seen, Pipeline):
-            seen = seen.steps[-1][1]
-            continue
-        attr = getattr(type(seen), "_skensemble_net_attr", None)
-        if attr is None:
-            raise TypeError(
-                f"{type(estimator).__name__} holds no torch net: expected a skorch "
-                "NeuralNet, a skensemble net or a skensemble meta-estimator wrapping one."
-            )
-        if not hasattr(seen, attr):
-            raise NotFittedError(
-                f"This {type(seen).__name__} instance is not fitted yet; "
-                "call 'fit' first."
-            )
-        seen = getattr(seen, attr)
+    *_, (last, _) = _unwrap(estimator)
+    if isinstance(last, NeuralNet):
+        if not getattr(last, "initialized_", False):
+            raise NotFittedError(f"The skorch net inside {type(estimator).__name__} is not fitted.")
+        return last
+    if getattr(type(last), "_skensemble_net_attr", None) is not None:
+        raise NotFittedError(f"This {type(last).__name__} instance is not fitted yet; call 'fit' first.")
+    raise TypeError(
+        f"{type(estimator).__name__} holds no torch net: expected a skorch "
+        "NeuralNet, a skensemble net or a skensemble meta-estimator wrapping one."
+    )
 
 
 def get_module(estimator):
@@ -70,18 +82,8 @@ def get_module(estimator):
 
 def is_net(estimator):
     """Whether ``estimator`` is, or wraps, a torch net (fitted or not)."""
-    seen = estimator
-    while True:
-        if isinstance(seen, NeuralNet):
-            return True
-        if isinstance(seen, FrozenEstimator):
-            seen = seen.estimator
-        elif isinstance(seen, Pipeline):
-            seen = seen.steps[-1][1]
-        elif getattr(type(seen), "_skensemble_net_attr", None) is not None:
-            return True
-        else:
-            return False
+    *_, (last, _) = _unwrap(estimator)
+    return isinstance(last, NeuralNet) or getattr(type(last), "_skensemble_net_attr", None) is not None
 
 
 def net_input(estimator, X):
@@ -90,21 +92,7 @@ def net_input(estimator, X):
     Steps of a ``Pipeline`` before the net are applied; the result is a float32
     array, what skensemble's nets and skorch modules are trained on.
     """
-    import numpy as np
-
-    seen = estimator
-    while True:
-        if isinstance(seen, NeuralNet):
-            break
-        if isinstance(seen, FrozenEstimator):
-            seen = seen.estimator
-        elif isinstance(seen, Pipeline):
-            if len(seen.steps) > 1:
-                X = seen[:-1].transform(X)
-            seen = seen.steps[-1][1]
-        else:
-            attr = getattr(type(seen), "_skensemble_net_attr", None)
-            if attr is None:
-                break
-            seen = getattr(seen, attr)
+    for _, preprocessing in _unwrap(estimator):
+        if preprocessing is not None:
+            X = preprocessing.transform(X)
     return np.asarray(X, dtype=np.float32)

@@ -1,6 +1,10 @@
 """Small torch helpers that leave the caller's module as it was."""
 
+import io
+import warnings
 from contextlib import contextmanager
+
+import torch
 
 
 @contextmanager
@@ -18,3 +22,12 @@ def eval_mode(module):
     finally:
         for m, flag in flags:
             m.training = flag
+
+
+def state_size_bytes(module):
+    """Bytes of ``torch.save(module.state_dict())``: the size of a module's weights on disk."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's TypedStorage notice for int8 states
+        torch.save(module.state_dict(), buf)
+    return buf.tell()

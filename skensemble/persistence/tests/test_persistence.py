@@ -7,6 +7,8 @@ import zipfile
 
 import numpy as np
 import pytest
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
@@ -22,7 +24,7 @@ from skensemble.ensemble import (
     VotingClassifier,
 )
 from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
-from skensemble.persistence import UntrustedTypesError, _io
+from skensemble.persistence import UntrustedTypesError
 
 
 def tiny(**kw):
@@ -346,8 +348,13 @@ def test_unknown_callback_in_a_file_is_refused(small_data, tmp_path):
         skensemble.load(path)
 
 
-def test_loading_code_never_unpickles():
-    source = inspect.getsource(_io)
+@pytest.mark.parametrize("module", ["skensemble.persistence._io", "skensemble.persistence._registry",
+                                    "skensemble.persistence._sklearn_trust",
+                                    "skensemble.compression._quantize_backends", "skensemble.nets._base"])
+def test_loading_code_never_unpickles(module):
+    import importlib
+
+    source = inspect.getsource(importlib.import_module(module))
     assert "import pickle" not in source and "pickle.load" not in source
     assert "joblib" not in source
     assert "eval(" not in source and "exec(" not in source
@@ -390,3 +397,57 @@ def test_files_of_format_version_1_still_load():
         "DistilledClassifier", "ConvNetClassifier", "CascadeClassifier"]
     reg = skensemble.load(data / "format1_regressor.zip")
     np.testing.assert_array_equal(reg.predict(expected["X_reg"]), expected["pred_reg"])
+
+
+@skensemble.persistence.register
+class LinearProbe(ClassifierMixin, BaseEstimator):
+    """A test-only estimator that keeps a torch layer: saved through the protocol alone."""
+
+    def __init__(self, ridge=1e-3):
+        self.ridge = ridge
+
+    def fit(self, X, y):
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        self.n_features_in_ = X.shape[1]
+        X1 = np.hstack([X, np.ones((len(X), 1))])
+        W = np.linalg.solve(X1.T @ X1 + self.ridge * np.eye(X1.shape[1]), X1.T @ np.eye(len(self.classes_))[codes])
+        self.layer_ = torch.nn.Linear(X.shape[1], len(self.classes_))
+        with torch.no_grad():
+            self.layer_.weight.copy_(torch.as_tensor(W[:-1].T))
+            self.layer_.bias.copy_(torch.as_tensor(W[-1]))
+        return self
+
+    def predict_proba(self, X):
+        with torch.no_grad():
+            return torch.softmax(self.layer_(torch.as_tensor(X, dtype=torch.float32)), 1).double().numpy()
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+    def _save_state(self, writer, state, path):
+        layer = state.pop("layer_", None)
+        if layer is None:
+            return state, {}
+        return state, {"layer": writer.add_tensors("probe", layer.state_dict()),
+                       "shape": [layer.in_features, layer.out_features]}
+
+    def _load_state(self, reader, extra):
+        if extra:
+            self.layer_ = torch.nn.Linear(*extra["shape"])
+            self.layer_.load_state_dict(reader.tensors_under(extra["layer"]), strict=True)
+
+
+def test_an_estimator_registered_outside_persistence_round_trips(data, tmp_path):
+    X, X_test, y = data
+    probe = LinearProbe().fit(X, y)
+    vote = VotingClassifier([("probe", LinearProbe()), ("lr", LogisticRegression())], voting="soft").fit(X, y)
+    for model in (probe, vote, LinearProbe()):
+        path = skensemble.save(model, tmp_path / "m.zip")
+        with zipfile.ZipFile(path) as zf:
+            manifest = zf.read("manifest.json").decode()
+        assert "pickle" not in manifest and "LinearProbe" in manifest
+        loaded = skensemble.load(path)
+        if hasattr(model, "classes_"):
+            np.testing.assert_array_equal(loaded.predict_proba(X_test), model.predict_proba(X_test))
+        else:
+            assert not hasattr(loaded, "layer_") and loaded.get_params() == model.get_params()

@@ -1,0 +1,192 @@
+"""torch's int8 and half-precision kernels: float module in, quantized module out.
+
+The functions here build the quantized modules; the backend objects in
+:mod:`._quantize_backends` decide when each is used and how it is saved.
+
+* dynamic int8: ``torch.ao.quantization.quantize_dynamic`` on ``Linear``
+  layers (int8 weights, activations quantized on the fly);
+* static int8: eager-mode quantization (fused Conv/Linear + batch norm +
+  ReLU) with activation ranges calibrated on training samples and
+  per-channel weight scales (Linear and Conv);
+* weight-only int8: int8 weights with per-output-channel scales,
+  dequantized at each forward (4x smaller, not faster; works on any torch);
+* float16 / bfloat16: the module cast to half precision.
+"""
+
+import copy
+import warnings
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+
+def has_torch_ao():
+    try:
+        import torch.ao.quantization  # noqa: F401
+        import torch.ao.quantization.quantize_fx  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@contextmanager
+def _quiet():
+    """Silence the deprecation and user warnings torch.ao emits on every call."""
+    with warnings.catch_warnings():
+        for category in (DeprecationWarning, FutureWarning, UserWarning):
+            warnings.simplefilter("ignore", category)
+        yield
+
+
+def require_linear(module):
+    """Dynamic int8 quantizes Linear layers: refuse a module that has none."""
+    if not any(isinstance(m, nn.Linear) for m in module.modules()):
+        raise ValueError(
+            "method='dynamic' quantizes Linear layers and this module has none; "
+            "use method='static' for conv-only modules."
+        )
+
+
+def torch_dynamic_int8(module, calibration_X=None):
+    import torch.ao.quantization as tq
+
+    require_linear(module)
+    with _quiet():
+        return tq.quantize_dynamic(copy.deepcopy(module).cpu().eval(), {nn.Linear}, dtype=torch.qint8)
+
+
+# Parameter-free layers that run on quantized tensors as they are (or that the
+# eager converter swaps for a quantized twin, such as ELU).
+_QUANTIZED_OK = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.Hardswish, nn.ELU,
+    nn.Identity, nn.Dropout, nn.Flatten, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d,
+    nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+)
+_QUANTIZED_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.BatchNorm2d)
+
+
+def _fusions(model):
+    """Names of Conv/Linear + BatchNorm (+ ReLU) runs inside ``nn.Sequential`` containers.
+
+    Only Sequential children are known to run in order; the patterns are the
+    ones ``torch.ao.quantization.fuse_modules`` folds in eval mode.
+    """
+    out = []
+    for prefix, parent in model.named_modules():
+        if not isinstance(parent, nn.Sequential):
+            continue
+        children = list(parent.named_children())
+        full = [f"{prefix}.{n}" if prefix else n for n, _ in children]
+        i = 0
+        while i < len(children):
+            layer, run = children[i][1], [full[i]]
+            nxt = [c for _, c in children[i + 1 : i + 3]]
+            norm = nn.BatchNorm1d if isinstance(layer, (nn.Linear, nn.Conv1d)) else nn.BatchNorm2d
+            if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+                if nxt and type(nxt[0]) is norm:
+                    run.append(full[i + 1])
+                    if not isinstance(layer, nn.Linear) and len(nxt) > 1 and type(nxt[1]) is nn.ReLU:
+                        run.append(full[i + 2])
+                elif nxt and type(nxt[0]) is nn.ReLU:
+                    run.append(full[i + 1])
+            if len(run) > 1:
+                out.append(run)
+            i += len(run)
+    return out
+
+
+def _float_islands(model):
+    """Run layers that have no int8 kernel in float: dequantize before, quantize after."""
+    from torch.ao.quantization import DeQuantStub, QuantStub
+
+    for name, layer in list(model.named_modules()):
+        if not name or next(layer.children(), None) is not None:
+            continue
+        if isinstance(layer, _QUANTIZED_LAYERS + _QUANTIZED_OK) or type(layer).__name__ == "Reshape":
+            continue
+        if any(True for _ in layer.parameters(recurse=False)) and not isinstance(layer, nn.BatchNorm1d):
+            raise ValueError(
+                f"method='static' with backend='torch' cannot quantize layer {name!r} "
+                f"({type(layer).__name__}); use backend='onnxruntime' or method='dynamic'."
+            )
+        _set_child(model, name, nn.Sequential(DeQuantStub(), layer, QuantStub()))
+
+
+def _set_child(root, name, new):
+    parent_name, _, child = name.rpartition(".")
+    setattr(root.get_submodule(parent_name) if parent_name else root, child, new)
+
+
+def torch_static_int8(module, calibration_X):
+    """Static int8 with torch's eager-mode kernels (weights and activations in int8).
+
+    Conv/Linear + BatchNorm (+ ReLU) runs are fused, activation ranges are
+    calibrated on ``calibration_X`` (histogram observers), weights get
+    per-channel scales.  Eager mode instead of FX graph mode: FX traces by
+    patching ``torch.nn.Module.__call__`` process-wide, which breaks nets
+    training in other threads; eager mode only hooks the copy it quantizes.
+    The result takes and returns float tensors (``QuantWrapper``).
+    """
+    import torch.ao.quantization as tq
+
+    model = copy.deepcopy(module).cpu().eval()
+    X = torch.as_tensor(calibration_X, dtype=torch.float32)
+    engine = torch.backends.quantized.engine
+    with _quiet():
+        fusions = _fusions(model)
+        if fusions:
+            model = tq.fuse_modules(model, fusions)
+        _float_islands(model)
+        wrapped = tq.QuantWrapper(model)
+        wrapped.qconfig = tq.get_default_qconfig(engine if engine in ("x86", "fbgemm", "qnnpack", "onednn") else "x86")
+        tq.prepare(wrapped, inplace=True)
+        with torch.inference_mode():
+            for start in range(0, len(X), 256):
+                wrapped(X[start : start + 256])
+        tq.convert(wrapped, inplace=True)
+        try:
+            with torch.inference_mode():
+                wrapped(X[:2])
+        except (RuntimeError, NotImplementedError) as exc:
+            raise ValueError(
+                f"method='static' with backend='torch' cannot run {type(module).__name__} on int8 "
+                f"tensors ({str(exc).splitlines()[0]}); its forward uses an operation without an "
+                "int8 kernel (a residual addition, say). Use backend='onnxruntime' or method='dynamic'."
+            ) from None
+    return wrapped
+
+
+class Int8WeightOnlyLinear(nn.Module):
+    """A Linear layer storing int8 weights with one float scale per output unit."""
+
+    def __init__(self, linear):
+        super().__init__()
+        w = linear.weight.detach().float()
+        scale = w.abs().amax(dim=1).clamp_min(1e-12) / 127.0
+        self.register_buffer("weight_int8", torch.round(w / scale[:, None]).to(torch.int8))
+        self.register_buffer("scale", scale)
+        bias = linear.bias
+        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+
+    def forward(self, X):
+        w = self.weight_int8.float() * self.scale[:, None]
+        return nn.functional.linear(X, w, self.bias)
+
+
+def weight_only_int8(module, calibration_X=None):
+    model = copy.deepcopy(module).cpu().eval()
+    found = False
+    for name, layer in list(model.named_modules()):
+        if isinstance(layer, nn.Linear):
+            parent_name, _, child = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            setattr(parent, child, Int8WeightOnlyLinear(layer))
+            found = True
+    if not found:
+        raise ValueError("This module has no Linear layer to quantize.")
+    return model
+
+
+def half(module, dtype):
+    return copy.deepcopy(module).to(dtype).eval()
