@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..utils._torch import count_params
 from ._graph import record
 
 PRODUCERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
@@ -262,13 +263,6 @@ def remove_units(module, group, keep):
 def prunable_weights(module):
     """Names of the weight matrices and kernels of Linear/Conv layers."""
     return [f"{name}.weight" for name, m in module.named_modules() if isinstance(m, PRODUCERS)]
-
-
-def count_params(module, nonzero=False):
-    """Number of parameters of ``module`` (only the non-zero ones if ``nonzero``)."""
-    if nonzero:
-        return int(sum(int(torch.count_nonzero(p)) for p in module.parameters()))
-    return int(sum(p.numel() for p in module.parameters()))
 
 
 __all__ = [

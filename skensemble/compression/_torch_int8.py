@@ -167,7 +167,7 @@ class Int8WeightOnlyLinear(nn.Module):
         self.register_buffer("weight_int8", torch.round(w / scale[:, None]).to(torch.int8))
         self.register_buffer("scale", scale)
         bias = linear.bias
-        self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
+        self.bias = None if bias is None else nn.Parameter(bias.detach().float().clone(), requires_grad=False)
 
     def forward(self, X):
         w = self.weight_int8.float() * self.scale[:, None]

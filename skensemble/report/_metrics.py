@@ -16,7 +16,7 @@ from torch import nn
 
 from ..utils._access import get_module
 from ..persistence import save
-from ..utils._torch import eval_mode, state_size_bytes
+from ..utils._torch import count_params, eval_mode, state_size_bytes
 
 
 def _modules(model):
@@ -39,52 +39,24 @@ def _modules(model):
     return []
 
 
-def _tensors(module):
-    if hasattr(module, "weight_arrays"):  # an ONNX Runtime model
-        return [torch.as_tensor(a.astype(np.float32)) for a in module.weight_arrays()]
-    # quantized layers keep their weights packed (counted apart) next to
-    # per-layer ``scale``/``zero_point`` entries, which are not weights
-    packed = {f"{name}.{attr}" for name, layer in module.named_modules()
-              if hasattr(layer, "_packed_params") for attr in ("scale", "zero_point")}
-    return [t for name, t in module.state_dict().items() if name not in packed]
-
-
 def count_parameters(model, nonzero=False):
     """Number of (non-zero) stored weights of the torch modules in ``model``.
 
-    Packed int8 weights count as their unpacked number of weights. Returns
-    ``None`` for models without torch modules.
+    Counted as :func:`skensemble.utils.count_params` counts a module (packed
+    int8 weights unpacked; batch-norm statistics and quantization scales
+    left out); an ONNX Runtime model counts its weight initializers.
+    Returns ``None`` for models without torch modules.
     """
     modules = _modules(model)
     if not modules:
         return None
     total = 0
     for module in modules:
-        for t in _tensors(module):
-            if not torch.is_tensor(t) or not (t.is_floating_point() or t.dtype in (torch.qint8, torch.quint8, torch.int8)):
-                continue
-            if t.is_quantized:
-                t = t.dequantize()
-            total += int(torch.count_nonzero(t)) if nonzero else t.numel()
-        total += _packed_params(module, nonzero)
-    return total
-
-
-def _packed_params(module, nonzero):
-    """Weights held in packed form by quantized layers (not in state_dict tensors)."""
-    total = 0
-    if not isinstance(module, nn.Module):
-        return 0
-    for layer in module.modules():
-        packed = getattr(layer, "_packed_params", None)
-        if packed is None or not hasattr(packed, "_weight_bias"):
-            continue
-        w, b = packed._weight_bias()
-        for t in (w, b):
-            if t is None:
-                continue
-            t = t.dequantize() if t.is_quantized else t
-            total += int(torch.count_nonzero(t)) if nonzero else t.numel()
+        if hasattr(module, "weight_arrays"):  # an ONNX Runtime model
+            arrays = module.weight_arrays()
+            total += sum(int(np.count_nonzero(a)) if nonzero else a.size for a in arrays)
+        else:
+            total += count_params(module, nonzero)
     return total
 
 

@@ -31,3 +31,27 @@ def state_size_bytes(module):
         warnings.simplefilter("ignore", UserWarning)  # torch's TypedStorage notice for int8 states
         torch.save(module.state_dict(), buf)
     return buf.tell()
+
+
+_INT8 = (torch.int8, torch.qint8, torch.quint8)
+
+
+def count_params(module, nonzero=False):
+    """Number of stored weights of ``module`` (only the non-zero ones if ``nonzero``).
+
+    Weights are the module's parameters, its int8 weight buffers
+    (weight-only int8) and the packed weights of torch's int8 layers,
+    counted unpacked.  Batch-norm statistics and quantization scales are not
+    weights.  The one parameter counter of skensemble: pruning's
+    ``n_params_`` and the compression report both use it.
+    """
+    tensors = list(module.parameters()) + [b for b in module.buffers() if b.dtype in _INT8]
+    for layer in module.modules():
+        packed = getattr(layer, "_packed_params", None)
+        if packed is not None and hasattr(packed, "_weight_bias"):
+            tensors += [t for t in packed._weight_bias() if t is not None]
+    total = 0
+    for t in tensors:
+        t = t.dequantize() if t.is_quantized else t
+        total += int(torch.count_nonzero(t)) if nonzero else t.numel()
+    return total
