@@ -5,8 +5,7 @@ import numbers
 
 from ..persistence import register
 from ..utils._compat import Interval, StrOptions
-from ._base import BaseNet
-from ._mlp import _FITTED_ATTRS
+from ._base import BaseNet, store_params
 from ._modules import ConvModule
 from ._skorch import SkorchClassifier
 from ._targets import NetClassifierMixin
@@ -14,7 +13,7 @@ from ._targets import NetClassifierMixin
 
 @register
 class ConvNetClassifier(NetClassifierMixin, BaseNet):
-    __doc__ = f"""Convolutional classifier taking the usual 2-D X.
+    """Convolutional classifier taking the usual 2-D X.
 
     Each row of X is reshaped inside the net to ``input_shape``:
     ``(channels, length)`` for 1-D signals (``Conv1d``) or
@@ -32,20 +31,82 @@ class ConvNetClassifier(NetClassifierMixin, BaseNet):
         Output channels of each conv block.
     kernel_size : int, default=3
         Kernel size of every convolution ("same" padding for odd sizes).
-    pooling : {{"max", "avg"}} or None, default="max"
+    pooling : {"max", "avg"} or None, default="max"
         Pooling after each conv block.
     hidden_layer_sizes : tuple of int, default=(64,)
         Hidden units of the dense head.
-    activation, dropout, batch_norm, max_epochs, lr, batch_size, optimizer, \
-weight_decay, l1, early_stopping, validation_fraction, n_iter_no_change, \
-callbacks, net_params, device, amp, random_state, verbose
-        As in :class:`MLPNetClassifier` (``dropout`` applies to the dense head,
-        ``batch_norm`` to the conv blocks).
+    activation : {"relu", "leaky_relu", "gelu", "tanh", "logistic", "silu", "identity"}, default="relu"
+        Activation after each hidden layer.
+    dropout : float in [0, 1), default=0.0
+        Dropout probability after each hidden activation of the dense head.
+    batch_norm : bool, default=False
+        Batch normalisation after each convolution.
+    max_epochs : int, default=100
+        Number of passes over the training data (fewer with early stopping).
+    lr : float, default=1e-3
+        Learning rate.
+    batch_size : int, default=128
+        Mini-batch size (capped at the number of samples).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
+        The optimizer.
+    weight_decay : float, default=0.0
+        L2 penalty, passed to the optimizer as ``weight_decay``.
+    l1 : float, default=0.0
+        L1 penalty: ``l1 * sum(|W|)`` over weight matrices is added to each
+        training batch's loss.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for
+        classifiers) and stop when the validation loss has not improved for
+        ``n_iter_no_change`` epochs; the best epoch's weights are restored.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks; they are copied at each fit.
+    net_params : dict, default=None
+        Any further skorch argument, e.g. ``{"optimizer__momentum": 0.9}`` or
+        ``{"iterator_train__drop_last": True}``; it wins over the settings above.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA when
+        available, else CPU).  Checked at ``fit`` before any training.
+    amp : bool or {"float16", "bfloat16"}, default=False
+        Automatic mixed precision: forward passes (training and prediction)
+        run under ``torch.autocast`` in the given dtype while the weights and
+        the loss stay float32.  ``True`` picks float16 on CUDA (with gradient
+        scaling) and bfloat16 on CPU.  It pays off on GPUs with tensor cores;
+        on a CPU it is about as fast as float32 at best (with AVX-512 bf16,
+        see ``benchmarks/results/nets.md``) and slower without bf16 units.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split.  With
+        an int, fits are identical on CPU and torch's global random state is
+        left untouched.
+    verbose : int, default=0
+        Print skorch's epoch table when positive.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.{_FITTED_ATTRS}
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    net_ : skorch.NeuralNet
+        The fitted skorch net.
+    module_ : torch.nn.Module
+        The fitted torch module (``net_.module_``).
+    history_ : skorch.History
+        Per-epoch training history (``net_.history``).
+    n_epochs_ : int
+        Epochs trained.
+    device_ : str
+        The device the net was trained on.
+
+    See Also
+    --------
+    MLPNetClassifier : Fully connected net for any table.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
@@ -93,29 +154,7 @@ callbacks, net_params, device, amp, random_state, verbose
         random_state=None,
         verbose=0,
     ):
-        self.input_shape = input_shape
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.pooling = pooling
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.batch_norm = batch_norm
-        self.max_epochs = max_epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.l1 = l1
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.callbacks = callbacks
-        self.net_params = net_params
-        self.device = device
-        self.amp = amp
-        self.random_state = random_state
-        self.verbose = verbose
+        store_params(self, locals())
 
     def _resolve_shape(self, n_features):
         """The concrete sample shape for ``n_features`` columns, checked."""

@@ -1,16 +1,63 @@
 """Multi-layer perceptron estimators."""
 
 from ..persistence import register
-from ._base import BaseNet
+from ._base import BaseNet, store_params
 from ._modules import MLPModule
 from ._skorch import SkorchClassifier, SkorchRegressor
 from ._targets import NetClassifierMixin, NetRegressorMixin
 
-_MLP_DOC_PARAMS = """
+class _MLPParams:
+    def __init__(
+        self,
+        hidden_layer_sizes=(128,),
+        *,
+        activation="relu",
+        dropout=0.0,
+        batch_norm=False,
+        max_epochs=100,
+        lr=1e-3,
+        batch_size=128,
+        optimizer="adam",
+        weight_decay=0.0,
+        l1=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        callbacks=None,
+        net_params=None,
+        device="cpu",
+        amp=False,
+        random_state=None,
+        verbose=0,
+    ):
+        store_params(self, locals())
+
+    _parameter_constraints = {**BaseNet._parameter_constraints, **BaseNet._hidden_constraints}
+
+    def _module_spec(self, n_features, n_outputs):
+        return MLPModule, {
+            "n_features": n_features,
+            "n_outputs": n_outputs,
+            "hidden_layer_sizes": tuple(int(h) for h in self.hidden_layer_sizes),
+            "activation": self.activation,
+            "dropout": self.dropout,
+            "batch_norm": self.batch_norm,
+        }
+
+
+@register
+class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
+    """Multi-layer perceptron classifier: a scikit-learn estimator around skorch.
+
+    Input and output sizes are inferred at ``fit``.  X may be any numeric
+    array or DataFrame (it is cast to float32); labels may be strings or any
+    integers, and ``predict`` returns them as given.
+
+    Parameters
+    ----------
     hidden_layer_sizes : tuple of int, default=(128,)
         Units of each hidden layer.
-    activation : {"relu", "leaky_relu", "gelu", "tanh", "logistic", "silu", \
-"identity"}, default="relu"
+    activation : {"relu", "leaky_relu", "gelu", "tanh", "logistic", "silu", "identity"}, default="relu"
         Activation after each hidden layer.
     dropout : float in [0, 1), default=0.0
         Dropout probability after each hidden activation.
@@ -22,8 +69,7 @@ _MLP_DOC_PARAMS = """
         Learning rate.
     batch_size : int, default=128
         Mini-batch size (capped at the number of samples).
-    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, \
-default="adam"
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
         The optimizer.
     weight_decay : float, default=0.0
         L2 penalty, passed to the optimizer as ``weight_decay``.
@@ -59,9 +105,11 @@ default="adam"
         left untouched.
     verbose : int, default=0
         Print skorch's epoch table when positive.
-"""
 
-_FITTED_ATTRS = """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -76,80 +124,7 @@ _FITTED_ATTRS = """
         Epochs trained.
     device_ : str
         The device the net was trained on.
-"""
 
-
-class _MLPParams:
-    def __init__(
-        self,
-        hidden_layer_sizes=(128,),
-        *,
-        activation="relu",
-        dropout=0.0,
-        batch_norm=False,
-        max_epochs=100,
-        lr=1e-3,
-        batch_size=128,
-        optimizer="adam",
-        weight_decay=0.0,
-        l1=0.0,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        callbacks=None,
-        net_params=None,
-        device="cpu",
-        amp=False,
-        random_state=None,
-        verbose=0,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.batch_norm = batch_norm
-        self.max_epochs = max_epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.l1 = l1
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.callbacks = callbacks
-        self.net_params = net_params
-        self.device = device
-        self.amp = amp
-        self.random_state = random_state
-        self.verbose = verbose
-
-    _parameter_constraints = {**BaseNet._parameter_constraints, **BaseNet._hidden_constraints}
-
-    def _module_spec(self, n_features, n_outputs):
-        return MLPModule, {
-            "n_features": n_features,
-            "n_outputs": n_outputs,
-            "hidden_layer_sizes": tuple(int(h) for h in self.hidden_layer_sizes),
-            "activation": self.activation,
-            "dropout": self.dropout,
-            "batch_norm": self.batch_norm,
-        }
-
-
-@register
-class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
-    __doc__ = f"""Multi-layer perceptron classifier: a scikit-learn estimator around skorch.
-
-    Input and output sizes are inferred at ``fit``.  X may be any numeric
-    array or DataFrame (it is cast to float32); labels may be strings or any
-    integers, and ``predict`` returns them as given.
-
-    Parameters
-    ----------{_MLP_DOC_PARAMS}
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.{_FITTED_ATTRS}
     See Also
     --------
     ConvNetClassifier : Convolutional net for signals and images.
@@ -166,20 +141,91 @@ class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
     >>> clf.score(X, y) > 0.9
     True
     """
+
     _net_class = SkorchClassifier
 
 
 @register
 class MLPNetRegressor(NetRegressorMixin, _MLPParams, BaseNet):
-    __doc__ = f"""Multi-layer perceptron regressor: a scikit-learn estimator around skorch.
+    """Multi-layer perceptron regressor: a scikit-learn estimator around skorch.
 
     Targets (one or several columns) are standardised for training and scaled
     back at ``predict``.
 
     Parameters
-    ----------{_MLP_DOC_PARAMS}
+    ----------
+    hidden_layer_sizes : tuple of int, default=(128,)
+        Units of each hidden layer.
+    activation : {"relu", "leaky_relu", "gelu", "tanh", "logistic", "silu", "identity"}, default="relu"
+        Activation after each hidden layer.
+    dropout : float in [0, 1), default=0.0
+        Dropout probability after each hidden activation.
+    batch_norm : bool, default=False
+        Batch normalisation after each hidden linear layer.
+    max_epochs : int, default=100
+        Number of passes over the training data (fewer with early stopping).
+    lr : float, default=1e-3
+        Learning rate.
+    batch_size : int, default=128
+        Mini-batch size (capped at the number of samples).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
+        The optimizer.
+    weight_decay : float, default=0.0
+        L2 penalty, passed to the optimizer as ``weight_decay``.
+    l1 : float, default=0.0
+        L1 penalty: ``l1 * sum(|W|)`` over weight matrices is added to each
+        training batch's loss.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for
+        classifiers) and stop when the validation loss has not improved for
+        ``n_iter_no_change`` epochs; the best epoch's weights are restored.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks; they are copied at each fit.
+    net_params : dict, default=None
+        Any further skorch argument, e.g. ``{"optimizer__momentum": 0.9}`` or
+        ``{"iterator_train__drop_last": True}``; it wins over the settings above.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA when
+        available, else CPU).  Checked at ``fit`` before any training.
+    amp : bool or {"float16", "bfloat16"}, default=False
+        Automatic mixed precision: forward passes (training and prediction)
+        run under ``torch.autocast`` in the given dtype while the weights and
+        the loss stay float32.  ``True`` picks float16 on CUDA (with gradient
+        scaling) and bfloat16 on CPU.  It pays off on GPUs with tensor cores;
+        on a CPU it is about as fast as float32 at best (with AVX-512 bf16,
+        see ``benchmarks/results/nets.md``) and slower without bf16 units.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split.  With
+        an int, fits are identical on CPU and torch's global random state is
+        left untouched.
+    verbose : int, default=0
+        Print skorch's epoch table when positive.
+
     Attributes
-    ----------{_FITTED_ATTRS}
+    ----------
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    net_ : skorch.NeuralNet
+        The fitted skorch net.
+    module_ : torch.nn.Module
+        The fitted torch module (``net_.module_``).
+    history_ : skorch.History
+        Per-epoch training history (``net_.history``).
+    n_epochs_ : int
+        Epochs trained.
+    device_ : str
+        The device the net was trained on.
+
+    See Also
+    --------
+    MLPNetClassifier : The same network for classification.
+
     Examples
     --------
     >>> from sklearn.datasets import make_regression
@@ -189,4 +235,5 @@ class MLPNetRegressor(NetRegressorMixin, _MLPParams, BaseNet):
     >>> reg.score(X, y) > 0.9
     True
     """
+
     _net_class = SkorchRegressor
