@@ -1,17 +1,18 @@
 """Shared code of the compression meta-estimators."""
 
 import copy
+import functools
 
 import numpy as np
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.frozen import FrozenEstimator
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
-from ..nets._base import BaseNet
 from ..nets._targets import NetClassifierMixin
-from ..utils._access import get_net, is_net, net_input
+from ..utils._access import get_net, is_net
 from ..utils._compat import check_is_fitted, validate_data
 from ..utils._random import torch_seed
 
@@ -28,35 +29,33 @@ def fit_or_copy(estimator, X, y):
 
 
 def encode_labels(estimator, y):
-    """Indices of ``y`` in ``estimator.classes_`` (what the net's loss expects)."""
-    classes = estimator.classes_
-    idx = np.searchsorted(classes, y)
-    idx = np.clip(idx, 0, len(classes) - 1)
-    if not np.all(classes[idx] == np.asarray(y)):
-        unseen = sorted(set(np.asarray(y).tolist()) - set(classes.tolist()))
-        raise ValueError(f"y contains labels the net was not fitted on: {unseen[:5]}.")
-    return idx.astype(np.int64)
+    """Indices of ``y`` in ``estimator.classes_`` (what the net's loss expects).
+
+    scikit-learn's ``LabelEncoder`` with the net's fitted classes; a label the
+    net was not fitted on raises its "previously unseen labels" error.
+    """
+    encoder = LabelEncoder()
+    encoder.classes_ = np.asarray(estimator.classes_)
+    return encoder.transform(y).astype(np.int64)
 
 
-def train_epochs(estimator, X, y, epochs, seed):
-    """Train the net inside ``estimator`` for ``epochs`` more epochs on (X, y)."""
+def train_epochs(estimator, Xn, y_enc, epochs, seed):
+    """Train the net inside ``estimator`` for ``epochs`` more epochs on its input ``Xn``, ``y_enc``."""
     if epochs <= 0:
         return
     net = get_net(estimator)
-    Xn = net_input(estimator, X)
-    y_enc = encode_labels(estimator, y)
     with torch_seed(seed, net.device):
         net.fit_loop(Xn, y_enc, epochs=epochs)
 
 
 def direct_logits(estimator):
-    """``estimator``'s logits function for validated float32 X, when it has one.
+    """``estimator.logits`` without a second input check, for skensemble's net classifiers.
 
-    skensemble's net classifiers have one; for anything else (a user's skorch
-    net, a pipeline) this returns None and predictions go through its methods.
+    For anything else (a user's skorch net, a pipeline) this returns None and
+    predictions go through the estimator's own methods.
     """
-    if isinstance(estimator, BaseNet) and isinstance(estimator, NetClassifierMixin):
-        return estimator._forward_validated
+    if isinstance(estimator, NetClassifierMixin):
+        return functools.partial(estimator.logits, check_input=False)
     return None
 
 

@@ -8,6 +8,7 @@ import torch
 from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from skorch import NeuralNet
 
@@ -225,7 +226,8 @@ class DistilledClassifier(BaseCompressedClassifier):
         augmenter = get_augmenter(self.augmentation)
         seed = draw_seed(self.random_state)
         teacher = self._fit_teacher(X, y)
-        classes = np.unique(y)
+        encoder = LabelEncoder().fit(y)
+        classes = encoder.classes_
         student = self._make_student(seed)
         if self.init == "teacher" and not is_net(teacher):
             raise ValueError("init='teacher' needs a torch-net teacher with the student's architecture.")
@@ -234,11 +236,9 @@ class DistilledClassifier(BaseCompressedClassifier):
                                        self.max_transfer_samples, seed)
         logits = self._teacher_logits(teacher, X_transfer, getattr(self, "feature_names_in_", None))
         n_real = len(X32)
-        labels = np.full(len(X_transfer), -1.0, dtype=np.float32)
-        labels[:n_real] = np.searchsorted(classes, y)
-        is_real = np.zeros(len(X_transfer), dtype=np.float32)
-        is_real[:n_real] = 1.0
-        labels[n_real:] = logits[n_real:].argmax(axis=1)  # unused: is_real = 0
+        # hard labels of real rows; synthetic rows carry the teacher's class (unused: is_real = 0)
+        labels = np.concatenate([encoder.transform(y), logits[n_real:].argmax(axis=1)])
+        is_real = (np.arange(len(X_transfer)) < n_real).astype(np.float32)
         targets = np.column_stack([logits, labels, is_real]).astype(np.float32)
 
         net = self._initialize_student(student, X32, y, classes)

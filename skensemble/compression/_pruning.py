@@ -188,7 +188,7 @@ class PrunedClassifier(BaseCompressedClassifier):
                 net.initialize_optimizer()
             module.zero_grad(set_to_none=True)
             n_before = len(net.history)
-            train_epochs(estimator, X, y, self.fine_tune_epochs, seed + step + 1)
+            train_epochs(estimator, Xn, y_enc, self.fine_tune_epochs, seed + step + 1)
             record = {
                 "step": step + 1,
                 "target_sparsity": target,

@@ -180,8 +180,19 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
         idx = check_random_state(self.random_state).choice(n, self.calibration_size, replace=False)
         return Xn[np.sort(idx)]
 
-    def _logits(self, X):
-        """Logits of the quantized module (predictions never use the float net)."""
+    def logits(self, X):
+        """Raw outputs (logits) of the quantized model as float64; predictions never use the float net.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        logits : ndarray of shape (n_samples, n_classes)
+            Columns ordered as ``classes_``.
+        """
         check_is_fitted(self)
         validate_data(self, X, reset=False, dtype=None)
         return BACKENDS[self.backend_].predict(self.quantized_module_, net_input(self.estimator_, X))

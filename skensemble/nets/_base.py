@@ -73,7 +73,7 @@ class BaseNet(BaseEstimator):
 
     Subclasses define ``__init__`` with explicit parameters, ``_module_spec``
     (the module class and its keyword arguments for the data at hand) and the
-    target handling (``_encode_y``/``_net_class``/``_criterion``).
+    target handling (``_prepare_y``/``_net_class``/``_criterion``).
     """
 
     _skensemble_net_attr = "net_"
@@ -221,17 +221,11 @@ class BaseNet(BaseEstimator):
         return self
 
     # --- inference --------------------------------------------------------
-    def _forward(self, X):
-        """Raw module outputs for ``X`` as a float64 array, after validation."""
-        check_is_fitted(self)
-        return self._forward_validated(self._validate_X(X, reset=False))
-
-    def _forward_validated(self, X):
-        """Raw module outputs for ``X`` already validated as float32 by the caller.
-
-        Meta-estimators that validated X themselves call this, so a prediction
-        through them validates once.
-        """
+    def _forward(self, X, check_input=True):
+        """Raw module outputs for ``X`` as a float64 array (validated first if ``check_input``)."""
+        if check_input:
+            check_is_fitted(self)
+            X = self._validate_X(X, reset=False)
         out = self._forward_with_retry(X)
         if not torch.is_tensor(out):
             raise TypeError(

@@ -21,23 +21,23 @@ def check_two_classes(classes, owner):
 
 
 class LogitsClassifierMixin(ClassifierMixin):
-    """``predict_proba``, ``predict_log_proba`` and ``predict`` from ``_logits(X)``.
+    """``predict_proba``, ``predict_log_proba`` and ``predict`` from ``logits(X)``.
 
-    Subclasses define ``_logits`` (validated input to float64 logits) and
+    Subclasses define ``logits`` (X to float64 logits, after checking X) and
     ``classes_``; probabilities are a float64 softmax, so they sum to one.
     """
 
     def predict_proba(self, X):
         """Class probabilities (float64), columns ordered as ``classes_``."""
-        return softmax(self._logits(X), axis=1)
+        return softmax(self.logits(X), axis=1)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
-        return log_softmax(self._logits(X), axis=1)
+        return log_softmax(self.logits(X), axis=1)
 
     def predict(self, X):
         """Predicted class labels (the original labels of ``y``)."""
-        logits = self._logits(X)
+        logits = self.logits(X)
         return self.classes_[np.argmax(logits, axis=1)]
 
 
@@ -83,8 +83,25 @@ class NetClassifierMixin(LogitsClassifierMixin):
         X, y = validate_data(self, X, y, reset=True, dtype=np.float32)
         return self._fit(X, y, sample_weight)
 
-    def _logits(self, X):
-        return self._forward(X)
+    def logits(self, X, *, check_input=True):
+        """The net's raw outputs (logits, before the softmax) as float64.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+        check_input : bool, default=True
+            Validate X (fitted state, feature count and names, NaN, dtype).
+            A caller that already validated X as a float32 array with the
+            features seen at fit can pass ``False`` and skip a second check
+            (skensemble's compression meta-estimators do).
+
+        Returns
+        -------
+        logits : ndarray of shape (n_samples, n_classes)
+            Columns ordered as ``classes_``.
+        """
+        return self._forward(X, check_input=check_input)
 
 
 class NetRegressorMixin(RegressorMixin):
