@@ -98,3 +98,53 @@ def test_amp_on_cuda_uses_float16_with_loss_scaling(digits_split, monkeypatch):
     assert net.net_.amp_dtype == torch.float16 and scaled
     assert next(net.module_.parameters()).dtype == torch.float32
     assert net.score(X_test, y_test) >= 0.96
+
+
+def test_nested_nets_are_placed_on_cuda(digits_split):
+    from sklearn.linear_model import LogisticRegression
+
+    from skensemble.ensemble import CascadeClassifier, VotingClassifier
+
+    X_train, X_test, y_train, y_test = digits_split
+    cascade = CascadeClassifier([("lr", LogisticRegression(max_iter=2000)),
+                                 ("net", MLPNetClassifier((64,), max_epochs=20, random_state=0))])
+    vote = VotingClassifier([("c", cascade), ("lr", LogisticRegression(max_iter=2000))],
+                            voting="soft", devices=["cuda:0", "cpu"]).fit(X_train, y_train)
+    nested = vote.estimators_[0].named_estimators_.net
+    assert nested.device_ == "cuda:0" and next(nested.module_.parameters()).is_cuda
+    assert vote.score(X_test, y_test) > 0.9
+
+
+def test_export_and_report_leave_a_cuda_module_on_its_device(gpu_mlp, digits_split, tmp_path):
+    from skensemble.compression import to_onnx
+    from skensemble.report import compression_report
+
+    _, X_test, _, y_test = digits_split
+    module = gpu_mlp.module_
+    module.train()
+    to_onnx(gpu_mlp, tmp_path / "net.onnx")
+    compression_report({"net": gpu_mlp}, X_test, y_test, batch_sizes=(8,), n_repeats=1)
+    assert next(module.parameters()).is_cuda and all(m.training for m in module.modules())
+
+
+def test_threaded_compression_fits_on_cuda(digits_split):
+    from joblib import Parallel, delayed
+
+    X_train, _, y_train, _ = digits_split
+    tiny = {"max_epochs": 3, "device": "cuda", "random_state": 0}
+    models = [PrunedClassifier(MLPNetClassifier((32,), **tiny), granularity="neuron", fine_tune_epochs=1),
+              QuantizedClassifier(MLPNetClassifier((32,), **tiny), method="static", backend="torch"),
+              MLPNetClassifier((32,), **tiny)] * 3
+    fitted = Parallel(n_jobs=3, backend="threading")(delayed(m.fit)(X_train, y_train) for m in models)
+    assert len(fitted) == 9
+
+
+def test_cuda_model_round_trips_through_save(gpu_mlp, digits_split, tmp_path):
+    import skensemble
+
+    _, X_test, _, _ = digits_split
+    pruned = PrunedClassifier(FrozenEstimator(gpu_mlp), sparsity=0.5, granularity="neuron",
+                              fine_tune_epochs=1, random_state=0).fit(*digits_split[::2])
+    loaded = skensemble.load(skensemble.save(pruned, tmp_path / "p.zip"))
+    assert next(loaded.estimator_.module_.parameters()).is_cuda
+    np.testing.assert_allclose(loaded.predict_proba(X_test), pruned.predict_proba(X_test), atol=1e-6)

@@ -80,8 +80,7 @@ class BaseCompressedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
     _skensemble_net_attr = "estimator_"
 
     def _check_fit_input(self, X, y, verb):
-        """Validate parameters, X and y, and that ``estimator`` is a net; return y."""
-        self._validate_params()
+        """Validate X and y (parameters: by fit's _fit_context), and that ``estimator`` is a net; return y."""
         _, y = validate_data(self, X, y, reset=True, dtype=np.float32)
         check_classification_targets(y)
         if not is_net(self.estimator):
@@ -126,7 +125,3 @@ class BaseCompressedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         inner, X, logits = self._check_X(X)
         return inner.predict(X) if logits is None else inner.classes_[np.argmax(logits(X), axis=1)]
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags

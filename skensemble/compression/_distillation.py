@@ -16,7 +16,7 @@ from ..nets import MLPNetClassifier
 from ..nets._base import BaseNet
 from ..persistence import register
 from ..utils._access import get_net, is_net, net_input
-from ..utils._compat import HasMethods, Interval, StrOptions, check_is_fitted, validate_data
+from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ..utils._random import draw_seed, torch_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
 from ._base import BaseCompressedClassifier, direct_logits
@@ -212,6 +212,7 @@ class DistilledClassifier(BaseCompressedClassifier):
                 student.initialize()
         return get_net(student)
 
+    @_fit_context(prefer_skip_nested_validation=False)  # teacher and student validate their own
     def fit(self, X, y):
         """Fit the teacher, build the transfer set and train the student.
 
@@ -220,7 +221,6 @@ class DistilledClassifier(BaseCompressedClassifier):
         self : object
             The fitted estimator.
         """
-        self._validate_params()
         X32, y = validate_data(self, X, y, reset=True, dtype=np.float32)
         check_classification_targets(y)
         augmenter = get_augmenter(self.augmentation)

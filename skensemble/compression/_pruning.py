@@ -6,7 +6,7 @@ import torch
 
 from ..persistence import register
 from ..utils._access import get_net, net_input
-from ..utils._compat import HasMethods, Interval, StrOptions
+from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions
 from ..utils._random import draw_seed
 from ._base import (
     BaseCompressedClassifier,
@@ -152,6 +152,7 @@ class PrunedClassifier(BaseCompressedClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
+    @_fit_context(prefer_skip_nested_validation=False)  # estimator is validated by its own fit
     def fit(self, X, y):
         """Fit (or copy) the net, prune it and fine-tune it.
 

@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 from ..nets._targets import LogitsClassifierMixin
 from ..persistence import register
 from ..utils._access import get_module, net_input
-from ..utils._compat import HasMethods, Interval, StrOptions, check_is_fitted, validate_data
+from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ._base import BaseCompressedClassifier, fit_or_copy
 from ._onnx import has_onnxruntime
 from ._quantize_backends import BACKENDS, get_backend
@@ -144,6 +144,7 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
             )
         return "weight-only"
 
+    @_fit_context(prefer_skip_nested_validation=False)  # estimator is validated by its own fit
     def fit(self, X, y):
         """Fit (or copy) the net and quantize it.
 

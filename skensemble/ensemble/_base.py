@@ -178,7 +178,7 @@ def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=No
 def check_fit_input(owner, X, y, sample_weight=None):
     """Shared start of the cascade's and ensemble selection's ``fit``.
 
-    Validates the parameters, the members (scikit-learn's checks of names,
+    Validates the members (scikit-learn's checks of names,
     types and ``"drop"``; each member needs ``predict_proba``, and a
     ``sample_weight`` argument to ``fit`` when weights are given), X, the
     class labels and the weights; sets ``n_features_in_``,
@@ -187,7 +187,6 @@ def check_fit_input(owner, X, y, sample_weight=None):
     for their feature names; float32 when a raw skorch net is among the
     members), y and the weights.
     """
-    owner._validate_params()
     names, members = owner._validate_estimators()
     kept = [(n, e) for n, e in zip(names, members) if e != "drop"]
     names, members = [n for n, _ in kept], [e for _, e in kept]

@@ -11,6 +11,7 @@ from sklearn.utils.parallel import Parallel, delayed
 
 from ..persistence import register
 from ..utils._compat import (
+    _fit_context,
     BaseHeterogeneousEnsemble,
     Interval,
     StrOptions,
@@ -144,6 +145,7 @@ class EnsembleSelectionClassifier(ClassifierMixin, BaseHeterogeneousEnsemble):
         self.devices = devices
         self.verbose = verbose
 
+    @_fit_context(prefer_skip_nested_validation=False)  # members validate their own parameters
     def fit(self, X, y, sample_weight=None):
         """Select and weight members on out-of-fold probabilities, then refit them.
 

@@ -15,7 +15,7 @@ stays reachable: ``callbacks``, ``net_params`` (any skorch argument such as
 
 import copy
 import numbers
-from abc import abstractmethod
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import torch
@@ -68,7 +68,7 @@ def store_params(estimator, arguments):
             setattr(estimator, name, value)
 
 
-class BaseNet(BaseEstimator):
+class BaseNet(BaseEstimator, metaclass=ABCMeta):
     """Base class of the net estimators (not public API).
 
     Subclasses define ``__init__`` with explicit parameters, ``_module_spec``
@@ -114,9 +114,6 @@ class BaseNet(BaseEstimator):
     # --- fitting ----------------------------------------------------------
     def _validate_X(self, X, reset):
         return validate_data(self, X, reset=reset, dtype=np.float32)
-
-    def _check_module_params(self):
-        """Hook for subclasses to validate module parameters before fitting."""
 
     def _make_net(self, n_features, n_outputs, *, seed, device, n_samples=None, weighted=False):
         """The skorch net for this data (not initialized); the batch is capped at ``n_samples``."""
@@ -177,7 +174,6 @@ class BaseNet(BaseEstimator):
 
     def _build(self, X, y, weighted=False):
         """Validate targets and build the (untrained) skorch net for this data."""
-        self._check_module_params()
         y_enc, n_outputs = self._prepare_y(y)
         self.device_ = resolve_device(self.device)
         self._seed = draw_seed(self.random_state)

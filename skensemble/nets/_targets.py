@@ -8,7 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 from torch import nn
 
-from ..utils._compat import validate_data
+from ..utils._compat import _fit_context, validate_data
 
 
 def check_two_classes(classes, owner):
@@ -61,6 +61,7 @@ class NetClassifierMixin(LogitsClassifierMixin):
     def _n_outputs(self):
         return len(self.classes_)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the net on ``X`` (n_samples, n_features) and class labels ``y``.
 
@@ -79,7 +80,6 @@ class NetClassifierMixin(LogitsClassifierMixin):
         self : object
             The fitted estimator.
         """
-        self._validate_params()
         X, y = validate_data(self, X, y, reset=True, dtype=np.float32)
         return self._fit(X, y, sample_weight)
 
@@ -117,7 +117,6 @@ class NetRegressorMixin(RegressorMixin):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
-        tags.regressor_tags.poor_score = False
         return tags
 
     def _prepare_y(self, y):
@@ -132,6 +131,7 @@ class NetRegressorMixin(RegressorMixin):
     def _n_outputs(self):
         return len(self._y_mean)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the net on ``X`` (n_samples, n_features) and targets ``y``.
 
@@ -150,7 +150,6 @@ class NetRegressorMixin(RegressorMixin):
         self : object
             The fitted estimator.
         """
-        self._validate_params()
         X, y = validate_data(
             self, X, y, reset=True, dtype=np.float32, y_numeric=True, multi_output=True
         )

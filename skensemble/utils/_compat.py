@@ -12,7 +12,6 @@ from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
-    validate_params,
 )
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -38,5 +37,4 @@ __all__ = [
     "check_is_fitted",
     "check_sample_weight",
     "validate_data",
-    "validate_params",
 ]
