@@ -33,7 +33,8 @@ def environment():
         f"Python {platform.python_version()}, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), skorch {skorch.__version__}, "
         f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
-        f"{platform.machine()} CPU, {__import__('os').cpu_count()} cores"
+        f"{platform.machine()} CPU ({torch.backends.cpu.get_cpu_capability()}), "
+        f"{__import__('os').cpu_count()} cores"
     )
 
 

@@ -25,7 +25,7 @@ VARIANTS = [
     ("int8 dynamic, default backend='auto'", dict(dtype="int8", method="dynamic")),
     ("int8 dynamic, torch", dict(dtype="int8", method="dynamic", backend="torch")),
     ("int8 static, default backend='auto'", dict(dtype="int8", method="static")),
-    ("int8 static, torch FX", dict(dtype="int8", method="static", backend="torch")),
+    ("int8 static, torch eager", dict(dtype="int8", method="static", backend="torch")),
     ("int8 weight-only", dict(dtype="int8", backend="weight-only")),
     ("float16", dict(dtype="float16")),
     ("bfloat16", dict(dtype="bfloat16")),
