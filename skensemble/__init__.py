@@ -19,10 +19,11 @@ utils
 from ._version import __version__
 from . import compression, ensemble, nets, persistence, report, utils  # noqa: E402
 from .persistence import load, save  # noqa: E402
-from .nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor  # noqa: E402
+from .nets import ConvNetClassifier, ConvNetRegressor, MLPNetClassifier, MLPNetRegressor  # noqa: E402
 
 __all__ = [
     "ConvNetClassifier",
+    "ConvNetRegressor",
     "MLPNetClassifier",
     "MLPNetRegressor",
     "__version__",

@@ -13,7 +13,7 @@ from skensemble.ensemble import (
     StackingClassifier,
     VotingClassifier,
 )
-from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
+from skensemble.nets import ConvNetClassifier, ConvNetRegressor, MLPNetClassifier, MLPNetRegressor
 
 _NET = dict(hidden_layer_sizes=(8,), max_epochs=20, lr=0.01, random_state=0)
 
@@ -24,6 +24,7 @@ def cheap_estimators():
         MLPNetClassifier(**_NET),
         MLPNetRegressor(**_NET),
         ConvNetClassifier(channels=(4,), **_NET),
+        ConvNetRegressor(channels=(4,), **_NET),
         PrunedClassifier(MLPNetClassifier(**_NET), sparsity=0.5, fine_tune_epochs=2, random_state=0),
         PrunedClassifier(MLPNetClassifier((16,), max_epochs=20, lr=0.01, random_state=0),
                          sparsity=0.5, granularity="neuron", fine_tune_epochs=2, random_state=0),
@@ -52,7 +53,7 @@ EXPECTED_FAILED_CHECKS = {
     **{
         name: {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS}
         # the cascade's cheap instance has a net member
-        for name in ("MLPNetClassifier", "MLPNetRegressor", "ConvNetClassifier", "CascadeClassifier")
+        for name in ("MLPNetClassifier", "ConvNetClassifier", "CascadeClassifier")
     },
     "QuantizedClassifier": {
         "check_methods_subset_invariance": (

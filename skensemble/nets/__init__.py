@@ -1,6 +1,6 @@
 """scikit-learn estimators around skorch nets whose sizes are inferred at fit."""
 
-from ._conv import ConvNetClassifier
+from ._conv import ConvNetClassifier, ConvNetRegressor
 from ._loader import TensorLoader
 from ._mlp import MLPNetClassifier, MLPNetRegressor
 from ._modules import ConvModule, MLPModule
@@ -9,6 +9,7 @@ from ._skorch import NonFiniteLossError
 __all__ = [
     "ConvModule",
     "ConvNetClassifier",
+    "ConvNetRegressor",
     "MLPModule",
     "MLPNetClassifier",
     "MLPNetRegressor",

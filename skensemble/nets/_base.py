@@ -108,8 +108,11 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         """Return ``(module_class, module_kwargs)`` for this data."""
 
     @abstractmethod
-    def _prepare_y(self, y):
-        """Validate and encode ``y``; set target attributes; return (y_enc, n_outputs)."""
+    def _prepare_y(self, y, sample_weight=None):
+        """Validate and encode ``y`` (weighted by ``sample_weight``); set target attributes.
+
+        Returns ``(y_enc, n_outputs)``.
+        """
 
     # --- fitting ----------------------------------------------------------
     def _validate_X(self, X, reset):
@@ -172,9 +175,10 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     def _extra_net_params(self, n_outputs):
         return {}
 
-    def _build(self, X, y, weighted=False):
+    def _build(self, X, y, sample_weight=None):
         """Validate targets and build the (untrained) skorch net for this data."""
-        y_enc, n_outputs = self._prepare_y(y)
+        weighted = sample_weight is not None
+        y_enc, n_outputs = self._prepare_y(y, sample_weight)
         self.device_ = resolve_device(self.device)
         self._seed = draw_seed(self.random_state)
         net = self._make_net(X.shape[1], n_outputs, seed=self._seed, device=self.device_,
@@ -191,7 +195,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             sample_weight = check_sample_weight(sample_weight, X)
             if np.all(sample_weight == sample_weight[0]):
                 sample_weight = None
-        net, y_enc = self._build(X, y, weighted=sample_weight is not None)
+        net, y_enc = self._build(X, y, sample_weight)
         if sample_weight is not None:
             y_enc = pack_sample_weight(y_enc, sample_weight)
         with torch_seed(self._seed, self.device_):

@@ -47,7 +47,7 @@ class NetClassifierMixin(LogitsClassifierMixin):
     _criterion = nn.CrossEntropyLoss
     _stratify = True
 
-    def _prepare_y(self, y):
+    def _prepare_y(self, y, sample_weight=None):
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
@@ -119,12 +119,13 @@ class NetRegressorMixin(RegressorMixin):
         tags.target_tags.multi_output = True
         return tags
 
-    def _prepare_y(self, y):
+    def _prepare_y(self, y, sample_weight=None):
         y = np.asarray(y, dtype=np.float64)
         self._y_1d = y.ndim == 1
         y2 = y.reshape(len(y), -1)
-        self._y_mean = y2.mean(axis=0)
-        scale = y2.std(axis=0)
+        # weighted like the loss: a zero-weight row must not move the scaling
+        self._y_mean = np.average(y2, axis=0, weights=sample_weight)
+        scale = np.sqrt(np.average((y2 - self._y_mean) ** 2, axis=0, weights=sample_weight))
         self._y_scale = np.where(scale > 0, scale, 1.0)
         return ((y2 - self._y_mean) / self._y_scale).astype(np.float32), y2.shape[1]
 

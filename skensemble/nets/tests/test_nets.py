@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
-from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
+from skensemble.nets import ConvNetClassifier, ConvNetRegressor, MLPNetClassifier, MLPNetRegressor
 
 
 def cheap(**kw):
@@ -51,6 +51,19 @@ def test_regressor_fits_and_keeps_target_shape():
     assert reg.score(X, y) > 0.95
     Y = np.c_[y, -y]
     assert MLPNetRegressor((8,), max_epochs=2).fit(X, Y).predict(X).shape == (300, 2)
+
+
+def test_conv_regressor_learns_a_local_pattern():
+    """A 1-D signal whose target is a local feature: the conv regressor finds it."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1200, 32))
+    y = 10 * np.abs(X[:, 10:13]).sum(axis=1) + 500  # non-linear, far from unit scale
+    reg = ConvNetRegressor((1, 32), channels=(8,), hidden_layer_sizes=(32,), max_epochs=80,
+                           lr=0.01, random_state=0).fit(X[:900], y[:900])
+    assert reg.score(X[900:], y[900:]) > 0.8
+    Y = np.c_[y, -2 * y]
+    both = ConvNetRegressor((1, 32), channels=(4,), max_epochs=2, random_state=0).fit(X, Y)
+    assert both.predict(X[:5]).shape == (5, 2)
 
 
 # --- labels and input types ---------------------------------------------------

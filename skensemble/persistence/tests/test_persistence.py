@@ -23,7 +23,7 @@ from skensemble.ensemble import (
     StackingClassifier,
     VotingClassifier,
 )
-from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
+from skensemble.nets import ConvNetClassifier, ConvNetRegressor, MLPNetClassifier, MLPNetRegressor
 from skensemble.persistence import UntrustedTypesError
 
 
@@ -52,6 +52,8 @@ MODELS = {
                                                 random_state=0).fit(X, y),
     "regressor": lambda X, y, net: MLPNetRegressor((8,), max_epochs=3, random_state=0).fit(
         X, (y == "a").astype(float)),
+    "conv regressor, two targets": lambda X, y, net: ConvNetRegressor(
+        (1, -1), channels=(4,), max_epochs=3, random_state=0).fit(X, np.c_[y == "a", X[:, 0]]),
     "pruned neurons": lambda X, y, net: PrunedClassifier(
         FrozenEstimator(net), sparsity=0.5, granularity="neuron", random_state=0).fit(X, y),
     "pruned weights": lambda X, y, net: PrunedClassifier(
