@@ -10,9 +10,9 @@ from ._importance import (
     RandomImportance,
     TaylorImportance,
 )
-from ._pruning import PrunedClassifier
-from ._quantization import QuantizedClassifier
-from ._quantize_backends import Int8WeightOnlyLinear
+from ._pruning import PrunedClassifier, PrunedRegressor
+from ._quantization import QuantizedClassifier, QuantizedRegressor
+from ._torch_int8 import Int8WeightOnlyLinear
 from ._schedule import sparsity_schedule
 from ._surgery import StructuralPruningError, count_params, find_groups, remove_units
 
@@ -27,7 +27,9 @@ __all__ = [
     "Int8WeightOnlyLinear",
     "MagnitudeImportance",
     "PrunedClassifier",
+    "PrunedRegressor",
     "QuantizedClassifier",
+    "QuantizedRegressor",
     "RandomImportance",
     "StructuralPruningError",
     "TaylorImportance",

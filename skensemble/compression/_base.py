@@ -5,14 +5,22 @@ import functools
 
 import numpy as np
 from scipy.special import log_softmax, softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    RegressorMixin,
+    clone,
+    is_classifier,
+    is_regressor,
+)
 from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..nets._targets import NetClassifierMixin
-from ..utils._access import get_net, is_net
+from ..utils._access import get_net, get_net_estimator, is_net
 from ..utils._compat import check_is_fitted, validate_data
 from ..utils._random import torch_seed
 
@@ -28,24 +36,31 @@ def fit_or_copy(estimator, X, y):
     return clone(estimator).fit(X, y)
 
 
-def encode_labels(estimator, y):
-    """Indices of ``y`` in ``estimator.classes_`` (what the net's loss expects).
+def net_targets(estimator, y):
+    """``y`` as the net inside ``estimator`` trains on it (for fine-tuning the fitted net).
 
-    scikit-learn's ``LabelEncoder`` with the net's fitted classes; a label the
-    net was not fitted on raises its "previously unseen labels" error.
+    skensemble's nets encode their own targets (``encode_targets``: class
+    indices, or standardised regression targets); for a user's skorch net,
+    class labels become indices into its ``classes_`` and regression targets
+    float32 columns.
     """
-    encoder = LabelEncoder()
-    encoder.classes_ = np.asarray(estimator.classes_)
-    return encoder.transform(y).astype(np.int64)
+    net_estimator = get_net_estimator(estimator)
+    if net_estimator is not None:
+        return net_estimator.encode_targets(y)
+    if is_classifier(estimator):
+        encoder = LabelEncoder()
+        encoder.classes_ = np.asarray(estimator.classes_)
+        return encoder.transform(y).astype(np.int64)
+    return np.asarray(y, dtype=np.float32).reshape(len(y), -1)
 
 
-def train_epochs(estimator, Xn, y_enc, epochs, seed):
-    """Train the net inside ``estimator`` for ``epochs`` more epochs on its input ``Xn``, ``y_enc``."""
+def train_epochs(estimator, Xn, targets, epochs, seed):
+    """Train the net inside ``estimator`` for ``epochs`` more epochs on its input ``Xn``."""
     if epochs <= 0:
         return
     net = get_net(estimator)
     with torch_seed(seed, net.device):
-        net.fit_loop(Xn, y_enc, epochs=epochs)
+        net.fit_loop(Xn, targets, epochs=epochs)
 
 
 def direct_logits(estimator):
@@ -69,27 +84,38 @@ def _estimator_has(attr):
     return check
 
 
-class BaseCompressedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
-    """Prediction delegation shared by the compression meta-estimators.
+class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
+    """What the compression meta-estimators share, whatever the task.
 
-    Subclasses set the fitted attribute named by ``_skensemble_net_attr`` (the
-    compressed estimator), ``classes_`` and the input attributes in ``fit``;
-    predictions come from that attribute.
+    Subclasses (through a task mixin) set the fitted attribute named by
+    ``_skensemble_net_attr`` (the compressed estimator) and the input
+    attributes in ``fit``; predictions come from that attribute.
     """
 
     _skensemble_net_attr = "estimator_"
 
     def _check_fit_input(self, X, y, verb):
         """Validate X and y (parameters: by fit's _fit_context), and that ``estimator`` is a net; return y."""
-        _, y = validate_data(self, X, y, reset=True, dtype=np.float32)
-        check_classification_targets(y)
+        y = self._validate_targets(X, y)
         if not is_net(self.estimator):
             raise TypeError(
                 f"{type(self).__name__} {verb} torch nets, but estimator is a "
                 f"{type(self.estimator).__name__}. Pass a skensemble net, a skorch "
-                "NeuralNetClassifier, or a FrozenEstimator/Pipeline holding one."
+                "net, or a FrozenEstimator/Pipeline holding one."
             )
+        self._check_task(self.estimator, "estimator")
         return y
+
+    def _check_task(self, estimator, name):
+        """Refuse a classifier where a regressor is needed, and the reverse."""
+        wrong = is_regressor(estimator) if is_classifier(self) else is_classifier(estimator)
+        if wrong:
+            kind, other = ("classifier", "Regressor") if is_classifier(self) else ("regressor", "Classifier")
+            raise ValueError(
+                f"{type(self).__name__} needs a {kind} as {name}, but got "
+                f"{type(estimator).__name__}; use the {type(self).__name__.replace(kind.title(), other)} "
+                "for it."
+            )
 
     def _check_X(self, X):
         """Validate ``X`` once; return it with the fitted estimator to predict with.
@@ -108,6 +134,18 @@ class BaseCompressedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         validate_data(self, X, reset=False, dtype=None, skip_check_array=False)
         return inner, X, None
 
+
+class CompressedClassifierMixin(ClassifierMixin):
+    """Targets and predictions of the compression classifiers."""
+
+    def _validate_targets(self, X, y):
+        _, y = validate_data(self, X, y, reset=True, dtype=np.float32)
+        check_classification_targets(y)
+        return y
+
+    def _set_target_attributes(self, estimator):
+        self.classes_ = estimator.classes_
+
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities of the compressed model."""
@@ -125,3 +163,24 @@ class BaseCompressedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimato
         inner, X, logits = self._check_X(X)
         return inner.predict(X) if logits is None else inner.classes_[np.argmax(logits(X), axis=1)]
 
+
+class CompressedRegressorMixin(RegressorMixin):
+    """Targets and predictions of the compression regressors (one or several targets)."""
+
+    def _validate_targets(self, X, y):
+        _, y = validate_data(self, X, y, reset=True, dtype=np.float32, y_numeric=True,
+                             multi_output=True)
+        return y
+
+    def _set_target_attributes(self, estimator):
+        pass
+
+    def predict(self, X):
+        """Targets predicted by the compressed model, shaped like the ``y`` seen at fit."""
+        inner, X, _ = self._check_X(X)
+        return inner.predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

@@ -19,14 +19,14 @@ from ..utils._access import get_net, is_net, net_input
 from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ..utils._random import draw_seed, torch_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
-from ._base import BaseCompressedClassifier, direct_logits
+from ._base import BaseCompressed, CompressedClassifierMixin, direct_logits
 from ._distillation_loss import DistillationLoss, teacher_logits_from_proba
 
 _CHUNK = 8192
 
 
 @register
-class DistilledClassifier(BaseCompressedClassifier):
+class DistilledClassifier(CompressedClassifierMixin, BaseCompressed):
     """Distil any scikit-learn classifier into a small net.
 
     ``fit`` fits the teacher (a clone; a ``FrozenEstimator`` is used as is),

@@ -1,4 +1,4 @@
-"""QuantizedClassifier: int8 or half-precision nets, smaller and (int8) faster on CPU."""
+"""QuantizedClassifier and QuantizedRegressor: int8 or half-precision nets, smaller and (int8) faster."""
 
 import numbers
 import warnings
@@ -11,90 +11,15 @@ from ..nets._targets import LogitsClassifierMixin
 from ..persistence import register
 from ..utils._access import get_module, net_input
 from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
-from ._base import BaseCompressedClassifier, fit_or_copy
+from ..utils._access import get_net_estimator
+from ._base import BaseCompressed, CompressedClassifierMixin, CompressedRegressorMixin, fit_or_copy
 from ._onnx import has_onnxruntime
 from ._quantize_backends import BACKENDS, get_backend
 from ._torch_int8 import has_torch_ao
 
 _HALF = {"float16": torch.float16, "bfloat16": torch.bfloat16}
-@register
-class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
-    """Quantize a net classifier's weights to int8 or half precision.
-
-    ``fit`` fits a clone of ``estimator`` (or copies the fitted net inside a
-    ``FrozenEstimator``, or the pruned/distilled net inside another skensemble
-    meta-estimator), then quantizes a copy of its module.  Predictions come
-    from the quantized module, never from the float one.
-
-    Parameters
-    ----------
-    estimator : estimator
-        An unfitted net, a ``FrozenEstimator`` of a fitted one, a ``Pipeline``
-        ending in one, or a skensemble meta-estimator wrapping one
-        (``QuantizedClassifier(PrunedClassifier(net))`` is "deep compression").
-    dtype : {"int8", "float16", "bfloat16"}, default="int8"
-        Storage type of the weights.
-    method : {"dynamic", "static"}, default="dynamic"
-        For int8 only.  ``"dynamic"``: int8 weights of Linear layers,
-        activations quantized on the fly.  ``"static"``: weights and
-        activations of Linear and Conv layers in int8, activation ranges
-        calibrated on ``calibration_size`` training samples, per-channel
-        weight scales.
-    backend : {"auto", "torch", "onnxruntime", "weight-only"}, default="auto"
-        ``"torch"``: torch's eager/FX int8 kernels (``torch.ao.quantization``).
-        ``"onnxruntime"``: export to ONNX and quantize and serve with ONNX
-        Runtime's int8 kernels (optional dependency, ``skensemble[onnx]``;
-        dynamic: Linear layers; static: Linear and Conv layers, QOperator
-        format).
-        ``"weight-only"``: int8 weights with per-unit scales dequantized at each
-        forward (4x smaller, not faster; works on any torch).  ``"auto"``, from
-        the measurements in ``benchmarks/results/quantization.md``: ONNX
-        Runtime when it is installed (faster than float32 at every batch size
-        measured, where torch's dynamic and static int8 were slower than
-        float32 at batch 1 on small nets), else torch's int8 kernels when the
-        installed torch has ``torch.ao.quantization``, else weight-only.  Half
-        precision needs no backend.
-    calibration_size : int, default=256
-        Training samples used to calibrate ``method="static"``; if fewer are
-        available, all are used and a warning is raised.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the choice of calibration samples.
-
-    Attributes
-    ----------
-    estimator_ : estimator
-        The fitted float estimator the quantized module was made from.
-    quantized_module_ : torch.nn.Module or OnnxRuntimeModel
-        The quantized model that serves predictions (on CPU; half-precision
-        modules on the float net's device; an ONNX Runtime session wrapper
-        with ``backend="onnxruntime"``).
-    backend_ : str
-        The backend used: ``"torch-dynamic"``, ``"torch-static"``,
-        ``"onnxruntime"`` (dynamic), ``"onnxruntime-static"``,
-        ``"weight-only"`` or ``"half"``.
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Feature names seen during fit, when X has string column names.
-    size_bytes_ : int
-        Bytes of the saved quantized module (``torch.save`` of its state).
-    size_bytes_float_ : int
-        Bytes of the saved float module.
-    compression_ratio_ : float
-        ``size_bytes_float_ / size_bytes_``.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_digits
-    >>> from skensemble.nets import MLPNetClassifier
-    >>> from skensemble.compression import QuantizedClassifier
-    >>> X, y = load_digits(return_X_y=True)
-    >>> q = QuantizedClassifier(MLPNetClassifier((256,), max_epochs=10, random_state=0))
-    >>> q.fit(X, y).compression_ratio_ > 3.5
-    True
-    """
+class _BaseQuantized(BaseCompressed):
+    """Parameters, fit, predictions and saved state of quantization, whatever the task."""
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"])],
@@ -163,7 +88,7 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
         self.estimator_ = estimator
         self.quantized_module_ = quantized
         self.backend_ = backend.name
-        self.classes_ = estimator.classes_
+        self._set_target_attributes(estimator)
         self.size_bytes_ = backend.size_bytes(quantized)
         self.size_bytes_float_ = backend.float_size_bytes(module, quantized)
         self.compression_ratio_ = self.size_bytes_float_ / self.size_bytes_
@@ -181,19 +106,8 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
         idx = check_random_state(self.random_state).choice(n, self.calibration_size, replace=False)
         return Xn[np.sort(idx)]
 
-    def logits(self, X):
-        """Raw outputs (logits) of the quantized model as float64; predictions never use the float net.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            The samples.
-
-        Returns
-        -------
-        logits : ndarray of shape (n_samples, n_classes)
-            Columns ordered as ``classes_``.
-        """
+    def _outputs(self, X):
+        """Raw outputs of the quantized model (float64) for X; never from the float net."""
         check_is_fitted(self)
         validate_data(self, X, reset=False, dtype=None)
         return BACKENDS[self.backend_].predict(self.quantized_module_, net_input(self.estimator_, X))
@@ -229,3 +143,194 @@ class QuantizedClassifier(LogitsClassifierMixin, BaseCompressedClassifier):
             if state is None:
                 raise ValueError("The file's float net cannot be read back from its quantized model.")
             float_module.load_state_dict(state, strict=True)
+
+
+@register
+class QuantizedClassifier(LogitsClassifierMixin, CompressedClassifierMixin, _BaseQuantized):
+    """Quantize a net classifier's weights to int8 or half precision.
+
+    ``fit`` fits a clone of ``estimator`` (or copies the fitted net inside a
+    ``FrozenEstimator``, or the pruned/distilled net inside another skensemble
+    meta-estimator), then quantizes a copy of its module.  Predictions come
+    from the quantized module, never from the float one.
+
+    Parameters
+    ----------
+    estimator : estimator
+        An unfitted net, a ``FrozenEstimator`` of a fitted one, a ``Pipeline``
+        ending in one, or a skensemble meta-estimator wrapping one
+        (``QuantizedClassifier(PrunedClassifier(net))`` is "deep compression").
+    dtype : {"int8", "float16", "bfloat16"}, default="int8"
+        Storage type of the weights.
+    method : {"dynamic", "static"}, default="dynamic"
+        For int8 only.  ``"dynamic"``: int8 weights of Linear layers,
+        activations quantized on the fly.  ``"static"``: weights and
+        activations of Linear and Conv layers in int8, activation ranges
+        calibrated on ``calibration_size`` training samples, per-channel
+        weight scales.
+    backend : {"auto", "torch", "onnxruntime", "weight-only"}, default="auto"
+        ``"torch"``: torch's eager/FX int8 kernels (``torch.ao.quantization``).
+        ``"onnxruntime"``: export to ONNX and quantize and serve with ONNX
+        Runtime's int8 kernels (optional dependency, ``skensemble[onnx]``;
+        dynamic: Linear layers; static: Linear and Conv layers, QOperator
+        format).
+        ``"weight-only"``: int8 weights with per-unit scales dequantized at each
+        forward (4x smaller, not faster; works on any torch).  ``"auto"``, from
+        the measurements in ``benchmarks/results/quantization.md``: ONNX
+        Runtime when it is installed (faster than float32 at every batch size
+        measured, where torch's dynamic and static int8 were slower than
+        float32 at batch 1 on small nets), else torch's int8 kernels when the
+        installed torch has ``torch.ao.quantization``, else weight-only.  Half
+        precision needs no backend.
+    calibration_size : int, default=256
+        Training samples used to calibrate ``method="static"``; if fewer are
+        available, all are used and a warning is raised.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the choice of calibration samples.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted float estimator the quantized module was made from.
+    quantized_module_ : torch.nn.Module or OnnxRuntimeModel
+        The quantized model that serves predictions (on CPU; half-precision
+        modules on the float net's device; an ONNX Runtime session wrapper
+        with ``backend="onnxruntime"``).
+    backend_ : str
+        The backend used: ``"torch-dynamic"``, ``"torch-static"``,
+        ``"onnxruntime"`` (dynamic), ``"onnxruntime-static"``,
+        ``"weight-only"`` or ``"half"``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when X has string column names.
+    size_bytes_ : int
+        Bytes of the saved quantized module (``torch.save`` of its state).
+    size_bytes_float_ : int
+        Bytes of the saved float module.
+    compression_ratio_ : float
+        ``size_bytes_float_ / size_bytes_``.
+
+    See Also
+    --------
+    QuantizedRegressor : The same for regressors.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skensemble.nets import MLPNetClassifier
+    >>> from skensemble.compression import QuantizedClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> q = QuantizedClassifier(MLPNetClassifier((256,), max_epochs=10, random_state=0))
+    >>> q.fit(X, y).compression_ratio_ > 3.5
+    True
+    """
+
+    def logits(self, X):
+        """Raw outputs (logits) of the quantized model as float64; predictions never use the float net.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        logits : ndarray of shape (n_samples, n_classes)
+            Columns ordered as ``classes_``.
+        """
+        return self._outputs(X)
+
+
+@register
+class QuantizedRegressor(CompressedRegressorMixin, _BaseQuantized):
+    """Quantize a net regressor's weights to int8 or half precision.
+
+    ``fit`` fits a clone of ``estimator`` (or copies the fitted net inside a
+    ``FrozenEstimator``, or the pruned/distilled net inside another skensemble
+    meta-estimator), then quantizes a copy of its module.  Predictions come
+    from the quantized module, never from the float one.
+
+    Parameters
+    ----------
+    estimator : estimator
+        An unfitted net, a ``FrozenEstimator`` of a fitted one, a ``Pipeline``
+        ending in one, or a skensemble meta-estimator wrapping one
+        (``QuantizedClassifier(PrunedClassifier(net))`` is "deep compression").
+    dtype : {"int8", "float16", "bfloat16"}, default="int8"
+        Storage type of the weights.
+    method : {"dynamic", "static"}, default="dynamic"
+        For int8 only.  ``"dynamic"``: int8 weights of Linear layers,
+        activations quantized on the fly.  ``"static"``: weights and
+        activations of Linear and Conv layers in int8, activation ranges
+        calibrated on ``calibration_size`` training samples, per-channel
+        weight scales.
+    backend : {"auto", "torch", "onnxruntime", "weight-only"}, default="auto"
+        ``"torch"``: torch's eager/FX int8 kernels (``torch.ao.quantization``).
+        ``"onnxruntime"``: export to ONNX and quantize and serve with ONNX
+        Runtime's int8 kernels (optional dependency, ``skensemble[onnx]``;
+        dynamic: Linear layers; static: Linear and Conv layers, QOperator
+        format).
+        ``"weight-only"``: int8 weights with per-unit scales dequantized at each
+        forward (4x smaller, not faster; works on any torch).  ``"auto"``, from
+        the measurements in ``benchmarks/results/quantization.md``: ONNX
+        Runtime when it is installed (faster than float32 at every batch size
+        measured, where torch's dynamic and static int8 were slower than
+        float32 at batch 1 on small nets), else torch's int8 kernels when the
+        installed torch has ``torch.ao.quantization``, else weight-only.  Half
+        precision needs no backend.
+    calibration_size : int, default=256
+        Training samples used to calibrate ``method="static"``; if fewer are
+        available, all are used and a warning is raised.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the choice of calibration samples.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted float estimator the quantized module was made from.
+    quantized_module_ : torch.nn.Module or OnnxRuntimeModel
+        The quantized model that serves predictions (on CPU; half-precision
+        modules on the float net's device; an ONNX Runtime session wrapper
+        with ``backend="onnxruntime"``).
+    backend_ : str
+        The backend used: ``"torch-dynamic"``, ``"torch-static"``,
+        ``"onnxruntime"`` (dynamic), ``"onnxruntime-static"``,
+        ``"weight-only"`` or ``"half"``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when X has string column names.
+    size_bytes_ : int
+        Bytes of the saved quantized module (``torch.save`` of its state).
+    size_bytes_float_ : int
+        Bytes of the saved float module.
+    compression_ratio_ : float
+        ``size_bytes_float_ / size_bytes_``.
+
+    See Also
+    --------
+    QuantizedClassifier : The same for classifiers.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skensemble.nets import MLPNetRegressor
+    >>> from skensemble.compression import QuantizedRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> q = QuantizedRegressor(MLPNetRegressor((256,), max_epochs=30, lr=0.01, random_state=0))
+    >>> q.fit(X, y).compression_ratio_ > 3.5
+    True
+    >>> q.score(X, y) > 0.4
+    True
+    """
+
+    def predict(self, X):
+        """Targets predicted by the quantized model, in the units and shape of the ``y`` seen at fit."""
+        outputs = self._outputs(X)
+        net_estimator = get_net_estimator(self.estimator_)
+        if net_estimator is not None:
+            return net_estimator.decode_outputs(outputs)
+        return outputs.ravel() if outputs.shape[1] == 1 else outputs  # a user's skorch regressor

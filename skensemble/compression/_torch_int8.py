@@ -139,7 +139,8 @@ def torch_static_int8(module, calibration_X):
             model = tq.fuse_modules(model, fusions)
         _float_islands(model)
         wrapped = tq.QuantWrapper(model)
-        wrapped.qconfig = tq.get_default_qconfig(engine if engine in ("x86", "fbgemm", "qnnpack", "onednn") else "x86")
+        known = ("x86", "fbgemm", "qnnpack", "onednn")
+        wrapped.qconfig = tq.get_default_qconfig(engine if engine in known else "x86")
         tq.prepare(wrapped, inplace=True)
         with torch.inference_mode():
             for start in range(0, len(X), 256):

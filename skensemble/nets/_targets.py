@@ -8,7 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 from torch import nn
 
-from ..utils._compat import _fit_context, validate_data
+from ..utils._compat import _fit_context, check_is_fitted, validate_data
 
 
 def check_two_classes(classes, owner):
@@ -60,6 +60,18 @@ class NetClassifierMixin(LogitsClassifierMixin):
 
     def _n_outputs(self):
         return len(self.classes_)
+
+    def encode_targets(self, y):
+        """``y`` as the net trains on it: indices into ``classes_`` (int64).
+
+        Meta-estimators that train the fitted net further (pruning's
+        fine-tuning) use it.  A label the net was not fitted on raises
+        scikit-learn's "previously unseen labels" error.
+        """
+        check_is_fitted(self, "classes_")
+        encoder = LabelEncoder()
+        encoder.classes_ = self.classes_
+        return encoder.transform(column_or_1d(y)).astype(np.int64)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -132,6 +144,27 @@ class NetRegressorMixin(RegressorMixin):
     def _n_outputs(self):
         return len(self._y_mean)
 
+    def encode_targets(self, y):
+        """``y`` as the net trains on it: standardised with the fit's mean and scale (float32, 2-D).
+
+        Meta-estimators that train the fitted net further (pruning's
+        fine-tuning) use it; :meth:`decode_outputs` is its inverse.
+        """
+        check_is_fitted(self, "_y_mean")
+        y2 = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if y2.shape[1] != len(self._y_mean):
+            raise ValueError(f"y has {y2.shape[1]} target columns; the net was fitted on {len(self._y_mean)}.")
+        return ((y2 - self._y_mean) / self._y_scale).astype(np.float32)
+
+    def decode_outputs(self, outputs):
+        """Raw module outputs in the units and shape of the ``y`` seen at fit.
+
+        The inverse of :meth:`encode_targets`; compression meta-estimators
+        that run the module themselves (quantized models) use it.
+        """
+        out = np.asarray(outputs, dtype=np.float64) * self._y_scale + self._y_mean
+        return out.ravel() if self._y_1d else out
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the net on ``X`` (n_samples, n_features) and targets ``y``.
@@ -158,5 +191,4 @@ class NetRegressorMixin(RegressorMixin):
 
     def predict(self, X):
         """Predicted targets, shaped like the ``y`` seen at fit."""
-        out = self._forward(X) * self._y_scale + self._y_mean
-        return out.ravel() if self._y_1d else out
+        return self.decode_outputs(self._forward(X))

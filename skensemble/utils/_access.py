@@ -80,6 +80,18 @@ def get_module(estimator):
     return get_net(estimator).module_
 
 
+def get_net_estimator(estimator):
+    """The innermost skensemble net estimator in ``estimator`` (what encodes its targets), or None.
+
+    Found by the access protocol; a user's skorch net has none.
+    """
+    found = None
+    for layer, _ in _unwrap(estimator):
+        if hasattr(layer, "encode_targets"):
+            found = layer
+    return found
+
+
 def is_net(estimator):
     """Whether ``estimator`` is, or wraps, a torch net (fitted or not)."""
     *_, (last, _) = _unwrap(estimator)

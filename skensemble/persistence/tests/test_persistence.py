@@ -16,7 +16,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import skensemble
-from skensemble.compression import DistilledClassifier, PrunedClassifier, QuantizedClassifier
+from skensemble.compression import (
+    DistilledClassifier,
+    PrunedClassifier,
+    PrunedRegressor,
+    QuantizedClassifier,
+    QuantizedRegressor,
+)
 from skensemble.ensemble import (
     CascadeClassifier,
     EnsembleSelectionClassifier,
@@ -54,6 +60,14 @@ MODELS = {
         X, (y == "a").astype(float)),
     "conv regressor, two targets": lambda X, y, net: ConvNetRegressor(
         (1, -1), channels=(4,), max_epochs=3, random_state=0).fit(X, np.c_[y == "a", X[:, 0]]),
+    "pruned regressor": lambda X, y, net: PrunedRegressor(
+        MLPNetRegressor((16,), max_epochs=3, random_state=0), granularity="neuron",
+        random_state=0).fit(X, np.c_[X[:, 0], X[:, 1] * 10]),
+    "int8 regressor": lambda X, y, net: QuantizedRegressor(
+        MLPNetRegressor((16,), max_epochs=3, random_state=0)).fit(X, X[:, 0]),
+    "int8 static regressor": lambda X, y, net: QuantizedRegressor(
+        MLPNetRegressor((16,), max_epochs=3, random_state=0), method="static", backend="torch",
+        random_state=0).fit(X, X[:, 0]),
     "pruned neurons": lambda X, y, net: PrunedClassifier(
         FrozenEstimator(net), sparsity=0.5, granularity="neuron", random_state=0).fit(X, y),
     "pruned weights": lambda X, y, net: PrunedClassifier(
