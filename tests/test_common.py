@@ -3,11 +3,12 @@
 Expected failures are listed in ``EXPECTED_FAILED_CHECKS`` with the reason.
 """
 
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skensemble.compression import (
     DistilledClassifier,
+    DistilledRegressor,
     PrunedClassifier,
     PrunedRegressor,
     QuantizedClassifier,
@@ -39,6 +40,8 @@ def cheap_estimators():
                             random_state=0),
         QuantizedClassifier(MLPNetClassifier(**_NET), method="static", random_state=0),
         PrunedRegressor(MLPNetRegressor(**_NET), sparsity=0.5, fine_tune_epochs=2, random_state=0),
+        DistilledRegressor(LinearRegression(), MLPNetRegressor(**_NET), augment_factor=1,
+                           random_state=0),
         PrunedRegressor(MLPNetRegressor((16,), max_epochs=20, lr=0.01, random_state=0),
                         sparsity=0.5, granularity="neuron", fine_tune_epochs=2, random_state=0),
         QuantizedRegressor(MLPNetRegressor(**_NET), random_state=0),

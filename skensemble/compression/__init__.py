@@ -2,6 +2,7 @@
 
 from ._augment import MixupAugmenter, MungeAugmenter, NoiseAugmenter
 from ._distillation import DistilledClassifier
+from ._distillation_regressor import DistilledRegressor
 from ._distillation_loss import DistillationLoss
 from ._onnx import OnnxRuntimeModel, to_onnx
 from ._importance import (
@@ -19,6 +20,7 @@ from ._surgery import StructuralPruningError, count_params, find_groups, remove_
 __all__ = [
     "DistillationLoss",
     "DistilledClassifier",
+    "DistilledRegressor",
     "MixupAugmenter",
     "MungeAugmenter",
     "NoiseAugmenter",

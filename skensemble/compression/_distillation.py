@@ -25,8 +25,62 @@ from ._distillation_loss import DistillationLoss, teacher_logits_from_proba
 _CHUNK = 8192
 
 
+class _BaseDistilled(BaseCompressed):
+    """What distillation shares, whatever the task: the student, its training, its saved state."""
+
+    _skensemble_net_attr = "student_"
+
+    def _checked_student(self, allowed, what):
+        """A clone of ``student`` after checking its type (``allowed`` classes)."""
+        if not isinstance(self.student, allowed):
+            raise TypeError(f"student must be {what}; got {type(self.student).__name__}.")
+        self._check_task(self.student, "student")
+        return clone(self.student)
+
+    def _teacher_outputs(self, X_transfer, columns, predict):
+        """``predict(chunk)`` over the transfer set in chunks (the teacher labels it once)."""
+        outs = []
+        for start in range(0, len(X_transfer), _CHUNK):
+            chunk = X_transfer[start : start + _CHUNK]
+            if columns is not None:  # a teacher fitted on a DataFrame gets its column names
+                import pandas as pd
+
+                chunk = pd.DataFrame(chunk, columns=columns)
+            outs.append(predict(chunk))
+        return np.concatenate(outs)
+
+    def _train(self, net, X_transfer, targets, seed, criterion, **criterion_params):
+        """Train the student's net on the transfer set with ``criterion``, then restore its own."""
+        original = (net.criterion, net.train_split, getattr(net, "classes_inferred_", None),
+                    net.verbose)
+        net.verbose = max(net.verbose, self.verbose)  # skorch's epoch table when verbose
+        net.set_params(criterion=criterion, train_split=None,
+                       **{f"criterion__{k}": v for k, v in criterion_params.items()})
+        try:
+            with torch_seed(seed, net.device):
+                net.fit_loop(X_transfer, targets)
+        finally:
+            net.criterion, net.train_split, net.verbose = original[0], original[1], original[3]
+            for k in criterion_params:
+                delattr(net, f"criterion__{k}")
+            net.initialize_criterion()
+            if original[2] is not None:
+                net.classes_inferred_ = original[2]
+
+    def _save_state(self, writer, state, path):
+        """The teacher is not needed to predict: it is not saved (``teacher_`` loads as None)."""
+        if "teacher_" in state:
+            state["teacher_"] = None
+        return state, {}
+
+    @property
+    def history_(self):
+        """The student's skorch training history."""
+        return get_net(self.student_).history
+
+
 @register
-class DistilledClassifier(CompressedClassifierMixin, BaseCompressed):
+class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
     """Distil any scikit-learn classifier into a small net.
 
     ``fit`` fits the teacher (a clone; a ``FrozenEstimator`` is used as is),
@@ -108,8 +162,6 @@ class DistilledClassifier(CompressedClassifierMixin, BaseCompressed):
     True
     """
 
-    _skensemble_net_attr = "student_"
-
     _parameter_constraints = {
         "teacher": [HasMethods(["fit", "predict"])],
         "student": [HasMethods(["fit", "predict"]), None],
@@ -173,35 +225,22 @@ class DistilledClassifier(CompressedClassifierMixin, BaseCompressed):
         return fitted
 
     def _teacher_logits(self, teacher, X_transfer, columns):
-        """Teacher logits for the transfer set, computed in chunks."""
-        use_logits = False
-        if is_net(teacher):
+        """Teacher logits for the transfer set: a net's own logits, else log-probabilities."""
+        if is_net(teacher) and isinstance(getattr(get_net(teacher), "criterion_", None),
+                                          torch.nn.CrossEntropyLoss):
             net = get_net(teacher)
-            use_logits = isinstance(getattr(net, "criterion_", None), torch.nn.CrossEntropyLoss)
-        outs = []
-        for start in range(0, len(X_transfer), _CHUNK):
-            chunk = X_transfer[start : start + _CHUNK]
-            if columns is not None:
-                import pandas as pd
-
-                chunk = pd.DataFrame(chunk, columns=columns)
-            if use_logits:
-                logits = net.forward(net_input(teacher, chunk)).detach().cpu().float().numpy()
-            else:
-                logits = teacher_logits_from_proba(teacher.predict_proba(chunk))
-            outs.append(logits)
-        return np.concatenate(outs)
+            return self._teacher_outputs(
+                X_transfer, columns,
+                lambda chunk: net.forward(net_input(teacher, chunk)).detach().cpu().float().numpy())
+        return self._teacher_outputs(
+            X_transfer, columns, lambda chunk: teacher_logits_from_proba(teacher.predict_proba(chunk)))
 
     # --- student ----------------------------------------------------------
     def _make_student(self, seed):
         if self.student is None:
             return MLPNetClassifier((64,), random_state=seed)
-        if not isinstance(self.student, (BaseNet, NeuralNet)):
-            raise TypeError(
-                "student must be a skensemble net or a skorch NeuralNetClassifier; got "
-                f"{type(self.student).__name__}."
-            )
-        return clone(self.student)
+        return self._checked_student((BaseNet, NeuralNet),
+                                     "a skensemble net or a skorch NeuralNetClassifier")
 
     def _initialize_student(self, student, X32, y, classes):
         if isinstance(student, BaseNet):
@@ -249,7 +288,8 @@ class DistilledClassifier(CompressedClassifierMixin, BaseCompressed):
                 raise ValueError(
                     f"init='teacher' needs the student to have the teacher's architecture: {exc}"
                 ) from None
-        self._train(net, X_transfer, targets, seed)
+        self._train(net, X_transfer, targets, seed, DistillationLoss,
+                    temperature=self.temperature, alpha=self.alpha)
 
         self.student_ = student
         self.teacher_ = teacher if self.keep_teacher else None
@@ -258,25 +298,6 @@ class DistilledClassifier(CompressedClassifierMixin, BaseCompressed):
         teacher_pred = classes[logits[:n_real].argmax(axis=1)]
         self.fidelity_ = float(np.mean(self.predict(X) == teacher_pred))
         return self
-
-    def _train(self, net, X_transfer, targets, seed):
-        original = (net.criterion, net.train_split, getattr(net, "classes_inferred_", None),
-                    net.verbose)
-        net.verbose = max(net.verbose, self.verbose)  # skorch's epoch table when verbose
-        net.criterion = DistillationLoss
-        net.criterion__temperature = self.temperature
-        net.criterion__alpha = self.alpha
-        net.train_split = None
-        net.initialize_criterion()
-        try:
-            with torch_seed(seed, net.device):
-                net.fit_loop(X_transfer, targets)
-        finally:
-            net.criterion, net.train_split, net.verbose = original[0], original[1], original[3]
-            del net.criterion__temperature, net.criterion__alpha
-            net.initialize_criterion()
-            if original[2] is not None:
-                net.classes_inferred_ = original[2]
 
     def predict_proba(self, X):
         """Class probabilities of the student."""
@@ -291,13 +312,3 @@ class DistilledClassifier(CompressedClassifierMixin, BaseCompressed):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def _save_state(self, writer, state, path):
-        """The teacher is not needed to predict: it is not saved (``teacher_`` loads as None)."""
-        if "teacher_" in state:
-            state["teacher_"] = None
-        return state, {}
-
-    @property
-    def history_(self):
-        """The student's skorch training history."""
-        return get_net(self.student_).history

@@ -40,3 +40,26 @@ def teacher_logits_from_proba(proba, floor=1e-6):
     """Log-probabilities with a floor, so that a zero probability is not -inf."""
     proba = torch.as_tensor(proba, dtype=torch.float64).clamp_min(floor)
     return torch.log(proba / proba.sum(dim=1, keepdim=True)).float().numpy()
+
+
+class RegressionDistillationLoss(nn.MSELoss):
+    """``alpha * MSE(teacher) + (1 - alpha) * MSE(y)`` on real samples, ``MSE(teacher)`` on synthetic ones.
+
+    The target of each sample is one row ``[teacher (K), y (K), is_real]``:
+    the teacher's predictions and the true targets (both in the student's
+    standardised units; ``y`` is 0 on synthetic rows) and 1 for real samples
+    or 0 for synthetic ones.  It subclasses ``MSELoss`` so that a net trained
+    with it is still recognised as a regressor.
+    """
+
+    def __init__(self, alpha=0.9):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, prediction, target):
+        K = prediction.shape[1]
+        teacher, y, is_real = target[:, :K], target[:, K : 2 * K], target[:, 2 * K]
+        to_teacher = ((prediction - teacher) ** 2).mean(dim=1)
+        to_y = ((prediction - y) ** 2).mean(dim=1)
+        teacher_weight = torch.where(is_real > 0, torch.full_like(is_real, self.alpha), torch.ones_like(is_real))
+        return (teacher_weight * to_teacher + (1 - self.alpha) * is_real * to_y).mean()

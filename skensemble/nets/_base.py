@@ -213,7 +213,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         Meta-estimators that train the net with their own targets and loss
         (distillation) use this; ``X`` and ``y`` are validated here.
         """
-        X, y = validate_data(self, X, y, reset=True, dtype=np.float32)
+        X, y = self._validate_fit_data(X, y)
         net, _ = self._build(X, y)
         with torch_seed(self._seed, self.device_):
             net.initialize()

@@ -92,8 +92,10 @@ class NetClassifierMixin(LogitsClassifierMixin):
         self : object
             The fitted estimator.
         """
-        X, y = validate_data(self, X, y, reset=True, dtype=np.float32)
-        return self._fit(X, y, sample_weight)
+        return self._fit(*self._validate_fit_data(X, y), sample_weight)
+
+    def _validate_fit_data(self, X, y):
+        return validate_data(self, X, y, reset=True, dtype=np.float32)
 
     def logits(self, X, *, check_input=True):
         """The net's raw outputs (logits, before the softmax) as float64.
@@ -184,10 +186,11 @@ class NetRegressorMixin(RegressorMixin):
         self : object
             The fitted estimator.
         """
-        X, y = validate_data(
-            self, X, y, reset=True, dtype=np.float32, y_numeric=True, multi_output=True
-        )
-        return self._fit(X, y, sample_weight)
+        return self._fit(*self._validate_fit_data(X, y), sample_weight)
+
+    def _validate_fit_data(self, X, y):
+        return validate_data(self, X, y, reset=True, dtype=np.float32, y_numeric=True,
+                             multi_output=True)
 
     def predict(self, X):
         """Predicted targets, shaped like the ``y`` seen at fit."""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 import skensemble
 from skensemble.compression import (
     DistilledClassifier,
+    DistilledRegressor,
     PrunedClassifier,
     PrunedRegressor,
     QuantizedClassifier,
@@ -68,6 +69,9 @@ MODELS = {
     "int8 static regressor": lambda X, y, net: QuantizedRegressor(
         MLPNetRegressor((16,), max_epochs=3, random_state=0), method="static", backend="torch",
         random_state=0).fit(X, X[:, 0]),
+    "distilled regressor": lambda X, y, net: DistilledRegressor(
+        RandomForestRegressor(5, random_state=0), MLPNetRegressor((8,), max_epochs=3),
+        augment_factor=1, random_state=0).fit(X, X[:, 0] * 3),
     "pruned neurons": lambda X, y, net: PrunedClassifier(
         FrozenEstimator(net), sparsity=0.5, granularity="neuron", random_state=0).fit(X, y),
     "pruned weights": lambda X, y, net: PrunedClassifier(

@@ -1,0 +1,215 @@
+"""DistilledRegressor: train a small net on a regressor teacher's predictions."""
+
+import copy
+import numbers
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import r2_score
+
+from ..nets import MLPNetRegressor
+from ..nets._base import BaseNet
+from ..persistence import register
+from ..utils._access import get_net, is_net
+from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context, check_is_fitted, validate_data
+from ..utils._random import draw_seed
+from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
+from ._base import CompressedRegressorMixin
+from ._distillation import _BaseDistilled
+from ._distillation_loss import RegressionDistillationLoss
+
+
+@register
+class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
+    """Distil any scikit-learn regressor into a small net.
+
+    ``fit`` fits the teacher (a clone; a ``FrozenEstimator`` is used as is),
+    builds a transfer set of X and ``augment_factor`` augmented copies, has the
+    teacher predict it once, up front, and trains the student on
+    ``alpha * MSE(teacher) + (1 - alpha) * MSE(y)`` on real samples and on
+    ``MSE(teacher)`` alone on the synthetic ones, in the student's
+    standardised target units.  Teachers worth distilling (gradient boosting,
+    forests, ensembles) are slow to predict, so the transfer set is labelled
+    once, in chunks, and capped at ``max_transfer_samples`` rows.
+
+    Parameters
+    ----------
+    teacher : regressor
+        Any regressor: unfitted (cloned and fitted on (X, y)) or a
+        ``FrozenEstimator`` of a fitted one (not refitted), e.g. a
+        ``HistGradientBoostingRegressor``, a forest, a ``VotingRegressor`` or
+        a net.
+    student : skensemble net regressor, default=None
+        The net to train, cloned.  ``None`` means
+        ``MLPNetRegressor(hidden_layer_sizes=(64,))``.  It trains for its own
+        ``max_epochs`` over the transfer set; its early stopping is not used.
+    alpha : float in [0, 1], default=0.9
+        Weight of the teacher term on real samples; ``1 - alpha`` weighs the
+        true targets.  Synthetic samples are fitted to the teacher alone.
+    augmentation : {"noise", "mixup", "munge"}, callable or None, default="noise"
+        How to make synthetic samples: Gaussian noise of 0.2 feature std
+        (:class:`NoiseAugmenter`), mixup (:class:`MixupAugmenter`), MUNGE
+        (:class:`MungeAugmenter`), or ``f(X, random_state) -> X_new``.
+    augment_factor : int, default=4
+        Number of augmented copies of X in the transfer set.
+    init : {"teacher"} or None, default=None
+        ``"teacher"`` starts the student from the teacher's weights; the
+        teacher must be a net regressor with the student's architecture.
+    max_transfer_samples : int, default=200_000
+        Upper bound on the transfer set's rows.
+    keep_teacher : bool, default=True
+        Keep the fitted teacher as ``teacher_``; with ``False`` it is dropped
+        after fit.
+    random_state : int, RandomState instance or None, default=None
+        Seeds augmentation, the default student and training.
+    verbose : int, default=0
+        Print the student's epoch table when positive.
+
+    Attributes
+    ----------
+    teacher_ : regressor or None
+        The fitted teacher (``None`` with ``keep_teacher=False``).
+    student_ : net
+        The trained student; it serves ``predict``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when X has string column names.
+    n_transfer_samples_ : int
+        Rows of the transfer set (real and synthetic).
+    fidelity_ : float
+        R^2 of the student's predictions against the teacher's on the
+        training samples (1.0: the student reproduces the teacher).
+    history_ : skorch History
+        The student's training history.
+
+    See Also
+    --------
+    DistilledClassifier : The same for classifiers.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.ensemble import HistGradientBoostingRegressor
+    >>> from skensemble.compression import DistilledRegressor
+    >>> from skensemble.nets import MLPNetRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> distilled = DistilledRegressor(
+    ...     HistGradientBoostingRegressor(max_iter=50, random_state=0),
+    ...     MLPNetRegressor((32,), max_epochs=20, lr=0.01), augment_factor=2, random_state=0,
+    ... ).fit(X, y)
+    >>> distilled.fidelity_ > 0.5
+    True
+    """
+
+    _parameter_constraints = {
+        "teacher": [HasMethods(["fit", "predict"])],
+        "student": [HasMethods(["fit", "predict"]), None],
+        "alpha": [Interval(numbers.Real, 0, 1, closed="both")],
+        "augmentation": [StrOptions(set(AUGMENTERS)), callable, None],
+        "augment_factor": [Interval(numbers.Integral, 0, None, closed="left")],
+        "init": [StrOptions({"teacher"}), None],
+        "max_transfer_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "keep_teacher": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        teacher,
+        student=None,
+        *,
+        alpha=0.9,
+        augmentation="noise",
+        augment_factor=4,
+        init=None,
+        max_transfer_samples=200_000,
+        keep_teacher=True,
+        random_state=None,
+        verbose=0,
+    ):
+        self.teacher = teacher
+        self.student = student
+        self.alpha = alpha
+        self.augmentation = augmentation
+        self.augment_factor = augment_factor
+        self.init = init
+        self.max_transfer_samples = max_transfer_samples
+        self.keep_teacher = keep_teacher
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fit_teacher(self, X, y):
+        self._check_task(self.teacher, "teacher")
+        if isinstance(self.teacher, FrozenEstimator):
+            check_is_fitted(self.teacher.estimator)
+            return self.teacher
+        return clone(self.teacher).fit(X, y)
+
+    def _make_student(self, seed):
+        if self.student is None:
+            return MLPNetRegressor((64,), random_state=seed)
+        return self._checked_student(BaseNet, "a skensemble net regressor")
+
+    @_fit_context(prefer_skip_nested_validation=False)  # teacher and student validate their own
+    def fit(self, X, y):
+        """Fit the teacher, build the transfer set and train the student.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X32, y = validate_data(self, X, y, reset=True, dtype=np.float32, y_numeric=True,
+                               multi_output=True)
+        augmenter = get_augmenter(self.augmentation)
+        seed = draw_seed(self.random_state)
+        student = self._make_student(seed)
+        if self.init == "teacher" and not is_net(self.teacher):
+            raise ValueError("init='teacher' needs a torch-net teacher with the student's architecture.")
+        teacher = self._fit_teacher(X, y)
+
+        X_transfer = make_transfer_set(X32, augmenter, self.augment_factor,
+                                       self.max_transfer_samples, seed)
+        columns = getattr(self, "feature_names_in_", None)
+        taught = self._teacher_outputs(
+            X_transfer, columns,
+            lambda chunk: np.asarray(teacher.predict(chunk), dtype=np.float64).reshape(len(chunk), -1))
+        n_real = len(X32)
+        student._initialize(X32, y)  # the target scaling comes from the true y
+        truth = np.zeros_like(taught, dtype=np.float32)
+        truth[:n_real] = student.encode_targets(y)
+        is_real = (np.arange(len(X_transfer)) < n_real).astype(np.float32)
+        targets = np.column_stack([student.encode_targets(taught), truth, is_real])
+
+        net = get_net(student)
+        if self.init == "teacher":
+            try:
+                net.module_.load_state_dict(copy.deepcopy(get_net(teacher).module_.state_dict()))
+            except RuntimeError as exc:
+                raise ValueError(
+                    f"init='teacher' needs the student to have the teacher's architecture: {exc}"
+                ) from None
+        self._train(net, X_transfer, targets, seed, RegressionDistillationLoss, alpha=self.alpha)
+
+        self.student_ = student
+        self.teacher_ = teacher if self.keep_teacher else None
+        self.n_transfer_samples_ = len(X_transfer)
+        student_pred = np.asarray(student.predict(X32)).reshape(n_real, -1)
+        self.fidelity_ = float(r2_score(taught[:n_real], student_pred))
+        return self
+
+    def predict(self, X):
+        """Targets predicted by the student, shaped like the ``y`` seen at fit."""
+        check_is_fitted(self)
+        # the student was trained on the validated array, without column names
+        return self.student_.predict(validate_data(self, X, reset=False, dtype=np.float32))
