@@ -3,7 +3,7 @@
 Expected failures are listed in ``EXPECTED_FAILED_CHECKS`` with the reason.
 """
 
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skensemble.compression import (
@@ -17,8 +17,11 @@ from skensemble.compression import (
 from skensemble.ensemble import (
     CascadeClassifier,
     EnsembleSelectionClassifier,
+    EnsembleSelectionRegressor,
     StackingClassifier,
+    StackingRegressor,
     VotingClassifier,
+    VotingRegressor,
 )
 from skensemble.nets import ConvNetClassifier, ConvNetRegressor, MLPNetClassifier, MLPNetRegressor
 
@@ -50,11 +53,18 @@ def cheap_estimators():
         StackingClassifier(_members(), cv=3),
         CascadeClassifier(_members()),
         EnsembleSelectionClassifier(_members(), ensemble_size=5, cv=3),
+        VotingRegressor(_regressors(), devices=["cpu"]),
+        StackingRegressor(_regressors(), cv=3),
+        EnsembleSelectionRegressor(_regressors(), ensemble_size=5, cv=3),
     ]
 
 
 def _members():
     return [("lr", LogisticRegression()), ("net", MLPNetClassifier(**_NET))]
+
+
+def _regressors():
+    return [("ridge", Ridge()), ("net", MLPNetRegressor(**_NET))]
 
 
 _FLOAT32_WEIGHTS = (

@@ -1,8 +1,8 @@
 """scikit-learn's own voting and stacking tests, run against skensemble's classes.
 
 The test modules ship in scikit-learn's wheel; a plugin
-(``tests/sklearn_suite/skensemble_swap.py``) points their
-``VotingClassifier``/``StackingClassifier`` at skensemble's before they are
+(``tests/sklearn_suite/skensemble_swap.py``) points their voting and
+stacking classifiers and regressors at skensemble's before they are
 imported, in a separate pytest process, so each new scikit-learn release is
 checked too.  Nothing of scikit-learn's test code is copied here.
 

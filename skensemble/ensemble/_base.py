@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from joblib import effective_n_jobs
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import has_fit_parameter
@@ -178,11 +178,12 @@ def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=No
 def check_fit_input(owner, X, y, sample_weight=None):
     """Shared start of the cascade's and ensemble selection's ``fit``.
 
-    Validates the members (scikit-learn's checks of names,
-    types and ``"drop"``; each member needs ``predict_proba``, and a
-    ``sample_weight`` argument to ``fit`` when weights are given), X, the
-    class labels and the weights; sets ``n_features_in_``,
-    ``feature_names_in_`` and ``classes_``.  Returns the names and members
+    Validates the members (scikit-learn's checks of names, types and
+    ``"drop"``; a classifier's members need ``predict_proba``, and every
+    member a ``sample_weight`` argument to ``fit`` when weights are given), X,
+    the targets (class labels, or numbers for regressors) and the weights;
+    sets ``n_features_in_``, ``feature_names_in_`` and, for classifiers,
+    ``classes_``.  Returns the names and members
     that are not dropped, X as the members get it (DataFrames stay DataFrames
     for their feature names; float32 when a raw skorch net is among the
     members), y and the weights.
@@ -190,10 +191,14 @@ def check_fit_input(owner, X, y, sample_weight=None):
     names, members = owner._validate_estimators()
     kept = [(n, e) for n, e in zip(names, members) if e != "drop"]
     names, members = [n for n, _ in kept], [e for _, e in kept]
-    check_proba(names, members, type(owner).__name__)
-    X_checked, y = validate_data(owner, X, y, reset=True, dtype=None)
-    check_classification_targets(y)
-    owner.classes_ = np.unique(y)
+    if is_classifier(owner):
+        check_proba(names, members, type(owner).__name__)
+        X_checked, y = validate_data(owner, X, y, reset=True, dtype=None)
+        check_classification_targets(y)
+        owner.classes_ = np.unique(y)
+    else:
+        X_checked, y = validate_data(owner, X, y, reset=True, dtype=None, y_numeric=True,
+                                     multi_output=True)
     if sample_weight is not None:
         sample_weight = check_sample_weight(sample_weight, X_checked)
         for name, est in kept:

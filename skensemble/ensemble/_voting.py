@@ -1,10 +1,13 @@
-"""Voting ensemble of nets and any scikit-learn classifiers."""
+"""Voting ensembles of nets and any scikit-learn classifiers or regressors."""
 
+import numpy as np
 from sklearn.ensemble import VotingClassifier as _SkVotingClassifier
+from sklearn.ensemble import VotingRegressor as _SkVotingRegressor
+from sklearn.utils.validation import column_or_1d
 
 from ..persistence import register
-from ..utils._compat import StrOptions
-from ._base import SklearnEnsembleMixin
+from ..utils._compat import BaseVoting, StrOptions, check_is_fitted, raise_for_params
+from ._base import SklearnEnsembleMixin, worker_errors
 
 
 @register
@@ -97,3 +100,107 @@ class VotingClassifier(SklearnEnsembleMixin, _SkVotingClassifier):
 
     def _members_need_proba(self):
         return self.voting == "soft"
+
+
+@register
+class VotingRegressor(SklearnEnsembleMixin, _SkVotingRegressor):
+    """scikit-learn's ``VotingRegressor`` with device placement for nets.
+
+    Everything of :class:`sklearn.ensemble.VotingRegressor` holds; as in
+    :class:`VotingClassifier`, ``devices`` places the i-th member fitted in
+    parallel on ``devices[i % len(devices)]``, parallel workers run torch with
+    ``cpu_count // n_jobs`` threads, and raw skorch members get float32 X.
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator)
+        The members; ``"drop"`` drops one.
+    weights : array-like of shape (n_estimators,), default=None
+        Member weights of the averaged prediction.
+    n_jobs : int, default=None
+        Members fitted in parallel (joblib; any backend, e.g. Dask).
+    verbose : bool, default=False
+        Print the time of each member's fit.
+    devices : list of str, "auto" or None, default=None
+        Devices for the members' nets; ``None`` keeps each member's own.
+
+    Attributes
+    ----------
+    estimators_ : list of regressors
+        The fitted members (not ``"drop"``).
+    named_estimators_ : Bunch
+        Fitted members by name.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when the members record them.
+
+    See Also
+    --------
+    VotingClassifier : The same for classifiers.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from skensemble.ensemble import VotingRegressor
+    >>> from skensemble.nets import MLPNetRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> vote = VotingRegressor(
+    ...     [("ridge", Ridge()),
+    ...      ("net", MLPNetRegressor((16,), max_epochs=50, lr=0.01, random_state=0))],
+    ...     devices=["cpu"]).fit(X, y)
+    >>> vote.score(X, y) > 0.4
+    True
+    """
+
+    _parameter_constraints = {
+        **_SkVotingRegressor._parameter_constraints,
+        "devices": [list, StrOptions({"auto"}), None],
+    }
+
+    def __init__(self, estimators, *, weights=None, n_jobs=None, verbose=False, devices=None):
+        super().__init__(estimators, weights=weights, n_jobs=n_jobs, verbose=verbose)
+        self.devices = devices
+
+    def _members_need_proba(self):
+        return False
+
+    def fit(self, X, y, **fit_params):
+        """Fit the members (in parallel with ``n_jobs``) on (X, y); y may have several columns.
+
+        scikit-learn's ``VotingRegressor`` accepts one target only; the
+        average works for any number, so ``y`` of shape (n_samples, n_targets)
+        is kept (a single column is flattened, with scikit-learn's warning).
+        """
+        raise_for_params(fit_params, self, "fit", allow=["sample_weight"])
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        y = np.asarray(y)
+        if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
+            y = column_or_1d(y, warn=True)
+        self._y_1d = y.ndim == 1
+        with worker_errors(self):
+            return BaseVoting.fit(self, self._X(X), y, **fit_params)
+
+    def _member_predictions(self, X):
+        """Each member's predictions as ``(n_estimators, n_samples, n_targets)``."""
+        check_is_fitted(self)
+        X = self._X(X)
+        predictions = [np.asarray(est.predict(X), dtype=np.float64) for est in self.estimators_]
+        return np.stack([p.reshape(len(p), -1) for p in predictions])
+
+    def predict(self, X):
+        """Weighted mean of the members' predictions, shaped like the ``y`` seen at fit."""
+        out = np.average(self._member_predictions(X), axis=0, weights=self._weights_not_none)
+        return out.ravel() if self._y_1d else out
+
+    def transform(self, X):
+        """Each member's predictions side by side: ``(n_samples, n_estimators * n_targets)``."""
+        predictions = self._member_predictions(X)
+        return np.moveaxis(predictions, 0, 1).reshape(predictions.shape[1], -1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

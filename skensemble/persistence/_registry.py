@@ -13,7 +13,9 @@ This module imports nothing from skensemble's estimator packages.
 import torch
 from skorch import callbacks as skorch_callbacks
 from sklearn.ensemble import StackingClassifier as SkStackingClassifier
+from sklearn.ensemble import StackingRegressor as SkStackingRegressor
 from sklearn.ensemble import VotingClassifier as SkVotingClassifier
+from sklearn.ensemble import VotingRegressor as SkVotingRegressor
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from torch import nn
@@ -98,7 +100,8 @@ def module_classes():
     return dict(_MODULES)
 
 
-for _cls in (Pipeline, FrozenEstimator, SkVotingClassifier, SkStackingClassifier):
+for _cls in (Pipeline, FrozenEstimator, SkVotingClassifier, SkStackingClassifier,
+             SkVotingRegressor, SkStackingRegressor):
     register(_cls)
 
 

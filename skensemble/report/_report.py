@@ -3,7 +3,8 @@
 import html
 
 import numpy as np
-from sklearn.metrics import check_scoring
+from sklearn.base import is_classifier, is_regressor
+from sklearn.metrics import check_scoring, mean_absolute_error, mean_squared_error
 
 from ._metrics import count_parameters, interleaved_latency, saved_size_bytes
 
@@ -32,11 +33,12 @@ class CompressionReport:
         Name of the reference model of the ratio columns.
     """
 
-    def __init__(self, rows, columns, reference, batch_sizes):
+    def __init__(self, rows, columns, reference, batch_sizes, score_name="score"):
         self.rows = rows
         self.columns = columns
         self.reference = reference
         self.batch_sizes = tuple(batch_sizes)
+        self.score_name = score_name
 
     def to_dict(self):
         """``{model name: {column: value}}``."""
@@ -68,7 +70,8 @@ class CompressionReport:
                                       for i, (v, w) in enumerate(zip(vals, widths)))
         out = [line(self.columns), line(["-" * w for w in widths])]
         out += [line(row) for row in cells]
-        out.append(f"(ratios relative to {self.reference!r}; latency = median seconds per batch)")
+        out.append(f"(score = {self.score_name}; ratios relative to {self.reference!r}; "
+                   "latency = median seconds per batch)")
         return "\n".join(out)
 
     def __repr__(self):
@@ -120,7 +123,7 @@ class CompressionReport:
                     label="Pareto front", zorder=2)
             ax.set_xscale("log")
             ax.set_xlabel(label)
-            ax.set_ylabel("score")
+            ax.set_ylabel(self.score_name)
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(loc="lower right")
         fig.suptitle("Compression report")
@@ -137,14 +140,16 @@ def compression_report(models, X, y, *, reference=None, scoring=None, batch_size
     Parameters
     ----------
     models : dict of str -> fitted estimator
-        Nets, compressed nets, ensembles or any scikit-learn classifier.
+        Nets, compressed nets, ensembles or any scikit-learn classifier or
+        regressor (all of one task).
     X, y : array-like
         Test data.
     reference : str, default=None
         The model the ratio columns compare to (default: the first).
     scoring : str or callable, default=None
-        A scikit-learn scorer; ``None`` uses each estimator's ``score``
-        (accuracy for classifiers).
+        A scikit-learn scorer; ``None`` uses each estimator's ``score``:
+        accuracy for classifiers, R^2 for regressors.  When every model is a
+        regressor, the table also has RMSE and MAE columns.
     batch_sizes : tuple of int, default=(1, 256)
         Batch sizes of the latency columns.
     n_repeats : int, default=7
@@ -175,13 +180,18 @@ def compression_report(models, X, y, *, reference=None, scoring=None, batch_size
         raise ValueError(f"reference {reference!r} is not one of the models {list(models)}.")
     predictors, data = _predictors(models, X)
     latency = interleaved_latency(predictors, data, batch_sizes, repeats=n_repeats)
+    regression = all(is_regressor(m) for m in models.values())
     rows = []
     for name, model in models.items():
         scorer = check_scoring(model, scoring=scoring)
-        row = {"model": name, "score": float(scorer(model, X, y)),
-               "parameters": count_parameters(model),
-               "non-zero parameters": count_parameters(model, nonzero=True),
-               "saved bytes": saved_size_bytes(model)}
+        row = {"model": name, "score": float(scorer(model, X, y))}
+        if regression:
+            pred = model.predict(X)
+            row["RMSE"] = float(np.sqrt(mean_squared_error(y, pred)))
+            row["MAE"] = float(mean_absolute_error(y, pred))
+        row.update({"parameters": count_parameters(model),
+                    "non-zero parameters": count_parameters(model, nonzero=True),
+                    "saved bytes": saved_size_bytes(model)})
         for b in batch_sizes:
             row[f"latency @{b}"] = latency[name][b]
         rows.append(row)
@@ -190,9 +200,14 @@ def compression_report(models, X, y, *, reference=None, scoring=None, batch_size
         r["size ratio"] = r["saved bytes"] / ref["saved bytes"]
         for b in batch_sizes:
             r[f"latency ratio @{b}"] = r[f"latency @{b}"] / ref[f"latency @{b}"]
-    columns = ["model", "score", "parameters", "non-zero parameters", "saved bytes", "size ratio"]
+    columns = ["model", "score"] + (["RMSE", "MAE"] if regression else [])
+    columns += ["parameters", "non-zero parameters", "saved bytes", "size ratio"]
     columns += [f"latency @{b}" for b in batch_sizes] + [f"latency ratio @{b}" for b in batch_sizes]
-    return CompressionReport(rows, columns, reference, batch_sizes)
+    if scoring is not None:
+        score_name = scoring if isinstance(scoring, str) else getattr(scoring, "__name__", "score")
+    else:
+        score_name = "R^2" if regression else "accuracy" if all(map(is_classifier, models.values())) else "score"
+    return CompressionReport(rows, columns, reference, batch_sizes, score_name)
 
 
 def _predictors(models, X):

@@ -8,6 +8,8 @@ not the whole package.
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.ensemble._base import _BaseHeterogeneousEnsemble as BaseHeterogeneousEnsemble
+from sklearn.ensemble._voting import _BaseVoting as BaseVoting
+from sklearn.utils.metadata_routing import _raise_for_params as raise_for_params
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -30,11 +32,13 @@ def check_sample_weight(sample_weight, X):
 
 __all__ = [
     "BaseHeterogeneousEnsemble",
+    "BaseVoting",
     "HasMethods",
     "Interval",
     "StrOptions",
     "_fit_context",
     "check_is_fitted",
     "check_sample_weight",
+    "raise_for_params",
     "validate_data",
 ]

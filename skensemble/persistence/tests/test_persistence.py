@@ -11,7 +11,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -25,6 +25,9 @@ from skensemble.compression import (
     QuantizedRegressor,
 )
 from skensemble.ensemble import (
+    EnsembleSelectionRegressor,
+    StackingRegressor,
+    VotingRegressor,
     CascadeClassifier,
     EnsembleSelectionClassifier,
     StackingClassifier,
@@ -99,6 +102,15 @@ MODELS = {
         [("lr", LogisticRegression(max_iter=300)), ("net", tiny())]).fit(X, y),
     "selection": lambda X, y, net: EnsembleSelectionClassifier(
         [("lr", LogisticRegression(max_iter=300)), ("net", tiny())], ensemble_size=3, cv=3).fit(X, y),
+    "voting regressor": lambda X, y, net: VotingRegressor(
+        [("net", MLPNetRegressor((8,), max_epochs=3, random_state=0)), ("rf", RandomForestRegressor(5))]
+    ).fit(X, X[:, 0]),
+    "stacking regressor": lambda X, y, net: StackingRegressor(
+        [("net", MLPNetRegressor((8,), max_epochs=3, random_state=0)), ("lr", LinearRegression())],
+        cv=3).fit(X, X[:, 0]),
+    "selection regressor": lambda X, y, net: EnsembleSelectionRegressor(
+        [("net", MLPNetRegressor((8,), max_epochs=3, random_state=0)), ("lr", LinearRegression())],
+        ensemble_size=3, cv=3).fit(X, X[:, :2]),
     "pipeline": lambda X, y, net: make_pipeline(StandardScaler(), tiny()).fit(X, y),
 }
 

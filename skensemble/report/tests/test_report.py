@@ -84,3 +84,25 @@ def test_report_errors(digits_mlp_256, digits_split):
         compression_report({}, X_test, y_test)
     with pytest.raises(ValueError, match="reference 'x'"):
         compression_report({"a": digits_mlp_256}, X_test, y_test, reference="x")
+
+
+def test_regression_report_has_r2_rmse_and_mae():
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    from skensemble.compression import QuantizedRegressor
+    from skensemble.nets import MLPNetRegressor
+
+    X, y = load_diabetes(return_X_y=True)
+    net = MLPNetRegressor((256, 256), max_epochs=10, lr=0.01, random_state=0).fit(X, y)
+    models = {"net": net, "int8": QuantizedRegressor(FrozenEstimator(net)).fit(X, y),
+              "ridge": Ridge().fit(X, y)}
+    report = compression_report(models, X, y, batch_sizes=(8,), n_repeats=1)
+    assert report.columns[:4] == ["model", "score", "RMSE", "MAE"] and report.score_name == "R^2"
+    row = report.to_dict()["ridge"]
+    assert row["score"] == pytest.approx(r2_score(y, models["ridge"].predict(X)))
+    assert row["MAE"] == pytest.approx(mean_absolute_error(y, models["ridge"].predict(X)))
+    assert row["RMSE"] >= row["MAE"] > 0
+    assert report.to_dict()["int8"]["size ratio"] < 0.35
+    assert "score = R^2" in str(report)
