@@ -36,9 +36,9 @@ def test_compress_saves_a_model_that_loads_and_predicts(wine_csv, tmp_path, caps
         (None, ["missing.csv", "--target", "label"], "No such file"),
         (None, ["{csv}", "--target", "nope"], "Target column 'nope' is not in"),
         (lambda df: df.assign(label="same"), ["{csv}", "--target", "label"], "only one class"),
-        (lambda df: df.assign(region=[f"id{i}" for i in range(len(df))]), ["{csv}", "--target", "label"],
-         "Column 'region' is not numeric"),
-        (lambda df: df.assign(ash=np.nan), ["{csv}", "--target", "label"], "missing values"),
+        (lambda df: df.assign(label=np.where(df.index == 3, None, df["label"])),
+         ["{csv}", "--target", "label"], "1 missing values"),
+        (None, ["{csv}", "--target", "label", "--task", "regression"], "needs a numeric target"),
     ],
 )
 def test_compress_errors(wine_csv, tmp_path, capsys, edit, args, message):
@@ -58,3 +58,51 @@ def test_demo_quick_prints_the_report(tmp_path, capsys):
     for name in ("base net", "pruned 75%", "int8", "pruned + int8", "ensemble", "distilled"):
         assert name in out
     assert (tmp_path / "report.md").exists()
+
+
+@pytest.fixture(scope="module")
+def houses_csv(tmp_path_factory):
+    """Prices with missing values, a 200-level text column and an identifier column."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    n = 1200
+    df = pd.DataFrame({"size": rng.uniform(20, 200, n), "rooms": rng.randint(1, 6, n).astype(float),
+                       "city": rng.choice([f"c{i}" for i in range(200)], n),
+                       "kind": rng.choice(["flat", "house"], n), "id": [f"row{i}" for i in range(n)]})
+    effect = dict(zip([f"c{i}" for i in range(200)], rng.normal(0, 0.3, 200)))
+    df["price"] = np.exp(10 + 0.01 * df["size"] + 0.1 * df["rooms"] + df["city"].map(effect)
+                         + 0.2 * (df["kind"] == "house") + rng.normal(0, 0.1, n))
+    df.loc[rng.choice(n, 80, replace=False), "size"] = np.nan
+    df.loc[rng.choice(n, 40, replace=False), "kind"] = np.nan
+    path = tmp_path_factory.mktemp("data") / "houses.csv"
+    df.to_csv(path, index=False)
+    return path, pd
+
+
+def test_compress_regression_with_missing_values_and_many_levels(houses_csv, tmp_path, capsys):
+    path, pd = houses_csv
+    assert main(["compress", str(path), "--target", "price", "--out", str(tmp_path), "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "regression" in out and "Dropping column 'id'" in out
+    assert "'city' has 200 text values: target-encoded" in out and "['size', 'kind']" in out
+    model = skensemble.load(tmp_path / "model.zip")
+    df = pd.read_csv(path)
+    y = df.pop("price")
+    pred = model.predict(df)
+    assert pred.dtype.kind == "f" and pred.shape == y.shape
+    from sklearn.metrics import r2_score
+
+    assert r2_score(y, pred) > 0.6
+    report = (tmp_path / "report.md").read_text()
+    assert "RMSE" in report and "best R^2" in report
+
+
+def test_task_detection():
+    pd = pytest.importorskip("pandas")
+    from skensemble._compress_cli import detect_task
+
+    assert detect_task(pd.Series([1.5, 2.0, 3.25])) == "regression"
+    assert detect_task(pd.Series(np.arange(100))) == "regression"
+    assert detect_task(pd.Series([0, 1, 2] * 10)) == "classification"
+    assert detect_task(pd.Series([0.0, 1.0] * 10)) == "classification"
+    assert detect_task(pd.Series(["a", "b"])) == "classification"

@@ -16,8 +16,9 @@ model is returned:
   categorical splits (whose bitset indices are not checked) are refused.
 
 The calibration helpers of ``CalibratedClassifierCV`` are plain Python
-objects whose attributes skops loads and type-checks like any other; they
-are trusted too.  Types a user names in ``trusted=`` are the user's call and
+objects whose attributes skops loads and type-checks like any other, and
+numpy dtypes are rebuilt from an empty array of their type; they are
+trusted too.  Types a user names in ``trusted=`` are the user's call and
 are not checked.
 """
 
@@ -30,6 +31,9 @@ DEFAULT_TRUSTED = (
     TREE_PREDICTOR,
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
+    # a numpy dtype (e.g. the object dtype SimpleImputer records for text
+    # columns), rebuilt by skops from an empty array of that dtype, never pickled
+    "numpy.dtype",
 )
 
 
