@@ -2,7 +2,7 @@
 # Run every benchmark in turn (about 30 minutes on 2 cores); tables go to results/.
 set -euo pipefail
 cd "$(dirname "$0")"
-for b in bench_nets bench_pruning bench_quantization bench_ensembles bench_distillation; do
+for b in bench_nets bench_pruning bench_quantization bench_ensembles bench_distillation bench_regression; do
   echo "== $b"
   python "$b.py" "$@"
 done

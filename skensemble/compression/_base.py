@@ -19,7 +19,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
-from ..nets._targets import NetClassifierMixin
+from ..nets._targets import NetClassifierMixin, NetRegressorMixin
 from ..utils._access import get_net, get_net_estimator, is_net
 from ..utils._compat import check_is_fitted, validate_data
 from ..utils._random import torch_seed
@@ -64,13 +64,17 @@ def train_epochs(estimator, Xn, targets, epochs, seed):
 
 
 def direct_logits(estimator):
-    """``estimator.logits`` without a second input check, for skensemble's net classifiers.
+    """The raw prediction of skensemble's nets without a second input check, else None.
 
-    For anything else (a user's skorch net, a pipeline) this returns None and
-    predictions go through the estimator's own methods.
+    For a net classifier, ``logits``; for a net regressor, ``predict`` (in
+    the target's units); both with ``check_input=False``.  For anything else
+    (a user's skorch net, a pipeline) predictions go through the estimator's
+    own methods.
     """
     if isinstance(estimator, NetClassifierMixin):
         return functools.partial(estimator.logits, check_input=False)
+    if isinstance(estimator, NetRegressorMixin):
+        return functools.partial(estimator.predict, check_input=False)
     return None
 
 
@@ -120,9 +124,9 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
     def _check_X(self, X):
         """Validate ``X`` once; return it with the fitted estimator to predict with.
 
-        When that estimator is one of skensemble's net classifiers, X comes
-        back as float32 and the returned callable gives its logits without
-        validating again (a second validation costs about as much as a small
+        When that estimator is one of skensemble's nets, X comes back as
+        float32 and the returned callable gives its logits (classifiers) or
+        predictions (regressors) without validating again (a second validation costs about as much as a small
         net's forward pass at batch 1).  Otherwise X is returned as given (a
         pipeline inside may need its DataFrame) and the callable is None.
         """
@@ -177,8 +181,8 @@ class CompressedRegressorMixin(RegressorMixin):
 
     def predict(self, X):
         """Targets predicted by the compressed model, shaped like the ``y`` seen at fit."""
-        inner, X, _ = self._check_X(X)
-        return inner.predict(X)
+        inner, X, direct = self._check_X(X)
+        return inner.predict(X) if direct is None else direct(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

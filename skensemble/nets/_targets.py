@@ -192,6 +192,22 @@ class NetRegressorMixin(RegressorMixin):
         return validate_data(self, X, y, reset=True, dtype=np.float32, y_numeric=True,
                              multi_output=True)
 
-    def predict(self, X):
-        """Predicted targets, shaped like the ``y`` seen at fit."""
-        return self.decode_outputs(self._forward(X))
+    def predict(self, X, *, check_input=True):
+        """Predicted targets, shaped like the ``y`` seen at fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The samples.
+        check_input : bool, default=True
+            Validate X (fitted state, feature count and names, NaN, dtype).
+            A caller that already validated X as a float32 array with the
+            features seen at fit can pass ``False`` and skip a second check
+            (skensemble's compression meta-estimators do).
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Predictions in the units of the ``y`` seen at fit.
+        """
+        return self.decode_outputs(self._forward(X, check_input=check_input))

@@ -128,3 +128,17 @@ def test_grid_search_and_cross_validate_in_a_column_pipeline():
     assert search.best_score_ > 0.8
     scores = cross_validate(pipe, frame, y, cv=2, n_jobs=2, error_score="raise")["test_score"]
     assert np.all(scores > 0.8)
+
+
+def test_predictions_validate_once_and_equal_the_inner_net(monkeypatch):
+    X, y = make_regression(200, 5, noise=1.0, random_state=0)
+    pruned = PrunedRegressor(MLPNetRegressor((16,), max_epochs=10, random_state=0), granularity="neuron",
+                             fine_tune_epochs=0, random_state=0).fit(X, y)
+    inner = pruned.estimator_
+    expected = inner.predict(X)
+    calls = []
+    monkeypatch.setattr(inner, "_validate_X", lambda *a, **k: calls.append(1))
+    np.testing.assert_array_equal(pruned.predict(X), expected)
+    assert calls == []  # the outer estimator validated X; the net did not again
+    with pytest.raises(ValueError, match="NaN"):
+        pruned.predict(np.full_like(X[:2], np.nan))
