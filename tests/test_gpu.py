@@ -148,3 +148,32 @@ def test_cuda_model_round_trips_through_save(gpu_mlp, digits_split, tmp_path):
     loaded = skensemble.load(skensemble.save(pruned, tmp_path / "p.zip"))
     assert next(loaded.estimator_.module_.parameters()).is_cuda
     np.testing.assert_allclose(loaded.predict_proba(X_test), pruned.predict_proba(X_test), atol=1e-6)
+
+
+def test_regressors_on_cuda():
+    from sklearn.datasets import make_friedman1
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from skensemble.compression import DistilledRegressor, PrunedRegressor, QuantizedRegressor
+    from skensemble.ensemble import VotingRegressor
+    from skensemble.nets import MLPNetRegressor
+
+    X, y = make_friedman1(2000, noise=1.0, random_state=0)
+    net = MLPNetRegressor((256, 256), max_epochs=40, lr=3e-3, device="cuda", random_state=0).fit(X, y)
+    assert net.score(X, y) > 0.9
+    pruned = PrunedRegressor(FrozenEstimator(net), sparsity=0.5, granularity="neuron",
+                             random_state=0).fit(X, y)
+    assert all(p.is_cuda for p in pruned.estimator_.module_.parameters())
+    assert pruned.score(X, y) >= net.score(X, y) - 0.02
+    half = QuantizedRegressor(FrozenEstimator(net), dtype="float16").fit(X, y)
+    assert next(half.quantized_module_.parameters()).is_cuda
+    assert half.score(X, y) >= net.score(X, y) - 0.01
+    distilled = DistilledRegressor(HistGradientBoostingRegressor(random_state=0),
+                                   MLPNetRegressor((32,), max_epochs=20, lr=3e-3, device="cuda"),
+                                   random_state=0).fit(X, y)
+    assert distilled.student_.device_ == "cuda" and distilled.fidelity_ > 0.9
+    vote = VotingRegressor([("a", MLPNetRegressor((32,), max_epochs=20, lr=3e-3, random_state=0)),
+                            ("b", MLPNetRegressor((32,), max_epochs=20, lr=3e-3, random_state=1))],
+                           devices=["cuda:0"], n_jobs=2).fit(X, np.c_[y, -y])
+    assert all(m.device_ == "cuda:0" for m in vote.estimators_)
+    assert vote.predict(X).shape == (2000, 2)
