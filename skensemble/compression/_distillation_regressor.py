@@ -15,7 +15,7 @@ from ..utils._access import get_net, is_net
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context, check_is_fitted, validate_data
 from ..utils._random import draw_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
-from ._base import CompressedRegressorMixin
+from ._base import CompressedRegressorMixin, direct_logits
 from ._distillation import _BaseDistilled
 from ._distillation_loss import RegressionDistillationLoss
 
@@ -212,4 +212,6 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
         """Targets predicted by the student, shaped like the ``y`` seen at fit."""
         check_is_fitted(self)
         # the student was trained on the validated array, without column names
-        return self.student_.predict(validate_data(self, X, reset=False, dtype=np.float32))
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        direct = direct_logits(self.student_)  # the net's predict, without a second check
+        return self.student_.predict(X) if direct is None else direct(X)
