@@ -17,6 +17,7 @@ from ..nets._base import BaseNet
 from ..persistence import register
 from ..utils._access import get_net, is_net, net_input
 from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
+from ..utils._params import store_params
 from ..utils._random import draw_seed, torch_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
 from ._base import BaseCompressed, CompressedClassifierMixin, direct_logits
@@ -191,17 +192,7 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         random_state=None,
         verbose=0,
     ):
-        self.teacher = teacher
-        self.student = student
-        self.temperature = temperature
-        self.alpha = alpha
-        self.augmentation = augmentation
-        self.augment_factor = augment_factor
-        self.init = init
-        self.max_transfer_samples = max_transfer_samples
-        self.keep_teacher = keep_teacher
-        self.random_state = random_state
-        self.verbose = verbose
+        store_params(self, locals())
 
     # --- teacher ----------------------------------------------------------
     def _fit_teacher(self, X, y):

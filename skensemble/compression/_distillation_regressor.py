@@ -13,6 +13,7 @@ from ..nets._base import BaseNet
 from ..persistence import register
 from ..utils._access import get_net, is_net
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context, check_is_fitted, validate_data
+from ..utils._params import store_params
 from ..utils._random import draw_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
 from ._base import CompressedRegressorMixin, direct_logits
@@ -130,16 +131,7 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
         random_state=None,
         verbose=0,
     ):
-        self.teacher = teacher
-        self.student = student
-        self.alpha = alpha
-        self.augmentation = augmentation
-        self.augment_factor = augment_factor
-        self.init = init
-        self.max_transfer_samples = max_transfer_samples
-        self.keep_teacher = keep_teacher
-        self.random_state = random_state
-        self.verbose = verbose
+        store_params(self, locals())
 
     def _fit_teacher(self, X, y):
         self._check_task(self.teacher, "teacher")

@@ -56,18 +56,6 @@ def amp_dtype(amp, device):
     return getattr(torch, amp)
 
 
-def store_params(estimator, arguments):
-    """The body of a net's ``__init__``: each argument becomes the attribute of its name.
-
-    ``arguments`` is the ``__init__``'s ``locals()``.  scikit-learn's contract
-    (``__init__`` stores its parameters unchanged and nothing else) in one
-    place, so each net writes only its signature.
-    """
-    for name, value in arguments.items():
-        if name not in ("self", "__class__"):
-            setattr(estimator, name, value)
-
-
 class BaseNet(BaseEstimator, metaclass=ABCMeta):
     """Base class of the net estimators (not public API).
 

@@ -5,7 +5,8 @@ import numbers
 
 from ..persistence import register
 from ..utils._compat import Interval, StrOptions
-from ._base import BaseNet, store_params
+from ..utils._params import store_params
+from ._base import BaseNet
 from ._modules import ConvModule
 from ._skorch import SkorchClassifier, SkorchRegressor
 from ._targets import NetClassifierMixin, NetRegressorMixin

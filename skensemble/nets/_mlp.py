@@ -1,7 +1,8 @@
 """Multi-layer perceptron estimators."""
 
 from ..persistence import register
-from ._base import BaseNet, store_params
+from ..utils._params import store_params
+from ._base import BaseNet
 from ._modules import MLPModule
 from ._skorch import SkorchClassifier, SkorchRegressor
 from ._targets import NetClassifierMixin, NetRegressorMixin
