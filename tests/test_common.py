@@ -23,7 +23,14 @@ from skensemble.ensemble import (
     VotingClassifier,
     VotingRegressor,
 )
-from skensemble.nets import ConvNetClassifier, ConvNetRegressor, MLPNetClassifier, MLPNetRegressor
+from skensemble.nets import (
+    ConvNetClassifier,
+    ConvNetRegressor,
+    MLPNetClassifier,
+    MLPNetRegressor,
+    NetClassifier,
+    NetRegressor,
+)
 
 _NET = dict(hidden_layer_sizes=(8,), max_epochs=20, lr=0.01, random_state=0)
 
@@ -35,6 +42,8 @@ def cheap_estimators():
         MLPNetRegressor(**_NET),
         ConvNetClassifier(channels=(4,), **_NET),
         ConvNetRegressor(channels=(4,), **_NET),
+        NetClassifier(_tiny_module, module_params={"width": 8}, max_epochs=20, lr=0.01, random_state=0),
+        NetRegressor(_tiny_module, module_params={"width": 8}, max_epochs=20, lr=0.01, random_state=0),
         PrunedClassifier(MLPNetClassifier(**_NET), sparsity=0.5, fine_tune_epochs=2, random_state=0),
         PrunedClassifier(MLPNetClassifier((16,), max_epochs=20, lr=0.01, random_state=0),
                          sparsity=0.5, granularity="neuron", fine_tune_epochs=2, random_state=0),
@@ -59,6 +68,13 @@ def cheap_estimators():
     ]
 
 
+def _tiny_module(n_features, n_outputs, width):
+    """A user's module as a factory function (sizes filled in at fit)."""
+    from torch import nn
+
+    return nn.Sequential(nn.Linear(n_features, width), nn.ReLU(), nn.Linear(width, n_outputs))
+
+
 def _members():
     return [("lr", LogisticRegression()), ("net", MLPNetClassifier(**_NET))]
 
@@ -77,7 +93,7 @@ EXPECTED_FAILED_CHECKS = {
     **{
         name: {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS}
         # the cascade's cheap instance has a net member
-        for name in ("MLPNetClassifier", "ConvNetClassifier", "CascadeClassifier")
+        for name in ("MLPNetClassifier", "ConvNetClassifier", "NetClassifier", "CascadeClassifier")
     },
     **{
         name: {"check_methods_subset_invariance": (

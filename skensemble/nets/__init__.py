@@ -1,8 +1,9 @@
-"""scikit-learn estimators around skorch nets whose sizes are inferred at fit."""
+"""scikit-learn estimators around skorch nets (built in, or any torch module) whose sizes are inferred at fit."""
 
 from ._conv import ConvNetClassifier, ConvNetRegressor
 from ._loader import TensorLoader
 from ._mlp import MLPNetClassifier, MLPNetRegressor
+from ._module_net import NetClassifier, NetRegressor
 from ._modules import ConvModule, MLPModule
 from ._skorch import NonFiniteLossError
 
@@ -13,6 +14,8 @@ __all__ = [
     "MLPModule",
     "MLPNetClassifier",
     "MLPNetRegressor",
+    "NetClassifier",
+    "NetRegressor",
     "NonFiniteLossError",
     "TensorLoader",
 ]

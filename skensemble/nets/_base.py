@@ -187,13 +187,28 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         if sample_weight is not None:
             y_enc = pack_sample_weight(y_enc, sample_weight)
         with torch_seed(self._seed, self.device_):
-            net.fit(X, y_enc)
+            net.initialize()  # what skorch's fit does first; then the outputs are checked
+            self._check_outputs(net, X[:2])
+            net.partial_fit(X, y_enc)
         if sample_weight is not None:
             # later training (fine-tuning by the compression estimators) gets plain targets
             net.sample_weighted = False
             net.set_params(criterion__reduction="mean")
         self.net_ = net
         return self
+
+    def _check_outputs(self, net, X):
+        """A clear error, before training, when the module's output does not fit the targets."""
+        with torch.no_grad(), eval_mode(net.module_):
+            out = net.module_(torch.as_tensor(X, device=net.device))
+        expected = (len(X), self._n_outputs())
+        if not torch.is_tensor(out) or tuple(out.shape) != expected:
+            got = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
+            raise ValueError(
+                f"The module {type(net.module_).__name__} returned {got} for a batch of {len(X)} rows "
+                f"with {X.shape[1]} features; {type(self).__name__} needs one output column per "
+                f"{'class' if hasattr(self, 'classes_') else 'target'}: {expected}."
+            )
 
     def _initialize(self, X, y):
         """Set the fitted attributes with an initialized, untrained net.
