@@ -56,6 +56,13 @@ def amp_dtype(amp, device):
     return getattr(torch, amp)
 
 
+def detached(value):
+    """A torch tensor as a plain CPU array (without its autograd graph); anything else as is."""
+    if torch.is_tensor(value):
+        return value.detach().cpu().numpy()
+    return value
+
+
 class BaseNet(BaseEstimator, metaclass=ABCMeta):
     """Base class of the net estimators (not public API).
 
@@ -104,7 +111,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
 
     # --- fitting ----------------------------------------------------------
     def _validate_X(self, X, reset):
-        return validate_data(self, X, reset=reset, dtype=np.float32)
+        return validate_data(self, detached(X), reset=reset, dtype=np.float32)
 
     def _make_net(self, n_features, n_outputs, *, seed, device, n_samples=None, weighted=False):
         """The skorch net for this data (not initialized); the batch is capped at ``n_samples``."""
@@ -158,7 +165,26 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         params.update({f"module__{k}": v for k, v in module_kwargs.items()})
         params.update(self._extra_net_params(n_outputs))
         params.update(self.net_params or {})
+        for stage in ("iterator_train", "iterator_valid"):
+            if params[stage] is not TensorLoader:  # a user's DataLoader takes no device argument
+                params.pop(f"{stage}__device")
+        if not self.early_stopping and "train_split" not in (self.net_params or {}):
+            self._check_no_validation_callbacks(callbacks)
         return self._net_class(**params)
+
+    @staticmethod
+    def _check_no_validation_callbacks(callbacks):
+        """Refuse callbacks that read validation scores when there is no validation split."""
+        for entry in callbacks:
+            callback = entry[1] if isinstance(entry, tuple) else entry
+            monitor = getattr(callback, "monitor", None)
+            if isinstance(monitor, str) and monitor.startswith("valid"):
+                raise ValueError(
+                    f"The callback {type(callback).__name__} monitors {monitor!r}, but this net holds out "
+                    "no validation data. Set early_stopping=True (skensemble's early stopping, with "
+                    "validation_fraction and n_iter_no_change), or pass "
+                    "net_params={'train_split': skorch.dataset.ValidSplit(...)}."
+                )
 
     def _extra_net_params(self, n_outputs):
         return {}

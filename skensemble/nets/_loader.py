@@ -59,19 +59,25 @@ class TensorLoader:
         estimators seed that RNG, so shuffling is reproducible).
     device : str or None, default=None
         Move the whole dataset to this device once, so batches need no copy.
+    drop_last : bool, default=False
+        Leave out the last batch when it is smaller than ``batch_size``
+        (batch norm cannot train on a batch of one row).
     **loader_kwargs
-        Passed to ``DataLoader`` in the fallback case only.
+        Any other ``DataLoader`` argument (``num_workers``, ``pin_memory``,
+        ``collate_fn``, ...): given one, batches come from a ``DataLoader``
+        with it, so it takes effect.
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, device=None, **loader_kwargs):
+    def __init__(self, dataset, batch_size, shuffle=False, device=None, drop_last=False,
+                 **loader_kwargs):
         self.batch_size = batch_size
         self.shuffle = shuffle
-        tensors = _dense_tensors(dataset)
+        self.drop_last = drop_last
+        tensors = None if loader_kwargs else _dense_tensors(dataset)
         self._fallback = None
         if tensors is None:
-            self._fallback = DataLoader(
-                dataset, batch_size=batch_size, shuffle=shuffle, **loader_kwargs
-            )
+            self._fallback = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
+                                        drop_last=drop_last, **loader_kwargs)
             return
         X, y = tensors
         if device is not None:
@@ -82,7 +88,8 @@ class TensorLoader:
     def __len__(self):
         if self._fallback is not None:
             return len(self._fallback)
-        return -(-len(self._X) // self.batch_size)
+        n = len(self._X)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
         if self._fallback is not None:
@@ -94,5 +101,6 @@ class TensorLoader:
             order = torch.randperm(n).to(X.device)
             X = X[order]
             y = None if y is None else y[order]
-        for start in range(0, n, bs):
+        stop = n - n % bs if self.drop_last else n
+        for start in range(0, stop, bs):
             yield X[start : start + bs], (None if y is None else y[start : start + bs])

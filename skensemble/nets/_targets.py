@@ -9,6 +9,7 @@ from sklearn.utils.validation import column_or_1d
 from torch import nn
 
 from ..utils._compat import _fit_context, check_is_fitted, validate_data
+from ._base import detached
 
 
 def check_two_classes(classes, owner):
@@ -95,7 +96,7 @@ class NetClassifierMixin(LogitsClassifierMixin):
         return self._fit(*self._validate_fit_data(X, y), sample_weight)
 
     def _validate_fit_data(self, X, y):
-        return validate_data(self, X, y, reset=True, dtype=np.float32)
+        return validate_data(self, detached(X), detached(y), reset=True, dtype=np.float32)
 
     def logits(self, X, *, check_input=True):
         """The net's raw outputs (logits, before the softmax) as float64.
@@ -189,8 +190,8 @@ class NetRegressorMixin(RegressorMixin):
         return self._fit(*self._validate_fit_data(X, y), sample_weight)
 
     def _validate_fit_data(self, X, y):
-        return validate_data(self, X, y, reset=True, dtype=np.float32, y_numeric=True,
-                             multi_output=True)
+        return validate_data(self, detached(X), detached(y), reset=True, dtype=np.float32,
+                             y_numeric=True, multi_output=True)
 
     def predict(self, X, *, check_input=True):
         """Predicted targets, shaped like the ``y`` seen at fit.

@@ -1,0 +1,63 @@
+"""A skorch user's habits work, or fail with a message that says what to do."""
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import EarlyStopping
+from skorch.dataset import ValidSplit
+from torch.utils.data import DataLoader
+
+from skensemble.nets import MLPNetClassifier, MLPNetRegressor
+
+
+@pytest.fixture
+def rows_129():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(129, 5))
+    return X, (X[:, 0] > 0).astype(int)
+
+
+def test_drop_last_is_honoured(rows_129):
+    """129 rows, batches of 128: without drop_last batch norm would see a batch of one row."""
+    X, y = rows_129
+    net = MLPNetClassifier((8,), batch_norm=True, max_epochs=2, random_state=0,
+                           net_params={"iterator_train__drop_last": True}).fit(X, y)
+    assert [len(epoch["batches"]) for epoch in net.net_.history] == [1, 1]
+    plain = MLPNetClassifier((8,), max_epochs=1, random_state=0).fit(X, y)
+    assert len(plain.net_.history[-1]["batches"]) == 2
+
+
+def test_loader_arguments_and_a_users_dataloader_take_effect(rows_129):
+    X, y = rows_129
+    seen = []
+
+    def collate(batch):
+        seen.append(len(batch))
+        return torch.utils.data.default_collate(batch)
+
+    MLPNetClassifier((8,), max_epochs=1, random_state=0,
+                     net_params={"iterator_train__collate_fn": collate}).fit(X, y)
+    assert seen == [128, 1]  # a DataLoader served the batches, with the user's collate_fn
+    net = MLPNetClassifier((8,), max_epochs=2, random_state=0,
+                           net_params={"iterator_train": DataLoader, "iterator_valid": DataLoader}).fit(X, y)
+    assert net.predict(X).shape == (129,)
+
+
+def test_tensors_that_require_grad_are_accepted(rows_129):
+    X, y = rows_129
+    Xt = torch.tensor(X, dtype=torch.float32, requires_grad=True)
+    net = MLPNetClassifier((8,), max_epochs=2, random_state=0).fit(Xt, torch.as_tensor(y))
+    np.testing.assert_array_equal(net.predict(Xt), net.predict(X))
+    reg = MLPNetRegressor((8,), max_epochs=2, random_state=0).fit(Xt, torch.as_tensor(X[:, 0]))
+    assert reg.predict(Xt).shape == (129,)
+
+
+def test_early_stopping_callback_without_validation_data_says_what_to_do(rows_129):
+    X, y = rows_129
+    with pytest.raises(ValueError, match="monitors 'valid_loss'.*early_stopping=True"):
+        MLPNetClassifier((8,), max_epochs=2, callbacks=[EarlyStopping()]).fit(X, y)
+    # with a validation split, the user's callback works
+    net = MLPNetClassifier((32,), max_epochs=300, lr=0.05, random_state=0,
+                           callbacks=[EarlyStopping(patience=2)],
+                           net_params={"train_split": ValidSplit(5)}).fit(X, y)
+    assert "valid_loss" in net.history_[-1] and net.n_epochs_ < 300
