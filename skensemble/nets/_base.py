@@ -164,6 +164,12 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             params["criterion__reduction"] = "none"
         params.update({f"module__{k}": v for k, v in module_kwargs.items()})
         params.update(self._extra_net_params(n_outputs))
+        if (self.net_params or {}).get("warm_start"):
+            raise ValueError(
+                "net_params={'warm_start': True} would keep training skorch's net across fits, but "
+                "every fit of a skensemble net builds a fresh one. To train a fitted net further, "
+                "use PrunedClassifier/PrunedRegressor's fine-tuning or skorch's net_.partial_fit."
+            )
         params.update(self.net_params or {})
         for stage in ("iterator_train", "iterator_valid"):
             if params[stage] is not TensorLoader:  # a user's DataLoader takes no device argument
@@ -292,6 +298,53 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
                 net.iterator_valid__batch_size = batch_size
+
+    # --- skorch-style parameters -------------------------------------------
+    _SKORCH_NAMESPACES = ("optimizer__", "criterion__", "module__", "iterator_train__", "iterator_valid__")
+
+    def set_params(self, **params):
+        """Set parameters, also in skorch's spelling.
+
+        Besides the estimator's own parameters (and ``<param>__<sub>`` of
+        nested estimators), two skorch habits work:
+
+        * keys of skorch's component namespaces (``optimizer__momentum``,
+          ``criterion__weight``, ``module__...``, ``iterator_train__...``,
+          ``iterator_valid__...``) are stored in ``net_params``;
+        * ``callbacks__<name>__<param>`` sets ``<param>`` on a copy of the
+          callback named ``<name>`` in ``callbacks`` (the user's callback
+          object is not changed).
+
+        Both show in ``get_params``, so ``clone`` and ``GridSearchCV`` keep them.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        own = {}
+        for key, value in params.items():
+            if key.startswith(self._SKORCH_NAMESPACES):
+                self.net_params = {**(self.net_params or {}), key: value}
+            elif key.startswith("callbacks__"):
+                self._set_callback_param(key, value)
+            else:
+                own[key] = value
+        return super().set_params(**own) if own else self
+
+    def _set_callback_param(self, key, value):
+        name, _, param = key[len("callbacks__"):].partition("__")
+        entries = list(self.callbacks or [])
+        for i, entry in enumerate(entries):
+            if isinstance(entry, tuple) and entry[0] == name:
+                callback = copy.deepcopy(entry[1])
+                callback.set_params(**{param: value})
+                entries[i] = (name, callback)
+                self.callbacks = entries
+                return
+        names = [e[0] for e in entries if isinstance(e, tuple)]
+        raise ValueError(f"{key}: no callback named {name!r}; callbacks are named by (name, callback) "
+                         f"tuples in callbacks, and the named ones are {names}.")
 
     # --- persistence protocol (see skensemble.persistence) ------------------
     def _save_state(self, writer, state, path):

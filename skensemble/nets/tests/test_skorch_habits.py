@@ -61,3 +61,29 @@ def test_early_stopping_callback_without_validation_data_says_what_to_do(rows_12
                            callbacks=[EarlyStopping(patience=2)],
                            net_params={"train_split": ValidSplit(5)}).fit(X, y)
     assert "valid_loss" in net.history_[-1] and net.n_epochs_ < 300
+
+
+def test_skorch_spelled_set_params(rows_129):
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = rows_129
+    es = EarlyStopping(patience=5)
+    net = MLPNetClassifier((8,), optimizer="sgd", max_epochs=3, random_state=0,
+                           callbacks=[("es", es)], early_stopping=True)
+    net.set_params(optimizer__momentum=0.9, callbacks__es__patience=3, max_epochs=4)
+    assert net.net_params == {"optimizer__momentum": 0.9} and net.max_epochs == 4
+    assert net.callbacks[0][1].patience == 3 and es.patience == 5  # the user's callback is unchanged
+    fitted = clone(net).fit(X, y)
+    assert fitted.net_.optimizer_.param_groups[0]["momentum"] == 0.9
+    search = GridSearchCV(MLPNetClassifier((8,), optimizer="sgd", max_epochs=2, random_state=0),
+                          {"optimizer__momentum": [0.0, 0.9]}, cv=2).fit(X, y)
+    assert search.best_estimator_.net_params["optimizer__momentum"] in (0.0, 0.9)
+    with pytest.raises(ValueError, match="no callback named 'nope'.*\\['es'\\]"):
+        net.set_params(callbacks__nope__patience=1)
+
+
+def test_warm_start_is_refused_with_what_to_do(rows_129):
+    X, y = rows_129
+    with pytest.raises(ValueError, match="warm_start.*builds a fresh one.*partial_fit"):
+        MLPNetClassifier((8,), max_epochs=1, net_params={"warm_start": True}).fit(X, y)
