@@ -43,6 +43,14 @@ class Node:
         Shape of the (first) tensor output.
     users : list of int
         Indices of the nodes that take this node's output.
+    dim : int or None
+        The ``dim`` argument of a function that has one (``cat``, ``flatten``,
+        ``mean``, ...), as called.
+    constants : list of tuple
+        Shapes of tensor arguments that no recorded node produced
+        (parameters or buffers used directly, constants).
+    input_shapes : list of tuple
+        Shapes of the recorded tensor arguments, in the order of ``inputs``.
     """
 
     kind: str
@@ -50,6 +58,9 @@ class Node:
     inputs: list
     shape: tuple
     users: list = field(default_factory=list)
+    dim: object = None
+    constants: list = field(default_factory=list)
+    input_shapes: list = field(default_factory=list)
 
 
 @dataclass
@@ -72,13 +83,20 @@ class _Recorder(TorchFunctionMode):
         self.alive = []  # recorded tensors stay alive, so their ids stay unique
         self.depth = 0  # > 0 while inside a leaf module: its inner ops are not recorded
 
-    def add(self, kind, target, args, out):
-        inputs = [self.producer[id(t)] for t in _tensors(args) if id(t) in self.producer]
+    def add(self, kind, target, args, out, dim=None):
+        tensors = _tensors(args)
+        inputs = [self.producer[id(t)] for t in tensors if id(t) in self.producer]
         outs = _tensors(out)
-        if not outs or any(o is a for o in outs for a in _tensors(args)):
-            return  # no tensor out (``x.shape``), or the input returned as is (identity, eval dropout)
+        if not outs:
+            return  # no tensor out (``x.shape``)
+        if any(o is a for o in outs for a in tensors) and not _in_place(kind, target):
+            return  # the input returned as is (identity, eval dropout)
         index = len(self.nodes)
-        self.nodes.append(Node(kind, target, inputs, tuple(outs[0].shape)))
+        self.nodes.append(Node(
+            kind, target, inputs, tuple(outs[0].shape), dim=dim,
+            constants=[tuple(t.shape) for t in tensors if id(t) not in self.producer],
+            input_shapes=[tuple(t.shape) for t in tensors if id(t) in self.producer],
+        ))
         for i in inputs:
             if index not in self.nodes[i].users:
                 self.nodes[i].users.append(index)
@@ -91,8 +109,16 @@ class _Recorder(TorchFunctionMode):
         out = func(*args, **kwargs)
         if self.depth == 0:
             name = getattr(func, "__name__", None) or type(func).__name__
-            self.add("function", name, (args, kwargs), out)
+            dim = kwargs.get("dim", next((a for a in args[1:] if isinstance(a, (int, tuple, list))
+                                          and not isinstance(a, bool)), None))
+            self.add("function", name, (args, kwargs), out, dim=dim)
         return out
+
+
+def _in_place(kind, target):
+    """An in-place function (``add_``, ``__iadd__``): it returns its input, changed."""
+    return kind == "function" and (target.startswith("__i") or
+                                   (target.endswith("_") and not target.endswith("__")))
 
 
 def _tensors(tree):

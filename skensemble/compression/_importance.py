@@ -31,12 +31,17 @@ class Importance:
         raise NotImplementedError
 
     def unit_scores(self, group, module):
-        """Score each unit of ``group`` (a :class:`~._surgery.Group`)."""
-        total = None
-        for _, tensor, dim in group.unit_params(module):
-            scores = self.weight_scores(tensor)
-            dims = [d for d in range(scores.dim()) if d != dim]
-            per_unit = scores.sum(dim=dims) if dims else scores
+        """Score each unit of ``group`` (a :class:`~._dependency.Group`).
+
+        The sum of the weight scores of every parameter entry the units own.
+        """
+        total, scored = None, {}
+        for entry in group.entries:
+            if not entry.is_param:
+                continue  # batch-norm statistics are not weights
+            if entry.name not in scored:
+                scored[entry.name] = self.weight_scores(module.get_parameter(entry.name))
+            per_unit = entry.per_unit(scored[entry.name]).sum(1)
             total = per_unit if total is None else total + per_unit
         return total
 

@@ -8,7 +8,7 @@ all layers (``scope="global"``) and never empties a layer.
 import torch
 from torch.nn.utils import prune
 
-from ._surgery import remove_units
+from ._surgery import cut
 
 
 def _weight_scores(module, names, importance):
@@ -122,7 +122,4 @@ def prune_units(module, groups, importance, sparsity, scope, round_to=None):
     keeps = _units_to_keep(groups, scores, sparsity, scope)
     if round_to is not None and round_to > 1:
         keeps = _round_keeps(keeps, groups, scores, round_to)
-    for g in groups:
-        keep = keeps[g.producer]
-        if len(keep) < g.n_units:
-            remove_units(module, g, keep)
+    cut(module, [(g, keeps[g.producer]) for g in groups])

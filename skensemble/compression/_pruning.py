@@ -83,10 +83,11 @@ class _BasePruned(BaseCompressed):
         Xn = net_input(estimator, X)
         targets = net_targets(estimator, y)
         importance = get_importance(self.importance, seed)
-        groups = None
+        groups = example = None
         if self.granularity == "neuron":
-            device = next(module.parameters()).device
-            groups = check_prunable(module, torch.as_tensor(Xn[:2], device=device))
+            example = torch.as_tensor(Xn[:2], device=next(module.parameters()).device)
+            groups = check_prunable(module, example)
+            original = {g.producer: g.n_units for g in groups}
         weights = prunable_weights(module)
         n_dense = count_params(module)
         history = []
@@ -97,6 +98,10 @@ class _BasePruned(BaseCompressed):
                     importance.fit(net, Xn, targets)
                 apply_weight_masks(module, weight_masks(module, weights, importance, target, self.scope))
             else:
+                if step:  # the last cut changed the layers: map them again
+                    groups = check_prunable(module, example)
+                    for g in groups:
+                        g.original_units = original[g.producer]
                 if hasattr(importance, "fit"):
                     importance.fit(net, Xn, targets)
                 prune_units(module, groups, importance, target, self.scope, self.round_to)

@@ -140,26 +140,17 @@ def test_conv_net_is_pruned_by_channels(digits_split):
     assert pruned.score(X_test, y_test) > 0.9
 
 
-class Residual(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.inp = nn.Linear(6, 8)
-        self.hidden = nn.Linear(8, 8)
-        self.out = nn.Linear(8, 3)
-
-    def forward(self, X):
-        h = torch.relu(self.inp(X))
-        return self.out(h + torch.relu(self.hidden(h)))
-
-
-def test_residual_module_error_names_layer(small_data):
+def test_unprunable_module_error_names_layer(small_data):
     from skorch import NeuralNetClassifier
 
+    from .user_modules import ShiftedHidden
+
     X, y = small_data
-    net = NeuralNetClassifier(Residual, criterion=nn.CrossEntropyLoss, max_epochs=2,
+    net = NeuralNetClassifier(ShiftedHidden, module__n_features=6, module__n_outputs=3,
+                              criterion=nn.CrossEntropyLoss, max_epochs=2,
                               train_split=None).fit(X.astype(np.float32), y.astype(np.int64))
     before = [p.clone() for p in net.module_.parameters()]
-    with pytest.raises(StructuralPruningError, match="'inp'.*more than one"):
+    with pytest.raises(StructuralPruningError, match="'hidden'.*raw parameter"):
         PrunedClassifier(FrozenEstimator(net), granularity="neuron").fit(X.astype(np.float32), y)
     assert all(torch.equal(a, b) for a, b in zip(before, net.module_.parameters()))
     # weight pruning works on any module
