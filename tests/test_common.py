@@ -30,9 +30,12 @@ from skensemble.nets import (
     MLPNetRegressor,
     NetClassifier,
     NetRegressor,
+    ResNetClassifier,
+    ResNetRegressor,
 )
 
 _NET = dict(hidden_layer_sizes=(8,), max_epochs=20, lr=0.01, random_state=0)
+_RESNET = dict(width=8, n_blocks=1, max_epochs=20, lr=0.01, random_state=0)
 
 
 def cheap_estimators():
@@ -42,6 +45,10 @@ def cheap_estimators():
         MLPNetRegressor(**_NET),
         ConvNetClassifier(channels=(4,), **_NET),
         ConvNetRegressor(channels=(4,), **_NET),
+        ResNetClassifier(**_RESNET),
+        ResNetRegressor(**_RESNET),
+        PrunedClassifier(ResNetClassifier(**_RESNET), sparsity=0.5, granularity="neuron",
+                         fine_tune_epochs=2, random_state=0),
         NetClassifier(_tiny_module, module_params={"width": 8}, max_epochs=20, lr=0.01, random_state=0),
         NetRegressor(_tiny_module, module_params={"width": 8}, max_epochs=20, lr=0.01, random_state=0),
         PrunedClassifier(MLPNetClassifier(**_NET), sparsity=0.5, fine_tune_epochs=2, random_state=0),
@@ -88,8 +95,16 @@ _FLOAT32_WEIGHTS = (
     "and the repeated fit differ by about 5e-7 relative, over the check's 1e-7."
 )
 
+_BATCH_NORM_WEIGHTS = (
+    "the residual net's batch norms normalise each training batch by its own statistics, in "
+    "which a repeated row counts twice and a row of weight 2 once, so the two fits differ "
+    "(up to 0.25 in probability on the check's tiny data)."
+)
+
 # Every entry needs a reason; keep this list short.
 EXPECTED_FAILED_CHECKS = {
+    **{name: {"check_sample_weight_equivalence_on_dense_data": _BATCH_NORM_WEIGHTS}
+       for name in ("ResNetClassifier", "ResNetRegressor")},
     **{
         name: {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS}
         # the cascade's cheap instance has a net member

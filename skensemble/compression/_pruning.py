@@ -2,6 +2,7 @@
 
 import numbers
 
+import numpy as np
 import torch
 
 from ..persistence import register
@@ -20,6 +21,10 @@ from ._importance import get_importance
 from ._pruner import apply_weight_masks, fold_weight_masks, prune_units, weight_masks
 from ._schedule import sparsity_schedule
 from ._surgery import PRODUCERS, check_prunable, count_params, prunable_weights
+from ._trimming import check_trimmable, find_blocks, trim
+
+# rows of the training data on which skipping a block is scored
+_TRIM_ROWS = 2048
 
 
 class _BasePruned(BaseCompressed):
@@ -28,7 +33,8 @@ class _BasePruned(BaseCompressed):
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"])],
         "sparsity": [Interval(numbers.Real, 0, 1, closed="left")],
-        "granularity": [StrOptions({"weight", "neuron"})],
+        "granularity": [StrOptions({"weight", "neuron", "layer"})],
+        "n_layers": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "scope": [StrOptions({"global", "layer"})],
         "importance": [StrOptions({"magnitude", "l2", "taylor", "random"}), HasMethods(["weight_scores"])],
         "n_steps": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -45,6 +51,7 @@ class _BasePruned(BaseCompressed):
         *,
         sparsity=0.5,
         granularity="weight",
+        n_layers=None,
         scope="global",
         importance="magnitude",
         n_steps=1,
@@ -57,6 +64,7 @@ class _BasePruned(BaseCompressed):
         self.estimator = estimator
         self.sparsity = sparsity
         self.granularity = granularity
+        self.n_layers = n_layers
         self.scope = scope
         self.importance = importance
         self.n_steps = n_steps
@@ -82,6 +90,8 @@ class _BasePruned(BaseCompressed):
         module = net.module_
         Xn = net_input(estimator, X)
         targets = net_targets(estimator, y)
+        if self.granularity == "layer":
+            return self._fit_layers(estimator, Xn, targets, seed)
         importance = get_importance(self.importance, seed)
         groups = example = None
         if self.granularity == "neuron":
@@ -135,6 +145,45 @@ class _BasePruned(BaseCompressed):
         self.history_ = history
         return self
 
+    def _fit_layers(self, estimator, Xn, targets, seed):
+        """Layer trimming: skip the least important blocks step by step, fine-tuning after each step."""
+        net = get_net(estimator)
+        module = net.module_
+        device = next(module.parameters()).device
+        blocks = find_blocks(module, torch.as_tensor(Xn[:2], device=device))
+        n_remove = self.n_layers if self.n_layers is not None else int(round(self.sparsity * len(blocks)))
+        check_trimmable(module, blocks, n_remove)
+        rows = np.random.RandomState(seed).permutation(len(Xn))[:_TRIM_ROWS]
+        X_score = torch.as_tensor(Xn[rows], device=device)
+        y_score = torch.as_tensor(targets[rows], device=device)
+        n_dense = count_params(module)
+        history, removed = [], []
+        targets_per_step = sparsity_schedule(1.0, self.n_steps, self.schedule)
+        for step, fraction in enumerate(targets_per_step):
+            n_now = int(round(fraction * n_remove)) - len(removed)
+            removed += trim(net, [b for b in blocks if b not in dict(removed)], n_now, X_score, y_score)
+            net.initialize_optimizer()
+            n_before = len(net.history)
+            train_epochs(estimator, Xn, targets, self.fine_tune_epochs, seed + step + 1)
+            history.append({
+                "step": step + 1,
+                "removed_layers": [name for name, _ in removed],
+                "n_params": count_params(module),
+                "train_loss": (
+                    float(net.history[-1, "train_loss"]) if len(net.history) > n_before else None
+                ),
+            })
+        self.estimator_ = estimator
+        self._set_target_attributes(estimator)
+        self.removed_layers_ = [name for name, _ in removed]
+        self.layer_loss_increase_ = {name: inc for name, inc in removed}
+        self.sparsity_ = len(removed) / len(blocks)
+        self.n_params_ = count_params(module)
+        self.n_nonzero_params_ = count_params(module, nonzero=True)
+        self.n_params_dense_ = n_dense
+        self.history_ = history
+        return self
+
     @staticmethod
     def _measure(module, groups):
         """Removed-unit fraction (neurons) or zero-weight fraction (weights)."""
@@ -161,14 +210,26 @@ class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
     sparsity : float in [0, 1), default=0.5
         With ``granularity="weight"``, the fraction of weights (of Linear and
         Conv layers) set to zero; with ``"neuron"``, the fraction of hidden
-        units and channels removed.
-    granularity : {"weight", "neuron"}, default="weight"
+        units and channels removed; with ``"layer"`` (unless ``n_layers`` is
+        given), the fraction of removable blocks removed.
+    granularity : {"weight", "neuron", "layer"}, default="weight"
         ``"weight"``: unstructured pruning; masks are folded into the weights at
         the end, so the model is a plain module with zeros (same size and speed
         as dense).  ``"neuron"``: structured pruning; hidden units of Linear
         layers and channels of Conv layers are physically removed together with
         their batch-norm entries and the matching inputs of the next layer, so
-        the model is smaller and faster.  The output layer is never pruned.
+        the model is smaller and faster.  Units coupled by residual additions,
+        concatenations, norms or embeddings are cut together (any module, not
+        only skensemble's); a layer whose units cannot be cut gets a
+        ``StructuralPruningError`` naming it.  The output layer is never
+        pruned.  ``"layer"``: network trimming; whole blocks (a residual block,
+        or a hidden layer that keeps its input's shape, in an ``nn.Sequential``
+        or ``nn.ModuleList``) are replaced by their skip path, least important
+        first: the one whose skipping raises the loss least on up to 2048
+        training rows, scored again after each removal.
+    n_layers : int or None, default=None
+        With ``granularity="layer"``, the number of blocks to remove; None
+        removes ``round(sparsity * n_removable_blocks)``.
     scope : {"global", "layer"}, default="global"
         Rank scores across all layers, or prune each layer by ``sparsity``.
         Global unit scores are divided by their layer's mean score.  No layer
@@ -208,8 +269,8 @@ class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names seen during fit, when X has string column names.
     sparsity_ : float
-        Measured sparsity: the fraction of zero weights (``"weight"``) or of
-        removed hidden units (``"neuron"``).
+        Measured sparsity: the fraction of zero weights (``"weight"``), of
+        removed hidden units (``"neuron"``) or of removed blocks (``"layer"``).
     n_params_ : int
         Parameters of the pruned module.
     n_nonzero_params_ : int
@@ -217,8 +278,14 @@ class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
     n_params_dense_ : int
         Parameters of the module before pruning.
     history_ : list of dict
-        Per step: target and measured sparsity, parameters and the fine-tuning
-        training loss.
+        Per step: target and measured sparsity (the removed blocks for
+        ``"layer"``), parameters and the fine-tuning training loss.
+    removed_layers_ : list of str
+        With ``granularity="layer"``, the names of the removed blocks, in the
+        order they were removed.
+    layer_loss_increase_ : dict
+        With ``granularity="layer"``, the loss increase measured when each
+        removed block was skipped.
 
     See Also
     --------
@@ -257,14 +324,26 @@ class PrunedRegressor(CompressedRegressorMixin, _BasePruned):
     sparsity : float in [0, 1), default=0.5
         With ``granularity="weight"``, the fraction of weights (of Linear and
         Conv layers) set to zero; with ``"neuron"``, the fraction of hidden
-        units and channels removed.
-    granularity : {"weight", "neuron"}, default="weight"
+        units and channels removed; with ``"layer"`` (unless ``n_layers`` is
+        given), the fraction of removable blocks removed.
+    granularity : {"weight", "neuron", "layer"}, default="weight"
         ``"weight"``: unstructured pruning; masks are folded into the weights at
         the end, so the model is a plain module with zeros (same size and speed
         as dense).  ``"neuron"``: structured pruning; hidden units of Linear
         layers and channels of Conv layers are physically removed together with
         their batch-norm entries and the matching inputs of the next layer, so
-        the model is smaller and faster.  The output layer is never pruned.
+        the model is smaller and faster.  Units coupled by residual additions,
+        concatenations, norms or embeddings are cut together (any module, not
+        only skensemble's); a layer whose units cannot be cut gets a
+        ``StructuralPruningError`` naming it.  The output layer is never
+        pruned.  ``"layer"``: network trimming; whole blocks (a residual block,
+        or a hidden layer that keeps its input's shape, in an ``nn.Sequential``
+        or ``nn.ModuleList``) are replaced by their skip path, least important
+        first: the one whose skipping raises the loss least on up to 2048
+        training rows, scored again after each removal.
+    n_layers : int or None, default=None
+        With ``granularity="layer"``, the number of blocks to remove; None
+        removes ``round(sparsity * n_removable_blocks)``.
     scope : {"global", "layer"}, default="global"
         Rank scores across all layers, or prune each layer by ``sparsity``.
         Global unit scores are divided by their layer's mean score.  No layer
@@ -302,8 +381,8 @@ class PrunedRegressor(CompressedRegressorMixin, _BasePruned):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names seen during fit, when X has string column names.
     sparsity_ : float
-        Measured sparsity: the fraction of zero weights (``"weight"``) or of
-        removed hidden units (``"neuron"``).
+        Measured sparsity: the fraction of zero weights (``"weight"``), of
+        removed hidden units (``"neuron"``) or of removed blocks (``"layer"``).
     n_params_ : int
         Parameters of the pruned module.
     n_nonzero_params_ : int
@@ -311,8 +390,14 @@ class PrunedRegressor(CompressedRegressorMixin, _BasePruned):
     n_params_dense_ : int
         Parameters of the module before pruning.
     history_ : list of dict
-        Per step: target and measured sparsity, parameters and the fine-tuning
-        training loss.
+        Per step: target and measured sparsity (the removed blocks for
+        ``"layer"``), parameters and the fine-tuning training loss.
+    removed_layers_ : list of str
+        With ``granularity="layer"``, the names of the removed blocks, in the
+        order they were removed.
+    layer_loss_increase_ : dict
+        With ``granularity="layer"``, the loss increase measured when each
+        removed block was skipped.
 
     See Also
     --------

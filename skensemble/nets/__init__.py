@@ -4,7 +4,8 @@ from ._conv import ConvNetClassifier, ConvNetRegressor
 from ._loader import TensorLoader
 from ._mlp import MLPNetClassifier, MLPNetRegressor
 from ._module_net import NetClassifier, NetRegressor
-from ._modules import ConvModule, MLPModule
+from ._modules import ConvModule, MLPModule, ResNetModule
+from ._resnet import ResNetClassifier, ResNetRegressor
 from ._skorch import NonFiniteLossError
 
 __all__ = [
@@ -17,5 +18,8 @@ __all__ = [
     "NetClassifier",
     "NetRegressor",
     "NonFiniteLossError",
+    "ResNetClassifier",
+    "ResNetModule",
+    "ResNetRegressor",
     "TensorLoader",
 ]

@@ -155,6 +155,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             "sample_weighted": weighted,
             "iterator_train": TensorLoader,
             "iterator_train__shuffle": True,
+            "iterator_train__merge_single_row": True,
             "iterator_train__device": device,
             "iterator_valid": TensorLoader,
             "iterator_valid__batch_size": _PREDICT_BATCH_SIZE,
@@ -174,6 +175,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         for stage in ("iterator_train", "iterator_valid"):
             if params[stage] is not TensorLoader:  # a user's DataLoader takes no device argument
                 params.pop(f"{stage}__device")
+                params.pop(f"{stage}__merge_single_row", None)
         if not self.early_stopping and "train_split" not in (self.net_params or {}):
             self._check_no_validation_callbacks(callbacks)
         return self._net_class(**params)
@@ -221,6 +223,10 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         with torch_seed(self._seed, self.device_):
             net.initialize()  # what skorch's fit does first; then the outputs are checked
             self._check_outputs(net, X[:2])
+            if len(X) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                                  for m in net.module_.modules()):
+                raise ValueError(f"{type(self).__name__}'s module has batch norm layers, which "
+                                 "need at least 2 samples to train; got 1 sample.")
             net.partial_fit(X, y_enc)
         if sample_weight is not None:
             # later training (fine-tuning by the compression estimators) gets plain targets

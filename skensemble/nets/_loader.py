@@ -60,8 +60,10 @@ class TensorLoader:
     device : str or None, default=None
         Move the whole dataset to this device once, so batches need no copy.
     drop_last : bool, default=False
-        Leave out the last batch when it is smaller than ``batch_size``
-        (batch norm cannot train on a batch of one row).
+        Leave out the last batch when it is smaller than ``batch_size``.
+    merge_single_row : bool, default=False
+        Serve a last batch of a single row together with the batch before it
+        (batch norm cannot train on one row; the nets' training loader does this).
     **loader_kwargs
         Any other ``DataLoader`` argument (``num_workers``, ``pin_memory``,
         ``collate_fn``, ...): given one, batches come from a ``DataLoader``
@@ -69,10 +71,11 @@ class TensorLoader:
     """
 
     def __init__(self, dataset, batch_size, shuffle=False, device=None, drop_last=False,
-                 **loader_kwargs):
+                 merge_single_row=False, **loader_kwargs):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.merge_single_row = merge_single_row
         tensors = None if loader_kwargs else _dense_tensors(dataset)
         self._fallback = None
         if tensors is None:
@@ -89,7 +92,12 @@ class TensorLoader:
         if self._fallback is not None:
             return len(self._fallback)
         n = len(self._X)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        if self.drop_last:
+            return n // self.batch_size
+        return -(-n // self.batch_size) - (self._merges_last(n))
+
+    def _merges_last(self, n):
+        return bool(self.merge_single_row and n > self.batch_size and n % self.batch_size == 1)
 
     def __iter__(self):
         if self._fallback is not None:
@@ -102,5 +110,9 @@ class TensorLoader:
             X = X[order]
             y = None if y is None else y[order]
         stop = n - n % bs if self.drop_last else n
-        for start in range(0, stop, bs):
-            yield X[start : start + bs], (None if y is None else y[start : start + bs])
+        starts = list(range(0, stop, bs))
+        ends = starts[1:] + [stop]
+        if not self.drop_last and self._merges_last(n):
+            starts, ends = starts[:-1], ends[:-2] + [stop]
+        for start, end in zip(starts, ends):
+            yield X[start:end], (None if y is None else y[start:end])

@@ -72,6 +72,65 @@ class MLPModule(nn.Module):
         return self.layers(X)
 
 
+class ResidualBlock(nn.Module):
+    """``x + Dropout(Linear(Dropout(act(Linear(BatchNorm(x))))))``: one block of :class:`ResNetModule`."""
+
+    def __init__(self, width, hidden, activation="relu", dropout=0.0):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(width)
+        self.linear1 = nn.Linear(width, hidden)
+        self.activation = ACTIVATIONS[activation]()
+        self.dropout1 = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(hidden, width)
+        self.dropout2 = nn.Dropout(dropout)
+
+    def forward(self, X):
+        h = self.dropout1(self.activation(self.linear1(self.norm(X))))
+        return X + self.dropout2(self.linear2(h))
+
+
+class ResNetModule(nn.Module):
+    """Residual network for tables (Gorishniy et al., 2021, "Revisiting Deep
+    Learning Models for Tabular Data").
+
+    ``Linear(n_features, width)``, then ``n_blocks`` residual blocks
+    (batch norm -> linear to ``hidden`` -> activation -> dropout -> linear
+    back to ``width`` -> dropout, added to the block's input), then batch
+    norm -> activation -> ``Linear(width, n_outputs)``.
+
+    Parameters
+    ----------
+    n_features : int
+        Input size.
+    n_outputs : int
+        Output size.
+    width : int
+        Size of the residual stream.
+    n_blocks : int
+        Number of residual blocks.
+    hidden_factor : float
+        Hidden size of each block as a multiple of ``width``.
+    activation : str
+        A key of ``ACTIVATIONS``.
+    dropout : float
+        Dropout inside each block (after the activation and on the block's output).
+    """
+
+    def __init__(self, n_features, n_outputs, width=128, n_blocks=2, hidden_factor=2.0,
+                 activation="relu", dropout=0.0):
+        super().__init__()
+        hidden = max(1, int(round(width * hidden_factor)))
+        self.first = nn.Linear(n_features, width)
+        self.blocks = nn.Sequential(
+            *[ResidualBlock(width, hidden, activation, dropout) for _ in range(n_blocks)])
+        self.norm = nn.BatchNorm1d(width)
+        self.activation = ACTIVATIONS[activation]()
+        self.head = nn.Linear(width, n_outputs)
+
+    def forward(self, X):
+        return self.head(self.activation(self.norm(self.blocks(self.first(X)))))
+
+
 class Reshape(nn.Module):
     """Reshape a batch of flat rows to ``(batch, *shape)``."""
 

@@ -1,0 +1,249 @@
+"""Residual networks for tables (Gorishniy et al., 2021)."""
+
+import numbers
+
+from ..persistence import register
+from ..utils._compat import Interval, StrOptions
+from ..utils._params import store_params
+from ._base import BaseNet
+from ._modules import ACTIVATIONS, ResNetModule
+from ._skorch import SkorchClassifier, SkorchRegressor
+from ._targets import NetClassifierMixin, NetRegressorMixin
+
+
+class _ResNetParams:
+    _parameter_constraints = {
+        **BaseNet._parameter_constraints,
+        "width": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_blocks": [Interval(numbers.Integral, 0, None, closed="left")],
+        "hidden_factor": [Interval(numbers.Real, 0, None, closed="neither")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        width=128,
+        n_blocks=2,
+        hidden_factor=2.0,
+        activation="relu",
+        dropout=0.0,
+        max_epochs=100,
+        lr=1e-3,
+        batch_size=128,
+        optimizer="adam",
+        weight_decay=0.0,
+        l1=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        callbacks=None,
+        net_params=None,
+        device="cpu",
+        amp=False,
+        random_state=None,
+        verbose=0,
+    ):
+        store_params(self, locals())
+
+    def _module_spec(self, n_features, n_outputs):
+        return ResNetModule, {
+            "n_features": n_features,
+            "n_outputs": n_outputs,
+            "width": int(self.width),
+            "n_blocks": int(self.n_blocks),
+            "hidden_factor": float(self.hidden_factor),
+            "activation": self.activation,
+            "dropout": self.dropout,
+        }
+
+
+@register
+class ResNetClassifier(NetClassifierMixin, _ResNetParams, BaseNet):
+    """Residual network classifier for tables: the strong plain deep baseline.
+
+    After Gorishniy et al. (2021), "Revisiting Deep Learning Models for
+    Tabular Data": a linear layer to a residual stream of ``width`` units,
+    ``n_blocks`` blocks of batch norm -> linear -> activation -> dropout ->
+    linear with a skip connection, and a head.  Sizes are inferred at
+    ``fit``; everything else behaves as in :class:`MLPNetClassifier`.
+    Structured pruning (``PrunedClassifier(granularity="neuron")``) cuts the
+    residual stream and the blocks' hidden units together;
+    ``granularity="layer"`` removes whole blocks.
+
+    Parameters
+    ----------
+    width : int, default=128
+        Size of the residual stream.
+    n_blocks : int, default=2
+        Number of residual blocks.
+    hidden_factor : float, default=2.0
+        Hidden size of each block as a multiple of ``width``.
+    activation : {"relu", "leaky_relu", "gelu", "tanh", "logistic", "silu", "identity"}, default="relu"
+        Activation inside the blocks and before the head.
+    dropout : float in [0, 1), default=0.0
+        Dropout inside each block (after the activation and on the block's output).
+    max_epochs : int, default=100
+        Number of passes over the training data (fewer with early stopping).
+    lr : float, default=1e-3
+        Learning rate.
+    batch_size : int, default=128
+        Mini-batch size (capped at the number of samples).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
+        The optimizer.
+    weight_decay : float, default=0.0
+        L2 penalty, passed to the optimizer as ``weight_decay``.
+    l1 : float, default=0.0
+        L1 penalty: ``l1 * sum(|W|)`` over weight matrices is added to each
+        training batch's loss.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for
+        classifiers) and stop when the validation loss has not improved for
+        ``n_iter_no_change`` epochs; the best epoch's weights are restored.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks; they are copied at each fit.
+    net_params : dict, default=None
+        Any further skorch argument; it wins over the settings above.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"``.
+    amp : bool or {"float16", "bfloat16"}, default=False
+        Automatic mixed precision, as in :class:`MLPNetClassifier`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split.
+    verbose : int, default=0
+        Print skorch's epoch table when positive.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    net_ : skorch.NeuralNet
+        The fitted skorch net.
+    module_ : ResNetModule
+        The fitted torch module.
+    history_ : skorch.History
+        Per-epoch training history.
+    n_epochs_ : int
+        Epochs trained.
+    device_ : str
+        The device the net was trained on.
+
+    See Also
+    --------
+    ResNetRegressor : The same network for regression.
+    MLPNetClassifier : A plain fully connected net.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skensemble.nets import ResNetClassifier
+    >>> X, y = load_wine(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), ResNetClassifier(width=32, max_epochs=30,
+    ...                                                        random_state=0)).fit(X, y)
+    >>> len(clf[-1].module_.blocks)
+    2
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    _net_class = SkorchClassifier
+
+
+@register
+class ResNetRegressor(NetRegressorMixin, _ResNetParams, BaseNet):
+    """Residual network regressor for tables (Gorishniy et al., 2021).
+
+    The network of :class:`ResNetClassifier`; targets are standardised
+    inside the net and the loss is the mean squared error, as in
+    :class:`MLPNetRegressor`.
+
+    Parameters
+    ----------
+    width : int, default=128
+        Size of the residual stream.
+    n_blocks : int, default=2
+        Number of residual blocks.
+    hidden_factor : float, default=2.0
+        Hidden size of each block as a multiple of ``width``.
+    activation : {"relu", "leaky_relu", "gelu", "tanh", "logistic", "silu", "identity"}, default="relu"
+        Activation inside the blocks and before the head.
+    dropout : float in [0, 1), default=0.0
+        Dropout inside each block (after the activation and on the block's output).
+    max_epochs : int, default=100
+        Number of passes over the training data (fewer with early stopping).
+    lr : float, default=1e-3
+        Learning rate.
+    batch_size : int, default=128
+        Mini-batch size (capped at the number of samples).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
+        The optimizer.
+    weight_decay : float, default=0.0
+        L2 penalty, passed to the optimizer as ``weight_decay``.
+    l1 : float, default=0.0
+        L1 penalty: ``l1 * sum(|W|)`` over weight matrices is added to each
+        training batch's loss.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for
+        classifiers) and stop when the validation loss has not improved for
+        ``n_iter_no_change`` epochs; the best epoch's weights are restored.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks; they are copied at each fit.
+    net_params : dict, default=None
+        Any further skorch argument; it wins over the settings above.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"``.
+    amp : bool or {"float16", "bfloat16"}, default=False
+        Automatic mixed precision, as in :class:`MLPNetClassifier`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and the validation split.
+    verbose : int, default=0
+        Print skorch's epoch table when positive.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    net_ : skorch.NeuralNet
+        The fitted skorch net.
+    module_ : ResNetModule
+        The fitted torch module.
+    history_ : skorch.History
+        Per-epoch training history.
+    n_epochs_ : int
+        Epochs trained.
+    device_ : str
+        The device the net was trained on.
+
+    See Also
+    --------
+    ResNetClassifier : The same network for classification.
+    MLPNetRegressor : A plain fully connected net.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skensemble.nets import ResNetRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = ResNetRegressor(width=32, max_epochs=50, random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.4
+    True
+    """
+
+    _net_class = SkorchRegressor
