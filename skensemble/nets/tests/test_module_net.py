@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 import skensemble
-from skensemble.compression import PrunedClassifier, QuantizedClassifier, StructuralPruningError
+from skensemble.compression import PrunedClassifier, QuantizedClassifier
 from skensemble.nets import NetClassifier, NetRegressor
 
 
@@ -105,14 +105,16 @@ def test_regressor_with_several_targets():
 
 def test_compression_of_user_modules(residual, digits_split, small_data):
     X_train, X_test, y_train, y_test = digits_split
-    # a chain of layers is pruned by neurons; a residual graph by weights (neurons: issue 15)
+    # a chain of layers and a residual graph are pruned by neurons, or by weights
     plain = NetClassifier(chain, module_params={"width": 64}, max_epochs=20, random_state=0)
     pruned = PrunedClassifier(plain, sparsity=0.5, granularity="neuron", random_state=0).fit(X_train, y_train)
     assert pruned.estimator_.module_[0].out_features == 32 and pruned.score(X_test, y_test) > 0.9
     from sklearn.frozen import FrozenEstimator
 
-    with pytest.raises(StructuralPruningError, match="'inp'"):
-        PrunedClassifier(FrozenEstimator(residual), granularity="neuron").fit(X_train, y_train)
+    neurons = PrunedClassifier(FrozenEstimator(residual), granularity="neuron",
+                               random_state=0).fit(X_train, y_train)
+    assert neurons.n_params_ < 0.4 * neurons.n_params_dense_
+    assert neurons.score(X_test, y_test) >= residual.score(X_test, y_test) - 0.03
     weights = PrunedClassifier(FrozenEstimator(residual), sparsity=0.5, fine_tune_epochs=2,
                                random_state=0).fit(X_train, y_train)
     assert weights.score(X_test, y_test) >= residual.score(X_test, y_test) - 0.02

@@ -23,8 +23,13 @@ def test_drop_last_is_honoured(rows_129):
     net = MLPNetClassifier((8,), batch_norm=True, max_epochs=2, random_state=0,
                            net_params={"iterator_train__drop_last": True}).fit(X, y)
     assert [len(epoch["batches"]) for epoch in net.net_.history] == [1, 1]
-    plain = MLPNetClassifier((8,), max_epochs=1, random_state=0).fit(X, y)
-    assert len(plain.net_.history[-1]["batches"]) == 2
+    assert net.net_.history[-1]["batches"][0]["train_batch_size"] == 128
+    # without it, the one-row last batch trains with the batch before it
+    plain = MLPNetClassifier((8,), batch_norm=True, max_epochs=1, random_state=0).fit(X, y)
+    assert [b["train_batch_size"] for b in plain.net_.history[-1]["batches"]] == [129]
+    rows_130 = MLPNetClassifier((8,), max_epochs=1, random_state=0).fit(np.vstack([X, X[:1]]),
+                                                                      np.append(y, y[0]))
+    assert [b["train_batch_size"] for b in rows_130.net_.history[-1]["batches"]] == [128, 2]
 
 
 def test_loader_arguments_and_a_users_dataloader_take_effect(rows_129):
