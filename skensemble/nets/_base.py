@@ -366,7 +366,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         net = state.pop("net_", None)
         if net is not None:
             epochs = [{k: v for k, v in row.items() if k != "batches"} for row in net.history]
-            extra["net"] = {"module": writer.module(net.module_, path), "batch_size": net.batch_size,
+            build = self._module_spec(self.n_features_in_, self._n_outputs())
+            extra["net"] = {"module": writer.module(net.module_, path, build), "batch_size": net.batch_size,
                             "history": writer.plain(epochs)}
         return state, extra
 

@@ -219,4 +219,5 @@ class ConvModule(nn.Module):
 
 register_module(MLPModule)
 register_module(ConvModule)
+register_module(ResNetModule)
 register_layer(Reshape, lambda m: {"shape": list(m.shape)})

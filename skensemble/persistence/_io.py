@@ -43,15 +43,12 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from torch import nn
 
+from ._modules import UntrustedTypesError, describe, import_name, rebuild, resolve
 from ._registry import CALLBACKS, LAYERS, TYPES, estimator_classes, module_classes
 from ._sklearn_trust import DEFAULT_TRUSTED, check_default_trusted
 
 FORMAT = "skensemble-model"
 FORMAT_VERSION = 1
-
-
-class UntrustedTypesError(TypeError):
-    """The file holds types that are not trusted; nothing was loaded."""
 
 
 # --- saving -------------------------------------------------------------------
@@ -104,11 +101,13 @@ class Writer:
             return {"t": "tuple" if isinstance(value, tuple) else "list", "v": items}
         if isinstance(value, np.dtype):
             return {"t": "dtype", "v": value.str}
-        if isinstance(value, type):
-            name = _key_in(TYPES, value)
-            if name is not None:
-                return {"t": "type", "v": name}
-            raise TypeError(f"{path}: the class {value.__qualname__} cannot be saved.")
+        if isinstance(value, type) and _key_in(TYPES, value) is not None:
+            return {"t": "type", "v": _key_in(TYPES, value)}
+        if isinstance(value, type) or inspect.isfunction(value):
+            if "<locals>" in value.__qualname__:
+                raise TypeError(f"{path}: {value.__qualname__} is defined inside a function, so a "
+                                "loaded file could not name it; define it at the top level of a module.")
+            return {"t": "callable", "v": import_name(value)}
         if isinstance(value, Callback):
             return self._callback(value, path)
         if isinstance(value, NeuralNet):
@@ -190,23 +189,27 @@ class Writer:
         return {"t": "obj", "cls": _key_in(estimator_classes(), type(obj)), "state": encoded,
                 "extra": extra}
 
-    def module(self, module, path):
-        """A torch module as a layer list (see ``register_module``); its weights as tensors.
+    def module(self, module, path, build=None):
+        """A torch module and its weights (as tensors).
 
-        Modules passed to :meth:`skip_weights` are stored as structure only.
+        skensemble's flat modules (see ``register_module``) are stored as a
+        layer list; any other module as what builds it, ``build = (builder,
+        kwargs)``, plus the layers that differ from a fresh build (see
+        :mod:`._modules`).  Modules passed to :meth:`skip_weights` are stored
+        as structure only.
         """
+        prefix = None
         cls = next((k for k, c in module_classes().items() if type(module) is c), None)
-        if cls is None:
-            raise TypeError(f"{path}: torch module {type(module).__qualname__} cannot be saved safely.")
-        layers = []
-        for layer in module.layers:
-            name = type(layer).__name__
-            if name not in LAYERS or type(layer) is not LAYERS[name][0]:
-                raise TypeError(f"{path}: layer {name} cannot be saved safely.")
-            layers.append({"type": name, "args": LAYERS[name][1](layer)})
-        if id(module) in self.structure_only:
-            return {"cls": cls, "layers": layers, "prefix": None}
-        return {"cls": cls, "layers": layers, "prefix": self.add_tensors("m", module.state_dict())}
+        flat = isinstance(getattr(module, "layers", None), nn.Sequential) and all(
+            type(layer) is LAYERS.get(type(layer).__name__, (None,))[0] for layer in module.layers)
+        if id(module) not in self.structure_only:
+            prefix = self.add_tensors("m", module.state_dict())
+        if cls is not None and flat and len(dict(module.named_children())) == 1:
+            layers = [{"type": type(layer).__name__, "args": LAYERS[type(layer).__name__][1](layer)}
+                      for layer in module.layers]
+            return {"cls": cls, "layers": layers, "prefix": prefix}
+        description, kwargs = describe(module, build, path)
+        return {**description, "kwargs": self.encode(kwargs, f"{path}.kwargs"), "prefix": prefix}
 
 
 def _key_in(registry, cls):
@@ -356,6 +359,8 @@ class Reader:
             if node["v"] not in TYPES:
                 raise UntrustedTypesError(f"Unknown type {node['v']!r} in the file.")
             return TYPES[node["v"]]
+        if t == "callable":  # a class or function given as a parameter: only when trusted
+            return resolve({"import": node["v"]}, self.trusted)
         if t == "ref":
             if node["id"] not in self.objects:
                 raise ValueError("The file refers to an object it does not define.")
@@ -375,7 +380,8 @@ class Reader:
         import skops.io as sio
 
         data = self.file(node["file"])
-        allowed = set(self.trusted) | set(DEFAULT_TRUSTED)
+        named = {t for t in self.trusted if isinstance(t, str)}
+        allowed = named | set(DEFAULT_TRUSTED)
         untrusted = [u for u in sio.get_untrusted_types(data=data) if u not in allowed]
         if untrusted:
             raise UntrustedTypesError(
@@ -383,7 +389,7 @@ class Reader:
                 "them in load(..., trusted=[...]) if you trust their source."
             )
         obj = sio.loads(data, trusted=sorted(allowed))
-        check_default_trusted(obj, set(DEFAULT_TRUSTED) - set(self.trusted))
+        check_default_trusted(obj, set(DEFAULT_TRUSTED) - named)
         return obj
 
     def _object(self, node):
@@ -407,22 +413,26 @@ class Reader:
         return {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
 
     def module(self, spec, device="cpu"):
-        """Rebuild a torch module stored by ``Writer.module`` from registered classes only.
+        """Rebuild a torch module stored by ``Writer.module`` from registered or trusted builders.
 
         A module stored as structure only (``"prefix": None``) keeps its fresh
         initial weights: its owner restores them.
         """
-        mcls = module_classes().get(spec["cls"])
-        if mcls is None:
-            raise UntrustedTypesError(f"Unknown module class {spec['cls']!r}.")
-        layers = []
-        for layer in spec["layers"]:
-            if layer["type"] not in LAYERS:
-                raise UntrustedTypesError(f"Unknown layer {layer['type']!r}.")
-            layers.append(LAYERS[layer["type"]][0](**layer["args"]))
-        module = mcls.__new__(mcls)
-        nn.Module.__init__(module)
-        module.layers = nn.Sequential(*layers)
+        if "builder" in spec:
+            kwargs = self.decode(spec["kwargs"])
+            module = rebuild(spec, kwargs, resolve(spec["builder"], self.trusted))
+        else:
+            mcls = module_classes().get(spec["cls"])
+            if mcls is None:
+                raise UntrustedTypesError(f"Unknown module class {spec['cls']!r}.")
+            layers = []
+            for layer in spec["layers"]:
+                if layer["type"] not in LAYERS:
+                    raise UntrustedTypesError(f"Unknown layer {layer['type']!r}.")
+                layers.append(LAYERS[layer["type"]][0](**layer["args"]))
+            module = mcls.__new__(mcls)
+            nn.Module.__init__(module)
+            module.layers = nn.Sequential(*layers)
         if spec["prefix"] is not None:
             module.load_state_dict(self.tensors_under(spec["prefix"]), strict=True)
         return module.to(device)
@@ -435,9 +445,14 @@ def load(path, *, trusted=None):
     ----------
     path : str or path-like
         The file.
-    trusted : list of str, default=None
-        Type names (as skops reports them) to trust in the plain scikit-learn
-        parts, beyond skops' defaults and skensemble's.  skensemble also
+    trusted : list of str, classes or functions, default=None
+        What to trust beyond skensemble's own classes: the torch module
+        classes (or functions returning a module) that built the file's
+        user modules, as the objects themselves or their import names
+        (``"mypackage.models.TabularNet"``; a file naming one that is not
+        trusted raises ``UntrustedTypesError`` naming it), and type names
+        (as skops reports them) in the plain scikit-learn parts, beyond
+        skops' defaults and skensemble's.  skensemble also
         trusts scikit-learn's trees (forests, gradient boosting,
         histogram gradient boosting) and calibration helpers, after checking
         every node and feature index of the trees (``CorruptModelError`` when

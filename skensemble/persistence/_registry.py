@@ -71,11 +71,13 @@ def register(cls=None, *, key=None):
 
 
 def register_module(cls, *, key=None):
-    """Make a torch module class saveable as a list of layers.
+    """Trust a torch module class at load without the user naming it.
 
-    The class must keep its whole computation in an ``nn.Sequential``
-    attribute named ``layers`` whose layers are registered with
-    :func:`register_layer` (torch's common layers are).
+    A class that keeps its whole computation in an ``nn.Sequential``
+    attribute named ``layers`` of registered layers (:func:`register_layer`;
+    torch's common layers are) is saved as that layer list; any other is
+    saved as its constructor arguments plus the layers that differ from a
+    fresh build (see ``skensemble.persistence._modules``).
     """
     name = key or cls.__name__
     if _MODULES.get(name, cls) is not cls:
@@ -146,6 +148,12 @@ LAYERS = {
     "AvgPool1d": (nn.AvgPool1d, _pool_args),
     "AvgPool2d": (nn.AvgPool2d, _pool_args),
     "Flatten": (nn.Flatten, lambda m: {"start_dim": m.start_dim, "end_dim": m.end_dim}),
+    "LayerNorm": (nn.LayerNorm, lambda m: {"normalized_shape": list(m.normalized_shape), "eps": m.eps,
+                                           "elementwise_affine": m.elementwise_affine,
+                                           "bias": getattr(m, "bias", None) is not None}),
+    "Embedding": (nn.Embedding, lambda m: {"num_embeddings": m.num_embeddings,
+                                           "embedding_dim": m.embedding_dim,
+                                           "padding_idx": m.padding_idx}),
 }
 
 # Classes that parameters may hold (optimizers, learning-rate schedules).

@@ -109,3 +109,39 @@ def test_concurrent_pruning_of_residual_nets_under_threads(digits_split):
     torch.testing.assert_close(  # same seed, same result, whatever ran beside it
         torch.as_tensor(fitted[0].predict_proba(X_train[:5])),
         torch.as_tensor(fitted[4].predict_proba(X_train[:5])))
+
+
+def test_pruned_and_trimmed_user_resnets_round_trip_only_when_trusted(image_resnet, dense_resnet,
+                                                                       digits_split, tmp_path):
+    import skensemble
+    from skensemble.persistence import UntrustedTypesError
+
+    X_train, X_test, y_train, _ = digits_split
+    channels = PrunedClassifier(FrozenEstimator(image_resnet), sparsity=0.5, granularity="neuron",
+                                fine_tune_epochs=1, random_state=0).fit(X_train, y_train)
+    blocks = PrunedClassifier(FrozenEstimator(dense_resnet), granularity="layer", n_layers=1,
+                              fine_tune_epochs=1, random_state=0).fit(X_train, y_train)
+    for model, cls in ((channels, ResNet18Style), (blocks, TabularResNet)):
+        path = tmp_path / f"{cls.__name__}.zip"
+        skensemble.save(model, path)
+        with pytest.raises(UntrustedTypesError, match=f"user_modules.{cls.__name__}"):
+            skensemble.load(path)
+        loaded = skensemble.load(path, trusted=[cls])
+        assert torch.equal(torch.as_tensor(loaded.predict_proba(X_test)),
+                           torch.as_tensor(model.predict_proba(X_test)))
+        assert loaded.n_params_ == model.n_params_
+    assert isinstance(loaded.estimator_.module_.get_submodule(blocks.removed_layers_[0]), nn.Identity)
+
+
+def test_builtin_resnet_pruned_round_trips_without_trust(digits_split, tmp_path):
+    import skensemble
+    from skensemble.nets import ResNetClassifier
+
+    X_train, X_test, y_train, _ = digits_split
+    model = PrunedClassifier(ResNetClassifier(width=32, max_epochs=3, random_state=0), granularity="neuron",
+                             fine_tune_epochs=1, random_state=0).fit(X_train, y_train)
+    skensemble.save(model, tmp_path / "m.zip")
+    loaded = skensemble.load(tmp_path / "m.zip")
+    assert loaded.estimator_.module_.first.out_features == 16
+    assert torch.equal(torch.as_tensor(loaded.predict_proba(X_test)),
+                       torch.as_tensor(model.predict_proba(X_test)))

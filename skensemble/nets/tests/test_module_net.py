@@ -122,6 +122,26 @@ def test_compression_of_user_modules(residual, digits_split, small_data):
     assert q.score(X_test, y_test) >= residual.score(X_test, y_test) - 0.01
 
 
-def test_saving_a_user_module_is_refused_by_name(residual, tmp_path):
-    with pytest.raises(TypeError, match="ResidualMLP cannot be saved"):
-        skensemble.save(residual, tmp_path / "m.zip")
+def test_a_user_module_loads_only_when_trusted(residual, digits_split, tmp_path):
+    from skensemble.persistence import UntrustedTypesError
+
+    _, X_test, _, _ = digits_split
+    path = tmp_path / "m.zip"
+    skensemble.save(residual, path)
+    with pytest.raises(UntrustedTypesError, match=r"test_module_net\.ResidualMLP.*trusted=\[\.\.\.\]"):
+        skensemble.load(path)
+    for trusted in ([ResidualMLP], [f"{__name__}.ResidualMLP"]):
+        loaded = skensemble.load(path, trusted=trusted)
+        np.testing.assert_array_equal(loaded.predict_proba(X_test), residual.predict_proba(X_test))
+    factory = NetClassifier(chain, module_params={"width": 8}, max_epochs=1).fit(X_test, np.arange(len(X_test)) % 3)
+    skensemble.save(factory, path)
+    assert skensemble.load(path, trusted=[chain]).module_[0].out_features == 8
+
+
+def test_a_module_defined_in_a_function_cannot_be_named_by_a_file(small_data, tmp_path):
+    def local(n_features, n_outputs):
+        return nn.Linear(n_features, n_outputs)
+
+    X, y = small_data
+    with pytest.raises(TypeError, match="defined inside a function"):
+        skensemble.save(NetClassifier(local, max_epochs=1).fit(X, y), tmp_path / "m.zip")
