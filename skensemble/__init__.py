@@ -3,9 +3,12 @@
 Subpackages
 -----------
 nets
-    skorch-based MLP and conv estimators whose sizes are inferred at fit.
+    skorch-based MLP, conv and residual estimators whose sizes are inferred at
+    fit, and estimators around any torch module.
 compression
     Pruning, distillation and quantization meta-estimators.
+transfer
+    Fine-tuning a fitted net on a new task.
 ensemble
     Voting, stacking, cascade and ensemble-selection ensembles.
 persistence
@@ -17,7 +20,7 @@ utils
 """
 
 from ._version import __version__
-from . import compression, ensemble, nets, persistence, report, utils  # noqa: E402
+from . import compression, ensemble, nets, persistence, report, transfer, utils  # noqa: E402
 from .persistence import load, save  # noqa: E402
 from .nets import ConvNetClassifier, ConvNetRegressor, MLPNetClassifier, MLPNetRegressor  # noqa: E402
 
@@ -34,5 +37,6 @@ __all__ = [
     "persistence",
     "report",
     "save",
+    "transfer",
     "utils",
 ]

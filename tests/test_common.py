@@ -3,6 +3,8 @@
 Expected failures are listed in ``EXPECTED_FAILED_CHECKS`` with the reason.
 """
 
+import numpy as np
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -33,6 +35,7 @@ from skensemble.nets import (
     ResNetClassifier,
     ResNetRegressor,
 )
+from skensemble.transfer import FineTunedClassifier, FineTunedRegressor
 
 _NET = dict(hidden_layer_sizes=(8,), max_epochs=20, lr=0.01, random_state=0)
 _RESNET = dict(width=8, n_blocks=1, max_epochs=20, lr=0.01, random_state=0)
@@ -49,6 +52,10 @@ def cheap_estimators():
         ResNetRegressor(**_RESNET),
         PrunedClassifier(ResNetClassifier(**_RESNET), sparsity=0.5, granularity="neuron",
                          fine_tune_epochs=2, random_state=0),
+        FineTunedClassifier(FrozenEstimator(_pretrained()), freeze="none", input_layer="replace",
+                            max_epochs=20, lr=0.01, random_state=0),
+        FineTunedRegressor(FrozenEstimator(_pretrained()), freeze="none", input_layer="replace",
+                           max_epochs=20, lr=0.01, random_state=0),
         NetClassifier(_tiny_module, module_params={"width": 8}, max_epochs=20, lr=0.01, random_state=0),
         NetRegressor(_tiny_module, module_params={"width": 8}, max_epochs=20, lr=0.01, random_state=0),
         PrunedClassifier(MLPNetClassifier(**_NET), sparsity=0.5, fine_tune_epochs=2, random_state=0),
@@ -82,6 +89,12 @@ def _tiny_module(n_features, n_outputs, width):
     return nn.Sequential(nn.Linear(n_features, width), nn.ReLU(), nn.Linear(width, n_outputs))
 
 
+def _pretrained():
+    """A tiny net fitted on a 2-feature source task (the checks' data get a fresh input layer)."""
+    X = np.random.RandomState(0).normal(size=(60, 2))
+    return MLPNetClassifier(**{**_NET, "max_epochs": 5}).fit(X, (X[:, 0] > 0).astype(int))
+
+
 def _members():
     return [("lr", LogisticRegression()), ("net", MLPNetClassifier(**_NET))]
 
@@ -109,6 +122,16 @@ EXPECTED_FAILED_CHECKS = {
         name: {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS}
         # the cascade's cheap instance has a net member
         for name in ("MLPNetClassifier", "ConvNetClassifier", "NetClassifier", "CascadeClassifier")
+    },
+    **{
+        name: {"check_estimators_overwrite_params": (
+            "the check compares joblib.hash of a deepcopy of the parameters taken before fit with "
+            "the parameters after it; a deepcopy of a fitted torch module never hashes like the "
+            "module (joblib.hash(copy.deepcopy(m)) != joblib.hash(m)), so the pretrained net "
+            "inside FrozenEstimator differs although fit leaves it untouched (asserted in "
+            "skensemble/transfer/tests/test_fine_tune.py)."
+        )}
+        for name in ("FineTunedClassifier", "FineTunedRegressor")
     },
     **{
         name: {"check_methods_subset_invariance": (
