@@ -197,10 +197,10 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     def _extra_net_params(self, n_outputs):
         return {}
 
-    def _build(self, X, y, sample_weight=None):
+    def _build(self, X, y, sample_weight=None, classes=None):
         """Validate targets and build the (untrained) skorch net for this data."""
         weighted = sample_weight is not None
-        y_enc, n_outputs = self._prepare_y(y, sample_weight)
+        y_enc, n_outputs = self._prepare_y(y, sample_weight, classes)
         self.device_ = resolve_device(self.device)
         self._seed = draw_seed(self.random_state)
         net = self._make_net(X.shape[1], n_outputs, seed=self._seed, device=self.device_,
@@ -233,6 +233,24 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             net.sample_weighted = False
             net.set_params(criterion__reduction="mean")
         self.net_ = net
+        return self
+
+    def _partial_fit(self, X, y, classes=None):
+        """One more epoch on ``(X, y)``; the first call validates, builds and initializes the net."""
+        if not hasattr(self, "net_"):
+            self._validate_params()
+            X, y = self._validate_fit_data(X, y)
+            net, y_enc = self._build(X, y, classes=classes)
+            with torch_seed(self._seed, self.device_):
+                net.initialize()
+                self._check_outputs(net, X[:2])
+            self.net_ = net
+        else:
+            X, y = self._validate_fit_data(X, y, reset=False)
+            y_enc = self.encode_targets(y)
+        net = self.net_
+        with torch_seed(self._seed + len(net.history), self.device_):
+            net.partial_fit(X, y_enc, epochs=1)
         return self
 
     def _check_outputs(self, net, X):

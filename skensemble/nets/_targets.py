@@ -48,10 +48,10 @@ class NetClassifierMixin(LogitsClassifierMixin):
     _criterion = nn.CrossEntropyLoss
     _stratify = True
 
-    def _prepare_y(self, y, sample_weight=None):
+    def _prepare_y(self, y, sample_weight=None, classes=None):
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
+        encoder = LabelEncoder().fit(y if classes is None else classes)
         check_two_classes(encoder.classes_, type(self).__name__)
         self.classes_ = encoder.classes_
         return encoder.transform(y).astype(np.int64), len(self.classes_)
@@ -95,8 +95,37 @@ class NetClassifierMixin(LogitsClassifierMixin):
         """
         return self._fit(*self._validate_fit_data(X, y), sample_weight)
 
-    def _validate_fit_data(self, X, y):
-        return validate_data(self, detached(X), detached(y), reset=True, dtype=np.float32)
+    def _validate_fit_data(self, X, y, reset=True):
+        return validate_data(self, detached(X), detached(y), reset=reset, dtype=np.float32)
+
+    def partial_fit(self, X, y, classes=None):
+        """Train one epoch on ``(X, y)``; the first call builds the net.
+
+        skorch's and scikit-learn's incremental habit: call it repeatedly
+        with new batches of data.  The first call fixes the classes (all of
+        them in ``classes``, or those of its ``y``); later calls must use
+        only those labels and the same features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every class the calls will see; needed on the first call when its
+            ``y`` lacks some of them, ignored afterwards.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        if classes is not None and not hasattr(self, "net_"):
+            unseen = np.setdiff1d(column_or_1d(y), classes)
+            if len(unseen):
+                raise ValueError(f"y has labels {unseen.tolist()} that are not in classes.")
+        return self._partial_fit(X, y, classes)
 
     def logits(self, X, *, check_input=True):
         """The net's raw outputs (logits, before the softmax) as float64.
@@ -134,7 +163,7 @@ class NetRegressorMixin(RegressorMixin):
         tags.target_tags.multi_output = True
         return tags
 
-    def _prepare_y(self, y, sample_weight=None):
+    def _prepare_y(self, y, sample_weight=None, classes=None):
         y = np.asarray(y, dtype=np.float64)
         self._y_1d = y.ndim == 1
         y2 = y.reshape(len(y), -1)
@@ -189,9 +218,30 @@ class NetRegressorMixin(RegressorMixin):
         """
         return self._fit(*self._validate_fit_data(X, y), sample_weight)
 
-    def _validate_fit_data(self, X, y):
-        return validate_data(self, detached(X), detached(y), reset=True, dtype=np.float32,
+    def _validate_fit_data(self, X, y, reset=True):
+        return validate_data(self, detached(X), detached(y), reset=reset, dtype=np.float32,
                              y_numeric=True, multi_output=True)
+
+    def partial_fit(self, X, y):
+        """Train one epoch on ``(X, y)``; the first call builds the net.
+
+        The targets' standardisation (mean and scale) is taken from the
+        first call's ``y``; later calls must have the same features and
+        target columns.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        return self._partial_fit(X, y)
 
     def predict(self, X, *, check_input=True):
         """Predicted targets, shaped like the ``y`` seen at fit.

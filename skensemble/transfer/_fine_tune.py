@@ -34,6 +34,7 @@ from ._freeze import (
     frozen_layers,
     frozen_norms_in_eval,
     layer_groups,
+    reinitialized,
     replace_head,
     replace_input,
     set_trainable,
@@ -89,6 +90,7 @@ class _BaseFineTuned(BaseCompressed):
         "estimator": [HasMethods(["predict"])],
         "freeze": [StrOptions({"body", "none"}), list, tuple],
         "input_layer": [StrOptions({"keep", "replace"})],
+        "reinit": [Interval(numbers.Integral, 0, None, closed="left"), list, tuple],
         "head": [str, None],
         "unfreeze_every": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "body_lr_factor": [Interval(numbers.Real, 0, None, closed="left")],
@@ -108,6 +110,7 @@ class _BaseFineTuned(BaseCompressed):
         freeze="body",
         head=None,
         input_layer="keep",
+        reinit=0,
         unfreeze_every=None,
         body_lr_factor=0.1,
         max_epochs=30,
@@ -122,6 +125,7 @@ class _BaseFineTuned(BaseCompressed):
         self.freeze = freeze
         self.head = head
         self.input_layer = input_layer
+        self.reinit = reinit
         self.unfreeze_every = unfreeze_every
         self.body_lr_factor = body_lr_factor
         self.max_epochs = max_epochs
@@ -163,6 +167,8 @@ class _BaseFineTuned(BaseCompressed):
         replace_head(module, new_layers[0], net_est._n_outputs(), seed)
         net_est.net_.module_ = module
         trained_new = with_following_norms(module, new_layers)  # a new layer's norm learns with it
+        trained_new += reinitialized(module, trained_new, self.reinit, seed + 2)
+        self.reinitialized_layers_ = trained_new[len(with_following_norms(module, new_layers)):]
         frozen = frozen_layers(module, trained_new, self.freeze)
         self._train(net_est, Xn, y, trained_new, frozen, seed)
         self.estimator_ = net_est if preprocessing is None else Pipeline(
@@ -263,6 +269,13 @@ class FineTunedClassifier(CompressedClassifierMixin, _BaseFineTuned):
         pretraining's features.  ``"replace"``: when X has other features, a
         fresh ``Linear`` input layer is trained for them (never frozen, at
         ``lr``); the layers between input and head carry the transfer.
+    reinit : int or list of str, default=0
+        Pretrained layers to re-initialize and train from scratch with the
+        head (never frozen, at ``lr``): an int re-initializes that many layer
+        groups (a layer with its norms) just below the head; a list names
+        layers or submodules.  Useful when the top layers are tied to the
+        source task (a conv net's dense layers to pixel positions, the last
+        hidden layer to the source's classes).
     unfreeze_every : int or None, default=None
         Epochs between unfreezing steps; None keeps ``freeze`` for the whole
         training.
@@ -297,6 +310,8 @@ class FineTunedClassifier(CompressedClassifierMixin, _BaseFineTuned):
         Name of the replaced output layer.
     input_layer_ : str or None
         Name of the replaced input layer, when one was replaced.
+    reinitialized_layers_ : list of str
+        Pretrained layers re-initialized by ``reinit``.
     frozen_layers_ : list of str
         Layers still frozen at the end of training.
     n_trainable_params_ : int
@@ -349,6 +364,13 @@ class FineTunedRegressor(CompressedRegressorMixin, _BaseFineTuned):
     input_layer : {"keep", "replace"}, default="keep"
         ``"keep"``: X must have the pretraining's features; ``"replace"``: a
         fresh input layer is trained when X has other features.
+    reinit : int or list of str, default=0
+        Pretrained layers to re-initialize and train from scratch with the
+        head (never frozen, at ``lr``): an int re-initializes that many layer
+        groups (a layer with its norms) just below the head; a list names
+        layers or submodules.  Useful when the top layers are tied to the
+        source task (a conv net's dense layers to pixel positions, the last
+        hidden layer to the source's classes).
     unfreeze_every : int or None, default=None
         Epochs between unfreezing steps; None keeps ``freeze``.
     body_lr_factor : float, default=0.1
@@ -380,6 +402,8 @@ class FineTunedRegressor(CompressedRegressorMixin, _BaseFineTuned):
         Name of the replaced output layer.
     input_layer_ : str or None
         Name of the replaced input layer, when one was replaced.
+    reinitialized_layers_ : list of str
+        Pretrained layers re-initialized by ``reinit``.
     frozen_layers_ : list of str
         Layers still frozen at the end of training.
     n_trainable_params_ : int

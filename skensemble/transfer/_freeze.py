@@ -126,6 +126,30 @@ def frozen_layers(module, new_layers, freeze):
     return [leaf for leaf in leaves if any(leaf == n or leaf.startswith(f"{n}.") for n in names)]
 
 
+def reinitialized(module, new_layers, reinit, seed):
+    """Re-initialize the pretrained layers ``reinit`` names (an int: that many top groups); return them."""
+    groups = layer_groups(module, new_layers)
+    if isinstance(reinit, int):
+        if reinit > len(groups):
+            raise ValueError(f"reinit={reinit} exceeds the {len(groups)} pretrained layer groups of "
+                             f"{type(module).__name__}: {groups}.")
+        names = [name for group in groups[len(groups) - reinit:] for name in group] if reinit else []
+    else:
+        leaves = [name for group in groups for name in group]
+        names = []
+        for name in reinit:
+            found = [leaf for leaf in leaves if leaf == name or leaf.startswith(f"{name}.")]
+            if not found:
+                raise ValueError(f"reinit names {name!r}, which is not a pretrained layer with "
+                                 f"parameters of {type(module).__name__}; its layers are {leaves}.")
+            names += [leaf for leaf in found if leaf not in names]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for name in names:
+            module.get_submodule(name).reset_parameters()
+    return names
+
+
 def set_trainable(module, names, trainable):
     for name in names:
         for p in module.get_submodule(name).parameters():

@@ -92,3 +92,42 @@ def test_warm_start_is_refused_with_what_to_do(rows_129):
     X, y = rows_129
     with pytest.raises(ValueError, match="warm_start.*builds a fresh one.*partial_fit"):
         MLPNetClassifier((8,), max_epochs=1, net_params={"warm_start": True}).fit(X, y)
+
+
+def test_partial_fit_trains_one_epoch_per_call_and_keeps_the_classes(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    labels = np.array(list("abcdefghij"))[y_train]
+    net = MLPNetClassifier((32,), random_state=0)
+    for start in range(0, 1200, 300):
+        net.partial_fit(X_train[start:start + 300], labels[start:start + 300], classes=list("abcdefghij"))
+    assert net.n_epochs_ == 4
+    np.testing.assert_array_equal(net.classes_, list("abcdefghij"))
+    for _ in range(20):
+        net.partial_fit(X_train, labels)
+    assert net.score(X_test, np.array(list("abcdefghij"))[y_test]) > 0.9
+    with pytest.raises(ValueError, match="unseen labels"):
+        net.partial_fit(X_train[:5], ["z"] * 5)
+    with pytest.raises(ValueError, match="features"):
+        net.partial_fit(X_train[:5, :10], labels[:5])
+    with pytest.raises(ValueError, match=r"labels \['k'\] that are not in classes"):
+        MLPNetClassifier().partial_fit(X_train[:5], ["k"] * 5, classes=["a", "b"])
+    # the same calls give the same net
+    again = MLPNetClassifier((32,), random_state=0)
+    for start in range(0, 1200, 300):
+        again.partial_fit(X_train[start:start + 300], labels[start:start + 300], classes=list("abcdefghij"))
+    for _ in range(20):
+        again.partial_fit(X_train, labels)
+    np.testing.assert_array_equal(again.predict_proba(X_test), net.predict_proba(X_test))
+
+
+def test_partial_fit_regressor_scales_targets_from_the_first_call():
+    from sklearn.datasets import make_regression
+
+    from skensemble.nets import MLPNetRegressor
+
+    X, y = make_regression(600, 5, noise=1.0, random_state=0)
+    y = y * 1000 + 5000
+    reg = MLPNetRegressor((32,), lr=0.01, random_state=0)
+    for _ in range(30):
+        reg.partial_fit(X[:500], y[:500])
+    assert reg.n_epochs_ == 30 and reg.score(X[500:], y[500:]) > 0.9

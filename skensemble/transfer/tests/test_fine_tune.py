@@ -88,6 +88,22 @@ def test_body_frozen_trains_the_head_only_and_gradual_unfreezing_thaws_from_the_
     assert full.frozen_layers_ == []
 
 
+def test_reinit_resets_the_top_layers_and_trains_them_with_the_head(source, tasks):
+    _, (X, y), _ = tasks
+    tuned = FineTunedClassifier(FrozenEstimator(source), reinit=1, max_epochs=1, random_state=0).fit(X, y)
+    module = tuned.estimator_.module_
+    assert tuned.reinitialized_layers_ == ["layers.3", "layers.4"]  # the top hidden layer and its norm
+    assert tuned.frozen_layers_ == ["layers.0", "layers.1"]
+    assert torch.equal(module.layers[0].weight, source.module_.layers[0].weight)
+    assert not torch.allclose(module.layers[3].weight, source.module_.layers[3].weight, atol=0.05)
+    assert len(tuned.estimator_.net_.optimizer_.param_groups) == 1  # new layers only, at lr
+    named = FineTunedClassifier(FrozenEstimator(source), reinit=["layers.3"], max_epochs=1,
+                                random_state=0).fit(X, y)
+    assert named.reinitialized_layers_ == ["layers.3"]
+    with pytest.raises(ValueError, match="reinit=3 exceeds the 2"):
+        FineTunedClassifier(FrozenEstimator(source), reinit=3).fit(X, y)
+
+
 def test_gridsearch_over_freeze_and_composition(source, tasks):
     _, (X, y), (X_test, y_test) = tasks
     search = GridSearchCV(FineTunedClassifier(FrozenEstimator(source), max_epochs=20, random_state=0),
