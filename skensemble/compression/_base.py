@@ -15,11 +15,10 @@ from sklearn.base import (
     is_regressor,
 )
 from sklearn.frozen import FrozenEstimator
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
-from ..nets._targets import NetClassifierMixin, NetRegressorMixin
+from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels
 from ..utils._access import get_net, get_net_estimator, is_net
 from ..utils._compat import check_is_fitted, validate_data
 from ..utils._random import torch_seed
@@ -48,9 +47,7 @@ def net_targets(estimator, y):
     if net_estimator is not None:
         return net_estimator.encode_targets(y)
     if is_classifier(estimator):
-        encoder = LabelEncoder()
-        encoder.classes_ = np.asarray(estimator.classes_)
-        return encoder.transform(y).astype(np.int64)
+        return encode_labels(estimator.classes_, y)
     return np.asarray(y, dtype=np.float32).reshape(len(y), -1)
 
 
@@ -63,7 +60,7 @@ def train_epochs(estimator, Xn, targets, epochs, seed):
         net.fit_loop(Xn, targets, epochs=epochs)
 
 
-def direct_logits(estimator):
+def direct_outputs(estimator):
     """The raw prediction of skensemble's nets without a second input check, else None.
 
     For a net classifier, ``logits``; for a net regressor, ``predict`` (in
@@ -132,7 +129,7 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         inner = getattr(self, self._skensemble_net_attr)
-        logits = direct_logits(inner)
+        logits = direct_outputs(inner)
         if logits is not None:
             return inner, validate_data(self, X, reset=False, dtype=np.float32), logits
         validate_data(self, X, reset=False, dtype=None, skip_check_array=False)

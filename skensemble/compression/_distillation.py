@@ -20,7 +20,7 @@ from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, chec
 from ..utils._params import store_params
 from ..utils._random import draw_seed, torch_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
-from ._base import BaseCompressed, CompressedClassifierMixin, direct_logits
+from ._base import BaseCompressed, CompressedClassifierMixin, direct_outputs
 from ._distillation_loss import DistillationLoss, teacher_logits_from_proba
 
 _CHUNK = 8192
@@ -37,6 +37,22 @@ class _BaseDistilled(BaseCompressed):
             raise TypeError(f"student must be {what}; got {type(self.student).__name__}.")
         self._check_task(self.student, "student")
         return clone(self.student)
+
+    def _check_init_teacher(self, teacher):
+        """``init="teacher"`` needs a torch-net teacher: refuse any other before fitting it."""
+        if self.init == "teacher" and not is_net(teacher):
+            raise ValueError("init='teacher' needs a torch-net teacher with the student's architecture.")
+
+    def _load_teacher_weights(self, net, teacher):
+        """With ``init="teacher"``, start the student's net from the teacher's weights."""
+        if self.init != "teacher":
+            return
+        try:
+            net.module_.load_state_dict(copy.deepcopy(get_net(teacher).module_.state_dict()))
+        except RuntimeError as exc:
+            raise ValueError(
+                f"init='teacher' needs the student to have the teacher's architecture: {exc}"
+            ) from None
 
     def _teacher_outputs(self, X_transfer, columns, predict):
         """``predict(chunk)`` over the transfer set in chunks (the teacher labels it once)."""
@@ -259,8 +275,7 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         encoder = LabelEncoder().fit(y)
         classes = encoder.classes_
         student = self._make_student(seed)
-        if self.init == "teacher" and not is_net(teacher):
-            raise ValueError("init='teacher' needs a torch-net teacher with the student's architecture.")
+        self._check_init_teacher(teacher)
 
         X_transfer = make_transfer_set(X32, augmenter, self.augment_factor,
                                        self.max_transfer_samples, seed)
@@ -272,13 +287,7 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         targets = np.column_stack([logits, labels, is_real]).astype(np.float32)
 
         net = self._initialize_student(student, X32, y, classes)
-        if self.init == "teacher":
-            try:
-                net.module_.load_state_dict(copy.deepcopy(get_net(teacher).module_.state_dict()))
-            except RuntimeError as exc:
-                raise ValueError(
-                    f"init='teacher' needs the student to have the teacher's architecture: {exc}"
-                ) from None
+        self._load_teacher_weights(net, teacher)
         self._train(net, X_transfer, targets, seed, DistillationLoss,
                     temperature=self.temperature, alpha=self.alpha)
 
@@ -295,7 +304,7 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         check_is_fitted(self)
         # the student was trained on the validated array, without column names
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        logits = direct_logits(self.student_)
+        logits = direct_outputs(self.student_)
         return self.student_.predict_proba(X) if logits is None else softmax(logits(X), axis=1)
 
     def predict(self, X):

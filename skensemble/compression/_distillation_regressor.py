@@ -1,6 +1,5 @@
 """DistilledRegressor: train a small net on a regressor teacher's predictions."""
 
-import copy
 import numbers
 
 import numpy as np
@@ -11,12 +10,12 @@ from sklearn.metrics import r2_score
 from ..nets import MLPNetRegressor
 from ..nets._base import BaseNet
 from ..persistence import register
-from ..utils._access import get_net, is_net
+from ..utils._access import get_net
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context, check_is_fitted, validate_data
 from ..utils._params import store_params
 from ..utils._random import draw_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
-from ._base import CompressedRegressorMixin, direct_logits
+from ._base import CompressedRegressorMixin, direct_outputs
 from ._distillation import _BaseDistilled
 from ._distillation_loss import RegressionDistillationLoss
 
@@ -166,8 +165,7 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
         augmenter = get_augmenter(self.augmentation)
         seed = draw_seed(self.random_state)
         student = self._make_student(seed)
-        if self.init == "teacher" and not is_net(self.teacher):
-            raise ValueError("init='teacher' needs a torch-net teacher with the student's architecture.")
+        self._check_init_teacher(self.teacher)
         teacher = self._fit_teacher(X, y)
 
         X_transfer = make_transfer_set(X32, augmenter, self.augment_factor,
@@ -184,13 +182,7 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
         targets = np.column_stack([student.encode_targets(taught), truth, is_real])
 
         net = get_net(student)
-        if self.init == "teacher":
-            try:
-                net.module_.load_state_dict(copy.deepcopy(get_net(teacher).module_.state_dict()))
-            except RuntimeError as exc:
-                raise ValueError(
-                    f"init='teacher' needs the student to have the teacher's architecture: {exc}"
-                ) from None
+        self._load_teacher_weights(net, teacher)
         self._train(net, X_transfer, targets, seed, RegressionDistillationLoss, alpha=self.alpha)
 
         self.student_ = student
@@ -205,5 +197,5 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
         check_is_fitted(self)
         # the student was trained on the validated array, without column names
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        direct = direct_logits(self.student_)  # the net's predict, without a second check
+        direct = direct_outputs(self.student_)  # the net's predict, without a second check
         return self.student_.predict(X) if direct is None else direct(X)

@@ -12,6 +12,13 @@ from ..utils._compat import _fit_context, check_is_fitted, validate_data
 from ._base import detached
 
 
+def encode_labels(classes, y):
+    """``y`` as indices into the fitted ``classes`` (int64); an unseen label raises scikit-learn's error."""
+    encoder = LabelEncoder()
+    encoder.classes_ = np.asarray(classes)
+    return encoder.transform(column_or_1d(y)).astype(np.int64)
+
+
 def check_two_classes(classes, owner):
     """Raise a clear error when a classifier sees fewer than two classes."""
     if len(classes) < 2:
@@ -70,9 +77,7 @@ class NetClassifierMixin(LogitsClassifierMixin):
         scikit-learn's "previously unseen labels" error.
         """
         check_is_fitted(self, "classes_")
-        encoder = LabelEncoder()
-        encoder.classes_ = self.classes_
-        return encoder.transform(column_or_1d(y)).astype(np.int64)
+        return encode_labels(self.classes_, y)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -44,7 +44,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from ._modules import UntrustedTypesError, describe, import_name, rebuild, resolve
-from ._registry import CALLBACKS, LAYERS, TYPES, estimator_classes, module_classes
+from ._registry import CALLBACKS, LAYERS, TYPES, estimator_classes, estimator_key, module_classes
 from ._sklearn_trust import DEFAULT_TRUSTED, check_default_trusted
 
 FORMAT = "skensemble-model"
@@ -115,7 +115,7 @@ class Writer:
                 f"{path}: a raw skorch net ({type(value).__name__}) cannot be saved safely; "
                 "use skensemble's nets, or skorch's save_params for its weights."
             )
-        registered = type(value) in estimator_classes().values()
+        registered = estimator_key(type(value)) is not None
         if registered or isinstance(value, BaseEstimator):
             if id(value) in self.memo:
                 return {"t": "ref", "id": self.memo[id(value)]}
@@ -186,7 +186,7 @@ class Writer:
         if hasattr(obj, "_save_state"):
             state, extra = obj._save_state(self, state, path)
         encoded = {k: self.encode(v, f"{path}.{k}") for k, v in state.items()}
-        return {"t": "obj", "cls": _key_in(estimator_classes(), type(obj)), "state": encoded,
+        return {"t": "obj", "cls": estimator_key(type(obj)), "state": encoded,
                 "extra": extra}
 
     def module(self, module, path, build=None):

@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from torch import nn
 
 _ESTIMATORS = {}
+_KEYS = {}  # class -> key, the reverse of _ESTIMATORS
 _MODULES = {}
 
 
@@ -65,6 +66,7 @@ def register(cls=None, *, key=None):
         if _ESTIMATORS.get(name, cls) is not cls:
             raise ValueError(f"Another class is already registered as {name!r}.")
         _ESTIMATORS[name] = cls
+        _KEYS[cls] = name
         return cls
 
     return add if cls is None else add(cls)
@@ -95,6 +97,11 @@ def register_layer(cls, args, *, key=None):
 def estimator_classes():
     """Registered estimator classes by key."""
     return dict(_ESTIMATORS)
+
+
+def estimator_key(cls):
+    """The key a registered estimator class is saved under, or None when it is not registered."""
+    return _KEYS.get(cls)
 
 
 def module_classes():
