@@ -18,6 +18,7 @@ ALLOWED = {
     "nets": {"utils", "persistence"},
     "ensemble": {"utils", "persistence"},
     "compression": {"utils", "persistence", "nets"},
+    "transfer": {"utils", "persistence", "nets", "compression"},
     "report": {"utils", "persistence"},
 }
 
