@@ -5,6 +5,8 @@ This is the "how much" part between scoring (``_importance``) and cutting
 all layers (``scope="global"``) and never empties a layer.
 """
 
+import math
+
 import torch
 from torch.nn.utils import prune
 
@@ -93,16 +95,19 @@ def _units_to_keep(groups, scores, sparsity, scope):
 
 
 def _round_keeps(keeps, groups, scores, round_to):
-    """Keep the nearest multiple of ``round_to`` units per layer.
+    """Keep a multiple of ``round_to`` units per layer: the kept count is rounded up.
 
     Matrix kernels run faster on aligned sizes: on our 2-core CPU a
-    784-509-517-10 MLP predicted 1.4x slower than 784-512-512-10.
+    784-509-517-10 MLP predicted 1.4x slower than 784-512-512-10.  Rounding
+    up (as Torch-Pruning does) never leaves a layer narrower than
+    ``round_to`` when it had that many units: at 75% sparsity a 16-channel
+    stage of a ResNet keeps 8 channels, not 4.
     """
     rounded = {}
     for g in groups:
         keep = keeps[g.producer]
-        n = min(g.n_units, round_to * round(len(keep) / round_to))
-        if n and n != len(keep):  # layers left with under round_to / 2 units stay as they are
+        n = min(g.n_units, round_to * math.ceil(len(keep) / round_to))
+        if n != len(keep):
             keep = sorted(torch.topk(scores[g.producer], n).indices.tolist())
         rounded[g.producer] = keep
     return rounded

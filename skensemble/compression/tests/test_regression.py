@@ -93,7 +93,8 @@ def test_conv_regressor_is_pruned_by_channels():
     y = np.abs(X[:, 10:13]).sum(axis=1)
     conv = ConvNetRegressor((1, 32), channels=(16,), hidden_layer_sizes=(32,), max_epochs=40,
                             lr=0.01, random_state=0)
-    pruned = PrunedRegressor(conv, sparsity=0.5, granularity="neuron", random_state=0).fit(X, y)
+    pruned = PrunedRegressor(conv, sparsity=0.5, granularity="neuron", scope="layer",
+                             random_state=0).fit(X, y)
     convs = [m for m in pruned.estimator_.module_.layers if isinstance(m, nn.Conv1d)]
     assert convs[0].out_channels == 8
     assert pruned.score(X, y) > 0.5

@@ -98,9 +98,9 @@ def test_concurrent_pruning_of_residual_nets_under_threads(digits_split):
                          max_epochs=2, random_state=0)
     image = NetClassifier(ResNet18Style, module_params={"widths": (4, 8, 8, 8)}, max_epochs=1,
                           random_state=0)
-    models = [PrunedClassifier(tiny, granularity="neuron", fine_tune_epochs=1),
+    models = [PrunedClassifier(tiny, granularity="neuron", round_to=None, fine_tune_epochs=1),
               PrunedClassifier(tiny, granularity="layer", n_layers=1, fine_tune_epochs=1),
-              PrunedClassifier(image, granularity="neuron", fine_tune_epochs=1),
+              PrunedClassifier(image, granularity="neuron", round_to=None, fine_tune_epochs=1),
               clone(tiny)] * 2
     fitted = Parallel(n_jobs=4, backend="threading")(
         delayed(m.fit)(X_train[:300], y_train[:300]) for m in models)
