@@ -14,13 +14,17 @@ ensemble
 persistence
     ``save``/``load`` without pickle (also ``skensemble.save``/``skensemble.load``).
 report
-    Metrics: parameters, saved size, latency.
+    Metrics: parameters, saved size, latency, FLOPs, calibration; the report.
+metrics
+    Cost scorers (latency, size, parameters, FLOPs) for scikit-learn's searches.
+model_selection
+    Refit strategies: the cheapest model within a score budget.
 utils
     The module-access protocol, seeding and device helpers.
 """
 
 from ._version import __version__
-from . import compression, ensemble, nets, persistence, report, transfer, utils  # noqa: E402
+from . import compression, ensemble, metrics, model_selection, nets, persistence, report, transfer, utils  # noqa: E402
 from .persistence import load, save  # noqa: E402
 from .nets import ConvNetClassifier, ConvNetRegressor, MLPNetClassifier, MLPNetRegressor  # noqa: E402
 
@@ -33,6 +37,8 @@ __all__ = [
     "compression",
     "ensemble",
     "load",
+    "metrics",
+    "model_selection",
     "nets",
     "persistence",
     "report",

@@ -20,6 +20,8 @@ ALLOWED = {
     "compression": {"utils", "persistence", "nets"},
     "transfer": {"utils", "persistence", "nets", "compression"},
     "report": {"utils", "persistence"},
+    "metrics": {"utils", "persistence", "report"},
+    "model_selection": {"utils", "metrics"},
 }
 
 

@@ -1,5 +1,7 @@
 """Measuring models: the compression report and its metric helpers."""
 
+from ._calibration import expected_calibration_error
+from ._flops import count_flops
 from ._metrics import (
     count_parameters,
     interleaved_latency,
@@ -12,7 +14,9 @@ from ._report import CompressionReport, compression_report, pareto_front
 __all__ = [
     "CompressionReport",
     "compression_report",
+    "count_flops",
     "count_parameters",
+    "expected_calibration_error",
     "interleaved_latency",
     "interleaved_times",
     "pareto_front",

@@ -4,8 +4,9 @@ import html
 
 import numpy as np
 from sklearn.base import is_classifier, is_regressor
-from sklearn.metrics import check_scoring, mean_absolute_error, mean_squared_error
+from sklearn.metrics import check_scoring, log_loss, mean_absolute_error, mean_squared_error
 
+from ._calibration import expected_calibration_error
 from ._metrics import count_parameters, interleaved_latency, saved_size_bytes
 
 
@@ -149,7 +150,10 @@ def compression_report(models, X, y, *, reference=None, scoring=None, batch_size
     scoring : str or callable, default=None
         A scikit-learn scorer; ``None`` uses each estimator's ``score``:
         accuracy for classifiers, R^2 for regressors.  When every model is a
-        regressor, the table also has RMSE and MAE columns.
+        regressor, the table also has RMSE and MAE columns; when every model
+        is a classifier with ``predict_proba``, log loss and the expected
+        calibration error (ECE, 15 bins), since a compressed model can keep
+        its accuracy and lose its calibration.
     batch_sizes : tuple of int, default=(1, 256)
         Batch sizes of the latency columns.
     n_repeats : int, default=7
@@ -170,8 +174,8 @@ def compression_report(models, X, y, *, reference=None, scoring=None, batch_size
     >>> models = {"lr": LogisticRegression(max_iter=500).fit(X, y),
     ...           "net": MLPNetClassifier((8,), max_epochs=20, random_state=0).fit(X, y)}
     >>> report = compression_report(models, X, y, n_repeats=2)
-    >>> sorted(report.to_dict()["net"])[:3]
-    ['latency @1', 'latency @256', 'latency ratio @1']
+    >>> sorted(report.to_dict()["net"])[:4]
+    ['ECE', 'latency @1', 'latency @256', 'latency ratio @1']
     """
     if not models:
         raise ValueError("models is empty: pass a dict of name -> fitted estimator.")
@@ -181,6 +185,7 @@ def compression_report(models, X, y, *, reference=None, scoring=None, batch_size
     predictors, data = _predictors(models, X)
     latency = interleaved_latency(predictors, data, batch_sizes, repeats=n_repeats)
     regression = all(is_regressor(m) for m in models.values())
+    calibration = all(is_classifier(m) and hasattr(m, "predict_proba") for m in models.values())
     rows = []
     for name, model in models.items():
         scorer = check_scoring(model, scoring=scoring)
@@ -189,6 +194,10 @@ def compression_report(models, X, y, *, reference=None, scoring=None, batch_size
             pred = model.predict(X)
             row["RMSE"] = float(np.sqrt(mean_squared_error(y, pred)))
             row["MAE"] = float(mean_absolute_error(y, pred))
+        if calibration:
+            proba = model.predict_proba(X)
+            row["log loss"] = float(log_loss(y, proba, labels=model.classes_))
+            row["ECE"] = expected_calibration_error(y, proba, model.classes_)
         row.update({"parameters": count_parameters(model),
                     "non-zero parameters": count_parameters(model, nonzero=True),
                     "saved bytes": saved_size_bytes(model)})
@@ -201,6 +210,7 @@ def compression_report(models, X, y, *, reference=None, scoring=None, batch_size
         for b in batch_sizes:
             r[f"latency ratio @{b}"] = r[f"latency @{b}"] / ref[f"latency @{b}"]
     columns = ["model", "score"] + (["RMSE", "MAE"] if regression else [])
+    columns += ["log loss", "ECE"] if calibration else []
     columns += ["parameters", "non-zero parameters", "saved bytes", "size ratio"]
     columns += [f"latency @{b}" for b in batch_sizes] + [f"latency ratio @{b}" for b in batch_sizes]
     if scoring is not None:

@@ -106,3 +106,19 @@ def test_regression_report_has_r2_rmse_and_mae():
     assert row["RMSE"] >= row["MAE"] > 0
     assert report.to_dict()["int8"]["size ratio"] < 0.35
     assert "score = R^2" in str(report)
+
+
+def test_calibration_columns_for_classifiers(digits_split):
+    from sklearn.linear_model import LogisticRegression
+
+    from skensemble.report import compression_report, expected_calibration_error
+
+    X_train, X_test, y_train, y_test = digits_split
+    lr = LogisticRegression(max_iter=2000).fit(X_train, y_train)
+    overconfident = LogisticRegression(C=1e4, max_iter=5000).fit(X_train, y_train)
+    d = compression_report({"lr": lr, "sharp": overconfident}, X_test, y_test, n_repeats=1).to_dict()
+    assert d["lr"]["ECE"] == expected_calibration_error(y_test, lr.predict_proba(X_test), lr.classes_)
+    assert 0 <= d["lr"]["ECE"] < 0.1 and d["lr"]["log loss"] < d["sharp"]["log loss"]
+    # perfectly confident and right: no calibration error; confident and wrong: all of it
+    assert expected_calibration_error([0, 1], [[1.0, 0.0], [0.0, 1.0]], [0, 1]) == 0
+    assert expected_calibration_error([1, 0], [[1.0, 0.0], [0.0, 1.0]], [0, 1]) == 1
