@@ -21,7 +21,7 @@ ALLOWED = {
     "transfer": {"utils", "persistence", "nets", "compression"},
     "report": {"utils", "persistence"},
     "metrics": {"utils", "persistence", "report"},
-    "model_selection": {"utils", "metrics"},
+    "model_selection": {"utils", "persistence", "nets", "compression", "report", "metrics"},
 }
 
 

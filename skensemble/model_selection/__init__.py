@@ -1,5 +1,6 @@
-"""Model selection under cost: refit strategies that pick the cheapest model within a budget."""
+"""Model selection under cost: the cheapest model within a score budget, cross-validated."""
 
 from ._refit import CheapestWithin, cheapest_within
+from ._search import CompressionSearchCV
 
-__all__ = ["CheapestWithin", "cheapest_within"]
+__all__ = ["CheapestWithin", "CompressionSearchCV", "cheapest_within"]

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.ensemble._base import _BaseHeterogeneousEnsemble as BaseHeterogeneousEnsemble
 from sklearn.ensemble._voting import _BaseVoting as BaseVoting
+from sklearn.model_selection._search import BaseSearchCV
 from sklearn.utils.metadata_routing import _raise_for_params as raise_for_params
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -32,6 +33,7 @@ def check_sample_weight(sample_weight, X):
 
 __all__ = [
     "BaseHeterogeneousEnsemble",
+    "BaseSearchCV",
     "BaseVoting",
     "HasMethods",
     "Interval",

@@ -1,0 +1,110 @@
+"""CompressionSearchCV: the cheapest compression within the budget, as a scikit-learn search."""
+
+import time
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GridSearchCV
+
+from skensemble.compression import PrunedClassifier, QuantizedClassifier
+from skensemble.metrics import make_cost_scorer
+from skensemble.model_selection import CompressionSearchCV, cheapest_within
+from skensemble.nets import MLPNetClassifier, MLPNetRegressor
+
+
+@pytest.fixture(scope="module")
+def space(digits_mlp_256):
+    frozen = FrozenEstimator(digits_mlp_256)
+    return {
+        "uncompressed": frozen,
+        "pruned 0.5": PrunedClassifier(frozen, sparsity=0.5, granularity="neuron", random_state=0),
+        "pruned 0.9": PrunedClassifier(frozen, sparsity=0.9, granularity="neuron", fine_tune_epochs=1,
+                                       random_state=0),
+        "int8": QuantizedClassifier(frozen, random_state=0),
+        "pruned 0.5 + int8": QuantizedClassifier(
+            PrunedClassifier(frozen, sparsity=0.5, granularity="neuron", random_state=0), random_state=0),
+    }
+
+
+def _non_dominated(front):
+    for i, row in front.iterrows():
+        others = front.drop(index=i)
+        assert not np.any((others["score"] >= row["score"]) & (others["latency"] <= row["latency"])
+                          & ((others["score"] > row["score"]) | (others["latency"] < row["latency"])))
+
+
+def test_cheapest_within_the_budget(digits_mlp_256, digits_split, space):
+    X_train, X_test, y_train, y_test = digits_split
+    search = CompressionSearchCV(FrozenEstimator(digits_mlp_256), space=space, max_drop=0.01, cv=3,
+                                 objective="latency", batch_size=1024).fit(X_train, y_train)
+    results = search.cv_results_
+    chosen, best = results["mean_test_score"][search.best_index_], np.nanmax(results["mean_test_score"])
+    assert chosen >= best - 0.01
+    within = results["mean_test_score"] >= best - 0.01
+    assert -results["mean_test_latency"][search.best_index_] == pytest.approx(
+        np.min(-results["mean_test_latency"][within]))
+    assert search.best_candidate_ != "uncompressed" and search.candidate_names_ == list(space)
+    assert isinstance(search.best_estimator_, (PrunedClassifier, QuantizedClassifier))
+    assert search.score(X_test, y_test) > 0.95 and search.predict(X_test).shape == y_test.shape
+    assert len(search.pareto_front_) >= 2
+    _non_dominated(search.pareto_front_)
+
+
+def test_the_same_choice_as_a_hand_grid(digits_split, space):
+    X_train, _, y_train, _ = digits_split
+    search = CompressionSearchCV(space["uncompressed"], space=space, objective="params", cv=3).fit(
+        X_train, y_train)
+    from sklearn.pipeline import Pipeline
+
+    hand = GridSearchCV(Pipeline([("model", space["uncompressed"])]), {"model": list(space.values())}, cv=3,
+                        scoring={"score": "accuracy", "params": make_cost_scorer("params")},
+                        refit=cheapest_within(0.01, cost="params", score="score")).fit(X_train, y_train)
+    assert search.best_index_ == hand.best_index_
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"], hand.cv_results_["mean_test_score"])
+
+
+def test_no_candidate_meets_the_budget(digits_split, space):
+    X_train, _, y_train, _ = digits_split
+    budget = {k: space[k] for k in ("uncompressed", "pruned 0.9")}
+    with pytest.warns(UserWarning, match="max_drop=0"):
+        search = CompressionSearchCV(space["uncompressed"], space=budget, max_drop=0, cv=2).fit(X_train, y_train)
+    assert search.best_candidate_ == "uncompressed"
+
+
+def test_max_time_returns_the_best_found_so_far(digits_split, space):
+    X_train, _, y_train, _ = digits_split
+    start = time.perf_counter()
+    search = CompressionSearchCV(space["uncompressed"], space=space, max_time=1e-3, cv=2).fit(X_train, y_train)
+    assert len(search.candidate_names_) < len(space) and time.perf_counter() - start < 60
+    assert search.best_candidate_ in search.candidate_names_
+
+
+def test_regression_and_parameter_grids(digits_split):
+    X_train, _, y_train, _ = digits_split
+    reg = MLPNetRegressor((32,), max_epochs=10, random_state=0)
+    search = CompressionSearchCV(reg, space=[{"hidden_layer_sizes": [(8,), (64,)]}], objective="flops",
+                                 max_drop=0.5, cv=2).fit(X_train, y_train.astype(float))
+    assert search.best_params_ == {"hidden_layer_sizes": (8,)}
+    assert search.cv_results_["mean_test_score"][0] > 0  # R^2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clone(search)  # a plain scikit-learn search: clones, params untouched by fit
+    assert search.get_params()["scoring"] is None and search.get_params()["refit"] is True
+
+
+@pytest.mark.slow
+def test_default_space_on_an_unfitted_256_256_net(digits_split):
+    """The issue's acceptance run: every candidate fitted in every fold."""
+    X_train, X_test, y_train, y_test = digits_split
+    net = MLPNetClassifier((256, 256), max_epochs=30, random_state=0)
+    search = CompressionSearchCV(net, max_drop=0.01, objective="latency", cv=3, random_state=0).fit(
+        X_train, y_train)
+    results = search.cv_results_
+    assert results["mean_test_score"][search.best_index_] >= np.nanmax(results["mean_test_score"]) - 0.01
+    dense = -results["mean_test_latency"][search.candidate_names_.index("uncompressed")]
+    assert -results["mean_test_latency"][search.best_index_] <= 0.5 * dense
+    assert len(search.pareto_front_) >= 3
+    _non_dominated(search.pareto_front_)
