@@ -15,7 +15,6 @@ Run: ``python benchmarks/bench_search.py``; writes ``benchmarks/results/search.m
 
 import time
 
-import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV, train_test_split

@@ -1,6 +1,7 @@
 """Model selection under cost: the cheapest model within a score budget, cross-validated."""
 
 from ._refit import CheapestWithin, cheapest_within
+from ._plot import plot_pareto
 from ._search import CompressionSearchCV
 
-__all__ = ["CheapestWithin", "CompressionSearchCV", "cheapest_within"]
+__all__ = ["CheapestWithin", "CompressionSearchCV", "cheapest_within", "plot_pareto"]

@@ -53,6 +53,21 @@ def test_cheapest_within_the_budget(digits_mlp_256, digits_split, space):
     _non_dominated(search.pareto_front_)
 
 
+def test_pareto_plot(digits_split, space, tmp_path):
+    pytest.importorskip("matplotlib")
+    from skensemble.model_selection import plot_pareto
+
+    X_train, _, y_train, _ = digits_split
+    search = CompressionSearchCV(space["uncompressed"], space=space, objective="size", cv=2).fit(X_train, y_train)
+    fig = plot_pareto(search, tmp_path / "pareto.png")
+    ax = fig.axes[0]
+    assert (tmp_path / "pareto.png").stat().st_size > 1000
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "Pareto front" or "Pareto front" in labels
+    assert any(label.startswith("chosen: ") for label in labels) and any("max_drop" in label for label in labels)
+    assert len(ax.lines[0].get_xdata()) == len(search.pareto_front_)
+
+
 def test_the_same_choice_as_a_hand_grid(digits_split, space):
     X_train, _, y_train, _ = digits_split
     search = CompressionSearchCV(space["uncompressed"], space=space, objective="params", cv=3).fit(
