@@ -35,6 +35,7 @@ from skensemble.nets import (
     ResNetClassifier,
     ResNetRegressor,
 )
+from skensemble.model_selection import CompressionSearchCV
 from skensemble.transfer import FineTunedClassifier, FineTunedRegressor
 
 _NET = dict(hidden_layer_sizes=(8,), max_epochs=20, lr=0.01, random_state=0)
@@ -56,6 +57,8 @@ def cheap_estimators():
                             max_epochs=20, lr=0.01, random_state=0),
         FineTunedRegressor(FrozenEstimator(_pretrained()), freeze="none", input_layer="replace",
                            max_epochs=20, lr=0.01, random_state=0),
+        _search(MLPNetClassifier(**_NET), PrunedClassifier),
+        _search(MLPNetRegressor(**_NET), PrunedRegressor),
         NetClassifier(_tiny_module, module_params={"width": 8}, max_epochs=20, lr=0.01, random_state=0),
         NetRegressor(_tiny_module, module_params={"width": 8}, max_epochs=20, lr=0.01, random_state=0),
         PrunedClassifier(MLPNetClassifier(**_NET), sparsity=0.5, fine_tune_epochs=2, random_state=0),
@@ -87,6 +90,12 @@ def _tiny_module(n_features, n_outputs, width):
     from torch import nn
 
     return nn.Sequential(nn.Linear(n_features, width), nn.ReLU(), nn.Linear(width, n_outputs))
+
+
+def _search(net, pruned):
+    """A two-candidate compression search (the net, and the net pruned by weights)."""
+    return CompressionSearchCV(net, space={"uncompressed": net, "pruned": pruned(
+        net, sparsity=0.5, fine_tune_epochs=2, random_state=0)}, objective="params", cv=2)
 
 
 def _pretrained():

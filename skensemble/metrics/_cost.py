@@ -27,6 +27,9 @@ class CostScorer:
         value = self.measure(estimator, X)
         return np.nan if value is None else -float(value)
 
+    def _accept_sample_weight(self):
+        return True  # a cost does not depend on sample weights; they are ignored
+
     def measure(self, estimator, X):
         """The cost itself (positive), or None when it does not apply to ``estimator``."""
         if self.cost == "latency":

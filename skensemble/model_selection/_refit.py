@@ -38,8 +38,8 @@ class CheapestWithin:
         scores = np.asarray(cv_results[self._score_key(cv_results)], dtype=float)
         costs = -np.asarray(cv_results[cost_key], dtype=float)  # scorers hold minus the cost
         valid = ~np.isnan(scores)
-        if not valid.any():
-            raise ValueError("Every candidate failed to score.")
+        if not valid.any():  # as scikit-learn's own ranking: the refit then raises the real error
+            return 0
         best = np.nanmax(scores)
         floor = best - (abs(best) * self.max_drop if self.relative else self.max_drop)
         within = valid & (scores >= floor)
@@ -61,7 +61,9 @@ def cheapest_within(max_drop=0.01, *, cost="latency", score=None, relative=False
     best mean score minus ``max_drop``, it picks the one with the lowest
     mean cost (ties: the better score).  The best candidate always
     qualifies, so there is always an answer; candidates whose cost is NaN
-    (a cost that does not apply) are passed over unless none has one.
+    (a cost that does not apply) are passed over unless none has one; when
+    every candidate failed to score, the first is returned, so that its refit
+    raises the underlying error (as ``GridSearchCV`` does).
 
     Parameters
     ----------

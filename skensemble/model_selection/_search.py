@@ -177,6 +177,13 @@ class CompressionSearchCV(BaseSearchCV):
         self.relative = relative
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        from sklearn.utils import get_tags
+
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = get_tags(self.estimator).target_tags.multi_output
+        return tags
+
     def _candidate_grid(self):
         """The base estimator and the parameter grids, plus the candidates' names."""
         if isinstance(self.space, list):

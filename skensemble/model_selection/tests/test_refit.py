@@ -21,6 +21,7 @@ def _results(scores, costs):
         ([0.98, 0.975, 0.975], [10, 4, 4], 0.01, False, 1),             # a tie in cost: the better score
         ([0.98, np.nan, 0.975], [10, 1, 4], 0.01, False, 2),             # failed candidates are passed over
         ([0.98, 0.975], [np.nan, np.nan], 0.01, False, 0),               # no cost: the most accurate
+        ([np.nan, np.nan], [1, 2], 0.01, False, 0),  # all failed: the first, whose refit raises the error
     ],
 )
 def test_choice(scores, costs, max_drop, relative, expected):
