@@ -200,6 +200,13 @@ class CompressionSearchCV(BaseSearchCV):
         self : object
             The fitted search.
         """
+        from sklearn.utils import check_array, get_tags
+
+        # Clear errors for what no candidate can take (empty or 1-D X; sparse X when the estimator
+        # takes none); X itself goes to the candidates as given (a DataFrame keeps its columns),
+        # and NaN is theirs to handle (a pipeline may impute it).
+        check_array(X, accept_sparse=get_tags(self.estimator).input_tags.sparse, dtype=None,
+                    ensure_all_finite=False)
         base, grids, names = self._candidate_grid()
         self._grids = grids
         user = (self.estimator, self.scoring, self.refit)
