@@ -20,6 +20,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from ..utils._torch import set_submodule
+
 
 def has_torch_ao():
     try:
@@ -110,12 +112,7 @@ def _float_islands(model):
                 f"method='static' with backend='torch' cannot quantize layer {name!r} "
                 f"({type(layer).__name__}); use backend='onnxruntime' or method='dynamic'."
             )
-        _set_child(model, name, nn.Sequential(DeQuantStub(), layer, QuantStub()))
-
-
-def _set_child(root, name, new):
-    parent_name, _, child = name.rpartition(".")
-    setattr(root.get_submodule(parent_name) if parent_name else root, child, new)
+        set_submodule(model, name, nn.Sequential(DeQuantStub(), layer, QuantStub()))
 
 
 def torch_static_int8(module, calibration_X):
@@ -180,9 +177,7 @@ def weight_only_int8(module, calibration_X=None):
     found = False
     for name, layer in list(model.named_modules()):
         if isinstance(layer, nn.Linear):
-            parent_name, _, child = name.rpartition(".")
-            parent = model.get_submodule(parent_name) if parent_name else model
-            setattr(parent, child, Int8WeightOnlyLinear(layer))
+            set_submodule(model, name, Int8WeightOnlyLinear(layer))
             found = True
     if not found:
         raise ValueError("This module has no Linear layer to quantize.")

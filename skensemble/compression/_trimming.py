@@ -12,7 +12,7 @@ increase of the loss when the block is skipped, measured on a sample of rows.
 import torch
 from torch import nn
 
-from ..utils._torch import eval_mode
+from ..utils._torch import eval_mode, set_submodule
 from ._dependency import PRODUCERS
 from ._surgery import StructuralPruningError
 
@@ -49,9 +49,7 @@ def find_blocks(module, example_input):
 
 def skip_block(module, name):
     """Replace the block ``name`` by ``nn.Identity`` (in place)."""
-    parent_name, _, child = name.rpartition(".")
-    parent = module.get_submodule(parent_name) if parent_name else module
-    setattr(parent, child, nn.Identity())
+    set_submodule(module, name, nn.Identity())
 
 
 def _loss(net, module, X, y):
@@ -75,8 +73,7 @@ def trim(net, blocks, n_remove, X, y):
             original = module.get_submodule(name)
             skip_block(module, name)
             increases[name] = _loss(net, module, X, y) - base
-            parent_name, _, child = name.rpartition(".")
-            setattr(module.get_submodule(parent_name) if parent_name else module, child, original)
+            set_submodule(module, name, original)
         name = min(blocks, key=increases.get)
         skip_block(module, name)
         blocks.remove(name)

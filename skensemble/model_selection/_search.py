@@ -222,9 +222,9 @@ class CompressionSearchCV(BaseSearchCV):
         finally:
             self.estimator, self.scoring, self.refit = user
         results = self.cv_results_
-        order = [p.get("model") for p in results["params"]]
-        self.candidate_names_ = ([names[[id(c) for c in grids[0]["model"]].index(id(m))] for m in order]
-                                 if names else [str(p) for p in results["params"]])
+        # candidates are evaluated in the space's order (max_time may stop before the end)
+        self.candidate_names_ = (names[:len(results["params"])] if names
+                                 else [str(p) for p in results["params"]])
         if not user[2]:
             self.best_index_ = chooser(results)
             self.best_params_ = results["params"][self.best_index_]

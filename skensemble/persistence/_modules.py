@@ -17,6 +17,7 @@ import importlib
 
 from torch import nn
 
+from ..utils._torch import set_submodule
 from ._registry import LAYERS, module_classes
 
 
@@ -109,7 +110,5 @@ def rebuild(description, kwargs, builder):
             current = None
         if current is not None and _layer_spec(current) == spec:
             continue
-        parent_name, _, child = name.rpartition(".")
-        parent = module.get_submodule(parent_name) if parent_name else module
-        setattr(parent, child, LAYERS[spec["type"]][0](**spec["args"]))
+        set_submodule(module, name, LAYERS[spec["type"]][0](**spec["args"]))
     return module

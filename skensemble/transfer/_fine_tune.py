@@ -35,8 +35,7 @@ from ._freeze import (
     frozen_norms_in_eval,
     layer_groups,
     reinitialized,
-    replace_head,
-    replace_input,
+    replace_linear,
     set_trainable,
     with_following_norms,
 )
@@ -163,12 +162,12 @@ class _BaseFineTuned(BaseCompressed):
         new_layers = [find_head(module, torch.zeros(2, n_source, device=device), self.head)]
         if n_source != Xn.shape[1]:
             new_layers.append(find_input_layer(module, torch.zeros(2, n_source, device=device)))
-            replace_input(module, new_layers[1], Xn.shape[1], seed + 1)
-        replace_head(module, new_layers[0], net_est._n_outputs(), seed)
+            replace_linear(module, new_layers[1], seed + 1, in_features=Xn.shape[1])
+        replace_linear(module, new_layers[0], seed, out_features=net_est._n_outputs())
         net_est.net_.module_ = module
         trained_new = with_following_norms(module, new_layers)  # a new layer's norm learns with it
-        trained_new += reinitialized(module, trained_new, self.reinit, seed + 2)
-        self.reinitialized_layers_ = trained_new[len(with_following_norms(module, new_layers)):]
+        self.reinitialized_layers_ = reinitialized(module, trained_new, self.reinit, seed + 2)
+        trained_new += self.reinitialized_layers_
         frozen = frozen_layers(module, trained_new, self.freeze)
         self._train(net_est, Xn, y, trained_new, frozen, seed)
         self.estimator_ = net_est if preprocessing is None else Pipeline(

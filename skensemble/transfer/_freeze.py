@@ -7,6 +7,7 @@ from torch import nn
 
 from ..compression._dependency import OUTPUT_LAYER, PRODUCERS, analyse
 from ..compression._graph import record
+from ..utils._torch import set_submodule
 
 _UNIT_LAYERS = PRODUCERS + (nn.Embedding,)
 
@@ -47,27 +48,19 @@ def find_input_layer(module, example_input):
     return readers[0]
 
 
-def replace_input(module, name, n_features, seed):
-    """Replace the layer ``name`` by a fresh ``Linear`` reading ``n_features`` columns (seeded)."""
+def replace_linear(module, name, seed, *, in_features=None, out_features=None):
+    """Replace the ``Linear`` layer ``name`` by a fresh one (seeded), resized where given.
+
+    The new head gets ``out_features`` (one per new class or target), a
+    replaced input layer ``in_features`` (the new task's columns).
+    """
     old = module.get_submodule(name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        new = nn.Linear(n_features, old.out_features, bias=old.bias is not None)
+        new = nn.Linear(in_features or old.in_features, out_features or old.out_features,
+                        bias=old.bias is not None)
     new = new.to(device=old.weight.device, dtype=old.weight.dtype)
-    parent_name, _, child = name.rpartition(".")
-    setattr(module.get_submodule(parent_name) if parent_name else module, child, new)
-    return new
-
-
-def replace_head(module, head, n_outputs, seed):
-    """Replace the layer ``head`` by a fresh ``Linear`` with ``n_outputs`` outputs (seeded)."""
-    old = module.get_submodule(head)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        new = nn.Linear(old.in_features, n_outputs, bias=old.bias is not None)
-    new = new.to(device=old.weight.device, dtype=old.weight.dtype)
-    parent_name, _, child = head.rpartition(".")
-    setattr(module.get_submodule(parent_name) if parent_name else module, child, new)
+    set_submodule(module, name, new)
     return new
 
 

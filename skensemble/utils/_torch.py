@@ -24,6 +24,12 @@ def eval_mode(module):
             m.training = flag
 
 
+def set_submodule(root, name, new):
+    """Replace the submodule ``name`` (a dotted path such as ``"blocks.0"``) of ``root`` by ``new``."""
+    parent_name, _, child = name.rpartition(".")
+    setattr(root.get_submodule(parent_name) if parent_name else root, child, new)
+
+
 def state_size_bytes(module):
     """Bytes of ``torch.save(module.state_dict())``: the size of a module's weights on disk."""
     buf = io.BytesIO()
