@@ -134,17 +134,22 @@ class CompressionReport:
         return fig
 
 
-def compression_report(models, X, y, *, reference=None, scoring=None, batch_sizes=(1, 256),
+def compression_report(models, X=None, y=None, *, reference=None, scoring=None, batch_sizes=(1, 256),
                        n_repeats=7):
     """Measure fitted models side by side: score, parameters, size and latency.
 
     Parameters
     ----------
-    models : dict of str -> fitted estimator
+    models : dict of str -> fitted estimator, or a fitted CompressionSearchCV
         Nets, compressed nets, ensembles or any scikit-learn classifier or
-        regressor (all of one task).
+        regressor (all of one task).  A fitted
+        :class:`~skensemble.model_selection.CompressionSearchCV` is reported
+        from its cross-validation results instead (no ``X``, ``y``): one row
+        per candidate with its mean score, cost, cost ratio to the
+        uncompressed model, whether it is on the Pareto front and whether it
+        was chosen; ``plot()`` then draws the search's Pareto plot.
     X, y : array-like
-        Test data.
+        Test data (not with a search).
     reference : str, default=None
         The model the ratio columns compare to (default: the first).
     scoring : str or callable, default=None
@@ -177,6 +182,10 @@ def compression_report(models, X, y, *, reference=None, scoring=None, batch_size
     >>> sorted(report.to_dict()["net"])[:4]
     ['ECE', 'latency @1', 'latency @256', 'latency ratio @1']
     """
+    if hasattr(models, "fit"):  # an estimator, not a dict of them
+        return _search_report(models, X, y)
+    if X is None or y is None:
+        raise TypeError("compression_report(models, X, y) needs the test data X and y.")
     if not models:
         raise ValueError("models is empty: pass a dict of name -> fitted estimator.")
     reference = reference or next(iter(models))
@@ -218,6 +227,22 @@ def compression_report(models, X, y, *, reference=None, scoring=None, batch_size
     else:
         score_name = "R^2" if regression else "accuracy" if all(map(is_classifier, models.values())) else "score"
     return CompressionReport(rows, columns, reference, batch_sizes, score_name)
+
+
+def _search_report(search, X, y):
+    from sklearn.utils.validation import check_is_fitted
+
+    from ._search_report import SearchReport
+
+    if not hasattr(search, "objective") or not hasattr(search, "_run_search"):
+        raise TypeError(f"compression_report takes a dict of fitted models or a fitted CompressionSearchCV, "
+                        f"not {type(search).__name__}.")
+    check_is_fitted(search, "candidate_names_")
+    if X is not None or y is not None:
+        raise TypeError("A search is reported from its cross-validation results: call "
+                        "compression_report(search) without X and y, or pass a dict of fitted models "
+                        "to measure them on test data.")
+    return SearchReport(search)
 
 
 def _predictors(models, X):

@@ -68,6 +68,34 @@ def test_pareto_plot(digits_split, space, tmp_path):
     assert len(ax.lines[0].get_xdata()) == len(search.pareto_front_)
 
 
+def test_compression_report_of_a_search(digits_split, space, tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    from skensemble.report import compression_report
+
+    X_train, X_test, y_train, y_test = digits_split
+    search = CompressionSearchCV(space["uncompressed"], space=space, objective="size", cv=2).fit(X_train, y_train)
+    report = compression_report(search)
+    table = report.to_frame()
+    assert list(table.index) == list(space) and report.reference == "uncompressed"
+    np.testing.assert_allclose(table["score"], search.cv_results_["mean_test_score"])
+    np.testing.assert_allclose(table["size"], -search.cv_results_["mean_test_size"])
+    assert table.loc["uncompressed", "cost ratio"] == 1 and table.loc["pruned 0.5 + int8", "cost ratio"] < 0.2
+    assert list(table.index[table["chosen"] == "yes"]) == [search.best_candidate_]
+    assert set(table.index[table["Pareto front"] == "yes"]) == set(search.pareto_front_["candidate"])
+    assert "saved bytes" in str(report) and "| pruned 0.5 + int8 |" in report.to_markdown()
+    report.plot(tmp_path / "search.png")  # matplotlib is a test extra
+    assert (tmp_path / "search.png").stat().st_size > 1000
+    with pytest.raises(TypeError, match="without X and y"):
+        compression_report(search, X_test, y_test)
+    with pytest.raises(NotFittedError):
+        compression_report(clone(search))
+    with pytest.raises(TypeError, match="not MLPNetClassifier"):
+        compression_report(MLPNetClassifier())
+    with pytest.raises(TypeError, match="needs the test data"):
+        compression_report({"net": space["uncompressed"]})
+
+
 def test_the_same_choice_as_a_hand_grid(digits_split, space):
     X_train, _, y_train, _ = digits_split
     search = CompressionSearchCV(space["uncompressed"], space=space, objective="params", cv=3).fit(
