@@ -15,8 +15,8 @@ def _compress(args):
     from ._compress_cli import DataError, run_compress
 
     try:
-        run_compress(args.data, args.target, out=args.out, tolerance=args.tolerance, quick=args.quick,
-                     task=args.task)
+        run_compress(args.data, args.target, out=args.out, max_drop=args.max_drop, objective=args.objective,
+                     quick=args.quick, task=args.task, cv=args.cv, n_jobs=args.n_jobs)
     except DataError as exc:
         print(f"skensemble compress: error: {exc}", file=sys.stderr)
         return 2
@@ -33,17 +33,22 @@ def main(argv=None):
     demo.add_argument("--out", default="skensemble-demo", help="folder for report.md and report.png")
     demo.add_argument("--quick", action="store_true", help="fewer epochs (seconds, for smoke tests)")
     demo.set_defaults(func=_demo)
-    comp = sub.add_parser("compress", help="train and compress nets on your CSV (classification or "
-                                           "regression), save the smallest good one")
+    comp = sub.add_parser("compress", help="search compressions of a net on your CSV (classification or "
+                                           "regression) with CompressionSearchCV, save the cheapest good one")
     comp.add_argument("data", help="CSV file with a header row")
     comp.add_argument("--target", required=True, help="name of the label or target column")
     comp.add_argument("--task", choices=["auto", "classification", "regression"], default="auto",
                       help="auto: regression for a numeric target with fractions or more than 20 "
                            "distinct values, else classification")
     comp.add_argument("--out", default="skensemble-compress", help="folder for model.zip and the report")
-    comp.add_argument("--tolerance", type=float, default=0.01,
-                      help="score (accuracy or R^2) the chosen model may lose against the best "
-                           "(default 0.01)")
+    comp.add_argument("--max-drop", "--tolerance", dest="max_drop", type=float, default=0.01,
+                      help="cross-validated score (accuracy or R^2) the chosen model may lose against the "
+                           "best candidate (default 0.01)")
+    comp.add_argument("--objective", choices=["latency", "size", "params", "nonzero", "flops"],
+                      default="size", help="the cost to minimise within the budget (default: size, the "
+                                           "saved bytes; latency is at batch 4096)")
+    comp.add_argument("--cv", type=int, default=3, help="cross-validation folds (default 3)")
+    comp.add_argument("--n-jobs", type=int, default=None, help="candidates fitted in parallel (joblib)")
     comp.add_argument("--quick", action="store_true", help="fewer epochs")
     comp.set_defaults(func=_compress)
     args = parser.parse_args(argv)

@@ -100,46 +100,47 @@ def make_encoder(X, log=print):
     return ColumnTransformer([step for step in steps if step[2]], verbose_feature_names_out=False)
 
 
-def _candidates(task, epochs, quick):
-    """The models each run tries, for the task: a net, pruned, int8, both, and a distilled student."""
+def compression_space(task, encoder, epochs, quick, random_state=0):
+    """The candidates of a run, by name: the search's default space plus a student of boosting.
+
+    Every candidate is a pipeline (the CSV's encoder, scaling, the model) built
+    on an unfitted ``(128, 128)`` net, so each one is trained in every fold.
+    """
+    from sklearn.base import clone
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from sklearn.frozen import FrozenEstimator
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     from . import compression, nets
+    from .model_selection import default_space
 
     regression = task == "regression"
     Net = nets.MLPNetRegressor if regression else nets.MLPNetClassifier
-    Pruned = compression.PrunedRegressor if regression else compression.PrunedClassifier
-    Quantized = compression.QuantizedRegressor if regression else compression.QuantizedClassifier
     Distilled = compression.DistilledRegressor if regression else compression.DistilledClassifier
     Boosting = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
-
-    def fit_all(X, y):
-        base = make_pipeline(StandardScaler(), Net((128, 128), max_epochs=epochs,
-                                                   early_stopping=not quick, random_state=0)).fit(X, y)
-        pruned = Pruned(FrozenEstimator(base), sparsity=0.5, granularity="neuron",
-                        fine_tune_epochs=5, random_state=0).fit(X, y)
-        return {
-            "net": base,
-            "pruned 50%": pruned,
-            "int8": Quantized(FrozenEstimator(base)).fit(X, y),
-            "pruned + int8": Quantized(FrozenEstimator(pruned)).fit(X, y),
-            "distilled from boosting": make_pipeline(StandardScaler(), Distilled(
-                Boosting(random_state=0), Net((32,), max_epochs=epochs, random_state=0),
-                augment_factor=2 if quick else 4, random_state=0)).fit(X, y),
-        }
-
-    return fit_all
+    net = Net((128, 128), max_epochs=epochs, early_stopping=not quick, random_state=random_state)
+    space = default_space(net, random_state=random_state)
+    space["distilled MLP (32,) from boosting"] = Distilled(
+        Boosting(random_state=random_state), Net((32,), max_epochs=epochs, random_state=random_state),
+        augment_factor=2 if quick else 4, random_state=random_state)
+    return {name: make_pipeline(clone(encoder), StandardScaler(), model) for name, model in space.items()}
 
 
-def run_compress(data, target, out="skensemble-compress", tolerance=0.01, quick=False, log=print,
-                 task="auto"):
-    """Train candidates on the CSV, pick the smallest within ``tolerance`` of the best, save it."""
+def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objective="size", quick=False,
+                 log=print, task="auto", cv=3, n_jobs=None):
+    """Search compressions of a net on the CSV with ``CompressionSearchCV``, save the chosen model.
+
+    75% of the rows go to the search (``cv``-fold cross-validation of every
+    candidate; the cheapest by ``objective`` within ``max_drop`` of the best
+    cross-validated score is refitted on them); the other 25% measure the
+    chosen model against the uncompressed net.  Writes ``model.zip``,
+    ``report.md`` (both tables), ``report.png`` and ``pareto.png`` to ``out``.
+    """
+    from sklearn.base import clone
     from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import Pipeline
 
+    from .model_selection import CompressionSearchCV
+    from .model_selection._search import UNCOMPRESSED
     from .persistence import save
     from .report import compression_report
 
@@ -148,39 +149,51 @@ def run_compress(data, target, out="skensemble-compress", tolerance=0.01, quick=
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=stratify,
                                                         random_state=0)
     encoder = make_encoder(X_train, log=log)
-    E_train = encoder.fit_transform(X_train, y_train).astype(np.float32)  # target encoding cross-fits
-    E_test = encoder.transform(X_test).astype(np.float32)
-    epochs = 20 if quick else 100
+    n_encoded = clone(encoder).fit_transform(X_train, y_train).shape[1]
     what = f"{y.nunique()} classes" if task == "classification" else "a numeric target (regression)"
     log(f"{Path(data).name}: {len(X_train)} training / {len(X_test)} test rows, "
-        f"{E_train.shape[1]} features after encoding, {what}")
-    candidates = _candidates(task, epochs, quick)(E_train, y_train)
-    report = compression_report(candidates, E_test, y_test, reference="net",
-                                n_repeats=3 if quick else 7)
-    rows = report.to_dict()
-    best = max(r["score"] for r in rows.values())
-    eligible = [n for n, r in rows.items() if r["score"] >= best - tolerance]
-    chosen = min(eligible, key=lambda n: rows[n]["saved bytes"])
+        f"{n_encoded} features after encoding, {what}")
+    space = compression_space(task, encoder, epochs=20 if quick else 100, quick=quick)
+    log(f"Searching {len(space)} candidates, {cv}-fold cross-validated, for the lowest {objective} "
+        f"within {max_drop} of the best score...")
+    search = CompressionSearchCV(space[UNCOMPRESSED], space=space, max_drop=max_drop, objective=objective,
+                                 cv=cv, n_jobs=n_jobs, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        search.fit(X_train, y_train)
+    for w in caught:
+        if "max_drop" in str(w.message):
+            log(f"Note: {w.message}")
+    chosen, model = search.best_candidate_, search.best_estimator_
+    models = {UNCOMPRESSED: clone(space[UNCOMPRESSED]).fit(X_train, y_train)} if chosen != UNCOMPRESSED else {}
+    models[f"chosen: {chosen}"] = model
+    held_out = compression_report(models, X_test, y_test, n_repeats=3 if quick else 7)
+    table = compression_report(search)
+    metric = held_out.score_name
+    best = float(np.nanmax(search.cv_results_["mean_test_score"]))
+    row = held_out.to_dict()[f"chosen: {chosen}"]
+    choice = (f"Chosen: {chosen!r}, the lowest {objective} among the candidates whose cross-validated "
+              f"{metric} is within {max_drop} of the best {metric} ({best:.4f}): cross-validated "
+              f"{search.best_score_:.4f}, held-out {row['score']:.4f}, {row['saved bytes']:,} bytes.")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model = Pipeline([("encode", encoder), ("model", candidates[chosen])])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         model_path = save(model, out / "model.zip")
-    metric = report.score_name
-    choice = (f"Chosen: {chosen!r}, the smallest model scoring within {tolerance} of the best "
-              f"{metric} ({best:.4f}): {metric} {rows[chosen]['score']:.4f}, "
-              f"{rows[chosen]['saved bytes']:,} bytes.")
-    (out / "report.md").write_text(f"# skensemble compress: {Path(data).name}, target {target!r}\n\n"
-                                   + report.to_markdown() + "\n\n" + choice + "\n")
-    log(str(report))
+    (out / "report.md").write_text(
+        f"# skensemble compress: {Path(data).name}, target {target!r}\n\n"
+        f"## Every candidate, {cv}-fold cross-validated on the training rows\n\n{table.to_markdown()}\n\n"
+        f"## The chosen model on the held-out 25%\n\n{held_out.to_markdown()}\n\n{choice}\n")
+    log(str(table))
+    log("\n" + str(held_out))
     log("\n" + choice)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report.plot(out / "report.png")
+            held_out.plot(out / "report.png")
+            table.plot(out / "pareto.png")
     except ImportError:
         pass
     log(f"Saved {model_path} (load with skensemble.load; it takes the CSV's feature columns) "
         f"and {out / 'report.md'}.")
-    return model_path, chosen, report
+    return model_path, chosen, search

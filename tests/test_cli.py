@@ -19,15 +19,38 @@ def wine_csv(tmp_path_factory):
 
 def test_compress_saves_a_model_that_loads_and_predicts(wine_csv, tmp_path, capsys):
     path, pd = wine_csv
-    assert main(["compress", str(path), "--target", "label", "--out", str(tmp_path), "--quick"]) == 0
-    assert "Chosen:" in capsys.readouterr().out
+    assert main(["compress", str(path), "--target", "label", "--out", str(tmp_path), "--quick",
+                 "--objective", "params", "--max-drop", "0.02"]) == 0
+    out = capsys.readouterr().out
+    assert "Searching 13 candidates, 3-fold cross-validated, for the lowest params within 0.02" in out
     model = skensemble.load(tmp_path / "model.zip")
     df = pd.read_csv(path)
     y = df.pop("label")
     assert set(model.predict(df)) <= set(y)
     assert (model.predict(df) == y).mean() > 0.85
     report = (tmp_path / "report.md").read_text()
-    assert "| net |" in report and "Chosen:" in report
+    assert "| uncompressed |" in report and "| int8 dynamic |" in report and "Chosen:" in report
+    assert (tmp_path / "pareto.png").exists() and (tmp_path / "report.png").exists()
+
+
+def test_compress_chooses_what_the_library_chooses(wine_csv, tmp_path):
+    """The command line and CompressionSearchCV over the same space give the same answer."""
+    from sklearn.model_selection import train_test_split
+
+    from skensemble._compress_cli import compression_space, make_encoder, read_table, run_compress
+    from skensemble.model_selection import CompressionSearchCV
+
+    path, _ = wine_csv
+    _, chosen, cli = run_compress(path, "label", out=tmp_path, objective="params", quick=True, cv=2,
+                                  log=lambda *a: None)
+    X, y, task = read_table(path, "label", log=lambda *a: None)
+    X_train, _, y_train, _ = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+    space = compression_space(task, make_encoder(X_train, log=lambda *a: None), epochs=20, quick=True)
+    library = CompressionSearchCV(space["uncompressed"], space=space, objective="params", cv=2,
+                                  random_state=0).fit(X_train, y_train)
+    assert chosen == library.best_candidate_
+    np.testing.assert_allclose(cli.cv_results_["mean_test_score"], library.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(cli.cv_results_["mean_test_params"], library.cv_results_["mean_test_params"])
 
 
 @pytest.mark.parametrize(

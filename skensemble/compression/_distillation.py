@@ -31,12 +31,20 @@ class _BaseDistilled(BaseCompressed):
 
     _skensemble_net_attr = "student_"
 
-    def _checked_student(self, allowed, what):
-        """A clone of ``student`` after checking its type (``allowed`` classes)."""
+    def _checked_student(self, allowed, what, seed):
+        """A clone of ``student`` after checking its type (``allowed`` classes).
+
+        A skensemble net without a ``random_state`` of its own is seeded with
+        ``seed`` (drawn from ``random_state``), so that a fixed
+        ``random_state`` makes the whole distillation reproducible.
+        """
         if not isinstance(self.student, allowed):
             raise TypeError(f"student must be {what}; got {type(self.student).__name__}.")
         self._check_task(self.student, "student")
-        return clone(self.student)
+        student = clone(self.student)
+        if isinstance(student, BaseNet) and student.random_state is None:
+            student.set_params(random_state=seed)
+        return student
 
     def _check_init_teacher(self, teacher):
         """``init="teacher"`` needs a torch-net teacher: refuse any other before fitting it."""
@@ -140,7 +148,8 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         after fit; note that a ``FrozenEstimator`` teacher still travels with
         the parameters, so save ``student_`` alone to ship the small model.
     random_state : int, RandomState instance or None, default=None
-        Seeds augmentation, the default student and training.
+        Seeds augmentation, training, and the student when it has no
+        ``random_state`` of its own (the default student included).
     verbose : int, default=0
         Print the student's epoch table when positive.
 
@@ -247,7 +256,7 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         if self.student is None:
             return MLPNetClassifier((64,), random_state=seed)
         return self._checked_student((BaseNet, NeuralNet),
-                                     "a skensemble net or a skorch NeuralNetClassifier")
+                                     "a skensemble net or a skorch NeuralNetClassifier", seed)
 
     def _initialize_student(self, student, X32, y, classes):
         if isinstance(student, BaseNet):

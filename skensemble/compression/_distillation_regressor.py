@@ -62,7 +62,8 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
         Keep the fitted teacher as ``teacher_``; with ``False`` it is dropped
         after fit.
     random_state : int, RandomState instance or None, default=None
-        Seeds augmentation, the default student and training.
+        Seeds augmentation, training, and the student when it has no
+        ``random_state`` of its own (the default student included).
     verbose : int, default=0
         Print the student's epoch table when positive.
 
@@ -142,7 +143,7 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
     def _make_student(self, seed):
         if self.student is None:
             return MLPNetRegressor((64,), random_state=seed)
-        return self._checked_student(BaseNet, "a skensemble net regressor")
+        return self._checked_student(BaseNet, "a skensemble net regressor", seed)
 
     @_fit_context(prefer_skip_nested_validation=False)  # teacher and student validate their own
     def fit(self, X, y):

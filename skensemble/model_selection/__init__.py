@@ -2,6 +2,6 @@
 
 from ._refit import CheapestWithin, cheapest_within
 from ._plot import plot_pareto
-from ._search import CompressionSearchCV
+from ._search import CompressionSearchCV, default_space
 
-__all__ = ["CheapestWithin", "CompressionSearchCV", "cheapest_within", "plot_pareto"]
+__all__ = ["CheapestWithin", "CompressionSearchCV", "cheapest_within", "default_space", "plot_pareto"]

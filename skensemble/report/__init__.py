@@ -9,7 +9,8 @@ from ._metrics import (
     predict_latency,
     saved_size_bytes,
 )
-from ._report import CompressionReport, compression_report, pareto_front
+from ._report import compression_report
+from ._table import CompressionReport, pareto_front
 
 __all__ = [
     "CompressionReport",

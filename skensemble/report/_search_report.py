@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._report import CompressionReport, pareto_front
+from ._table import CompressionReport, pareto_front
 
 COST_UNITS = {"latency": "seconds per batch", "size": "saved bytes", "params": "parameters",
               "nonzero": "non-zero parameters", "flops": "FLOPs of one row"}

@@ -164,3 +164,14 @@ def test_student_alone_is_the_deployable_model(voting_teacher, digits_split):
     student = pickle.loads(pickle.dumps(d.student_))
     np.testing.assert_array_equal(student.predict(X_test), d.predict(X_test))
     assert len(pickle.dumps(d.student_)) < len(pickle.dumps(voting_teacher)) / 10
+
+
+def test_random_state_seeds_a_student_without_its_own(small_data):
+    """random_state makes the whole distillation reproducible, also for a student with no seed of its own."""
+    X, y = small_data
+    student = MLPNetClassifier((16,), max_epochs=3)  # random_state=None
+    fits = [DistilledClassifier(LogisticRegression(), student, augment_factor=1, random_state=seed).fit(X, y)
+            for seed in (0, 0, 1)]
+    np.testing.assert_array_equal(fits[0].predict_proba(X), fits[1].predict_proba(X))
+    assert not np.array_equal(fits[0].predict_proba(X), fits[2].predict_proba(X))
+    assert student.random_state is None and fits[0].student_.random_state is not None

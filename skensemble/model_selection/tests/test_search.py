@@ -138,6 +138,27 @@ def test_regression_and_parameter_grids(digits_split):
     assert search.get_params()["scoring"] is None and search.get_params()["refit"] is True
 
 
+def test_default_space_for_an_unfitted_regression_net():
+    """Regression the same way: R^2 as the score, every default candidate a regressor."""
+    from sklearn.datasets import make_friedman1
+
+    from skensemble.compression import DistilledRegressor, PrunedRegressor, QuantizedRegressor
+
+    X, y = make_friedman1(600, n_features=10, noise=0.3, random_state=0)
+    net = MLPNetRegressor((128, 128), max_epochs=40, random_state=0)
+    search = CompressionSearchCV(net, max_drop=0.02, objective="flops", cv=2, random_state=0).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert len(scores) == 12 and np.all(np.isfinite(scores))
+    assert scores[0] > 0.6 and search.best_score_ >= np.max(scores) - 0.02  # R^2
+    assert isinstance(search.best_estimator_, (DistilledRegressor, PrunedRegressor, QuantizedRegressor))
+    flops = -search.cv_results_["mean_test_flops"]
+    assert flops[search.candidate_names_.index("pruned neurons 0.5")] < 0.3 * flops[0]
+    assert search.predict(X[:5]).shape == (5,) and search.score(X, y) > 0.6
+    front = search.pareto_front_.rename(columns={"flops": "latency"})
+    assert len(front) >= 3
+    _non_dominated(front)
+
+
 @pytest.mark.slow
 def test_default_space_on_an_unfitted_256_256_net(digits_split):
     """The issue's acceptance run: every candidate fitted in every fold."""
