@@ -5,6 +5,7 @@ friends, which build one of these at ``fit`` and keep it as ``net_``.
 """
 
 import contextlib
+import functools
 import math
 
 import numpy as np
@@ -167,6 +168,66 @@ class _AmpMixin:
         scaler.update()
 
 
+@functools.lru_cache(maxsize=None)
+def _overrides(cls, hook):
+    """Whether callbacks of class ``cls`` do something in ``hook`` (not skorch's no-op)."""
+    return getattr(cls, hook, None) is not getattr(Callback, hook)
+
+
+@functools.lru_cache(maxsize=None)
+def _custom_train(cls):
+    """Whether modules of class ``cls`` do more in ``train()`` than set their flags."""
+    return getattr(cls, "train", None) is not torch.nn.Module.train
+
+
+class _LeanHooksMixin:
+    """Call a callback hook only on the callbacks that override it; set train mode only when it changes.
+
+    skorch calls every callback's ``on_batch_begin``/``on_batch_end`` on every
+    batch, builds a generator over all parameters for ``on_grad_computed`` on
+    every training step, and sets the train mode of every submodule on every
+    step, whether or not anything changes.  On a small net that bookkeeping
+    costs as much as the arithmetic (``benchmarks/bench_nets.py``,
+    small-data grid).  The calls that are made, and their order, are the
+    same as skorch's; a callback that overrides a hook gets every call of
+    it; a module with its own ``train()`` gets every call of it.
+    """
+
+    def _set_training(self, training=True):
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, torch.nn.Module) and any(
+                    m.training != training or _custom_train(type(m)) for m in module.modules()):
+                module.train(training)
+
+    def notify(self, method_name, **cb_kwargs):
+        getattr(self, method_name)(self, **cb_kwargs)
+        for _, cb in self.callbacks_:
+            if _overrides(type(cb), method_name):
+                getattr(cb, method_name)(self, **cb_kwargs)
+
+    def train_step(self, batch, **fit_params):
+        """One optimizer step; without a closure for optimizers that take none.
+
+        Adam, AdamW, SGD and RMSprop evaluate no closure, so the gradients
+        are computed first and the optimizer stepped after, which is what
+        skorch's closure does for them; any other optimizer (LBFGS), several
+        optimizers, a callback on ``on_grad_computed`` or loss scaling take
+        skorch's own path.
+        """
+        if (type(self.optimizer_) not in _CLOSURE_FREE or self._optimizers != ["optimizer"]
+                or getattr(self, "_scales_loss", False)
+                or any(_overrides(type(cb), "on_grad_computed") for _, cb in self.callbacks_)):
+            return super().train_step(batch, **fit_params)
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        self._step_optimizer(None)
+        return step
+
+
+_CLOSURE_FREE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop)
+
+
 def _weighted_accuracy(net, X, y):
     y = np.asarray(y)
     if y.ndim == 1:  # training on plain targets after a weighted fit
@@ -174,7 +235,7 @@ def _weighted_accuracy(net, X, y):
     return float(np.average(net.predict(X) == y[:, 0], weights=y[:, -1]))
 
 
-class SkorchClassifier(_AmpMixin, _L1Mixin, _SampleWeightMixin, NeuralNetClassifier):
+class SkorchClassifier(_LeanHooksMixin, _AmpMixin, _L1Mixin, _SampleWeightMixin, NeuralNetClassifier):
     """skorch ``NeuralNetClassifier`` with L1 penalty, sample weights and mixed precision."""
 
     @property
@@ -191,7 +252,7 @@ class SkorchClassifier(_AmpMixin, _L1Mixin, _SampleWeightMixin, NeuralNetClassif
         return y[:, 0].long()
 
 
-class SkorchRegressor(_AmpMixin, _L1Mixin, _SampleWeightMixin, NeuralNetRegressor):
+class SkorchRegressor(_LeanHooksMixin, _AmpMixin, _L1Mixin, _SampleWeightMixin, NeuralNetRegressor):
     """skorch ``NeuralNetRegressor`` with L1 penalty, sample weights and mixed precision."""
 
     @staticmethod

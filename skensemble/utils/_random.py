@@ -28,5 +28,9 @@ def torch_seed(seed, device="cpu"):
     if dev.type == "cuda":
         devices = [dev.index if dev.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        # the generators forked above, seeded as torch.manual_seed would (which also seeds every
+        # other backend and, before CUDA is initialised, records a traceback: ~1 ms a call)
+        torch.default_generator.manual_seed(seed)
+        for index in devices:
+            torch.cuda.default_generators[index].manual_seed(seed)
         yield
