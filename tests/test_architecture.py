@@ -16,7 +16,7 @@ ALLOWED = {
     "utils": set(),
     "persistence": {"utils"},
     "nets": {"utils", "persistence"},
-    "ensemble": {"utils", "persistence"},
+    "ensemble": {"utils", "persistence", "nets"},  # fused training stacks the MLP nets
     "compression": {"utils", "persistence", "nets"},
     "transfer": {"utils", "persistence", "nets", "compression"},
     "report": {"utils", "persistence"},

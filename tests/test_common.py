@@ -18,6 +18,8 @@ from skensemble.compression import (
 )
 from skensemble.ensemble import (
     CascadeClassifier,
+    DeepEnsembleClassifier,
+    DeepEnsembleRegressor,
     EnsembleSelectionClassifier,
     EnsembleSelectionRegressor,
     StackingClassifier,
@@ -82,6 +84,8 @@ def cheap_estimators():
         VotingRegressor(_regressors(), devices=["cpu"]),
         StackingRegressor(_regressors(), cv=3),
         EnsembleSelectionRegressor(_regressors(), ensemble_size=5, cv=3),
+        DeepEnsembleClassifier(MLPNetClassifier(**_NET), n_estimators=2, random_state=0),
+        DeepEnsembleRegressor(MLPNetRegressor(**_NET), n_estimators=2, random_state=0),
     ]
 
 
@@ -130,7 +134,9 @@ EXPECTED_FAILED_CHECKS = {
     **{
         name: {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS}
         # the cascade's cheap instance has a net member
-        for name in ("MLPNetClassifier", "ConvNetClassifier", "NetClassifier", "CascadeClassifier")
+        for name in ("MLPNetClassifier", "MLPNetRegressor", "ConvNetClassifier", "ConvNetRegressor",
+                     "NetClassifier", "NetRegressor",
+                     "CascadeClassifier")
     },
     **{
         name: {"check_estimators_overwrite_params": (

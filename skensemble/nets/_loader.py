@@ -45,6 +45,16 @@ def _dense_tensors(dataset):
     return X, y
 
 
+def batch_bounds(n, batch_size, drop_last=False, merge_last=False):
+    """``(start, end)`` of each batch of ``n`` rows; ``merge_last`` joins a last single row to the batch before."""
+    stop = n - n % batch_size if drop_last else n
+    starts = list(range(0, stop, batch_size))
+    ends = starts[1:] + [stop]
+    if not drop_last and merge_last:
+        starts, ends = starts[:-1], ends[:-2] + [stop]
+    return list(zip(starts, ends))
+
+
 class TensorLoader:
     """Iterate over ``(X_batch, y_batch)`` slices of an in-memory dataset.
 
@@ -109,10 +119,5 @@ class TensorLoader:
             order = torch.randperm(n).to(X.device)
             X = X[order]
             y = None if y is None else y[order]
-        stop = n - n % bs if self.drop_last else n
-        starts = list(range(0, stop, bs))
-        ends = starts[1:] + [stop]
-        if not self.drop_last and self._merges_last(n):
-            starts, ends = starts[:-1], ends[:-2] + [stop]
-        for start, end in zip(starts, ends):
+        for start, end in batch_bounds(n, bs, self.drop_last, self._merges_last(n)):
             yield X[start:end], (None if y is None else y[start:end])

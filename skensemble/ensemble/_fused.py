@@ -1,0 +1,218 @@
+"""Fused training: K MLP nets of one architecture trained as one batched module.
+
+K small fits are overhead-bound: each step runs a handful of tiny kernels.
+Stacking the members' weights (``(K, n_in, n_out)`` per layer) turns every
+step of the K fits into one step of batched matrix products, so the kernels
+are K times larger and the per-step cost is paid once.
+
+The result is the result of K separate fits, up to float rounding, on the
+CPU: each member starts from the weights its own fit would draw (its seed),
+sees its own shuffled batches (drawn from a generator in the state its own
+fit's global generator would have) and its own dropout masks (drawn the
+same way), and the loss of the stack is the sum of the members' mean
+losses, so that each member's gradients are those of its own fit; Adam,
+AdamW, SGD and RMSprop act element by element, so one optimizer over the
+stacked weights steps each member as its own would.  On CUDA the dropout
+masks come from per-member CUDA generators (statistically the same, not
+bit-identical).  The fitted members are ordinary fitted nets: their
+weights, optimizer state and epoch history are written back to each.
+"""
+
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..nets import MLPNetClassifier, MLPNetRegressor
+from ..nets._loader import batch_bounds
+from ..nets._skorch import NonFiniteLossError
+from ..utils._random import torch_seed
+
+FUSABLE = (MLPNetClassifier, MLPNetRegressor)
+# parameters that may differ between fused members (each member keeps its own)
+_PER_MEMBER = {"random_state", "verbose"}
+_OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD,
+               torch.optim.RMSprop)
+
+
+def fusable_reason(estimator):
+    """Why ``estimator`` cannot be trained fused, or None when it can."""
+    if type(estimator) not in FUSABLE:
+        return f"{type(estimator).__name__} is not an MLPNetClassifier or MLPNetRegressor"
+    p = estimator.get_params(deep=False)
+    checks = [
+        (p["early_stopping"], "early_stopping=True (each member would hold out its own validation rows)"),
+        (p["batch_norm"], "batch_norm=True"),
+        (p["amp"] is not False, "amp is on"),
+        (p["callbacks"], "callbacks are set"),
+        (p["net_params"], "net_params are set"),
+        (p["optimizer"] not in _OPTIMIZERS, f"the optimizer {p['optimizer']!r} is not Adam, AdamW, SGD or "
+                                            "RMSprop"),
+    ]
+    for failed, reason in checks:
+        if failed:
+            return reason
+    return None
+
+
+def fusion_key(estimator):
+    """Members with equal keys (and no reason against) can be trained together."""
+    if fusable_reason(estimator) is not None:
+        return None
+    params = estimator.get_params(deep=False)
+    return (type(estimator),) + tuple(
+        (k, repr(v)) for k, v in sorted(params.items()) if k not in _PER_MEMBER)
+
+
+def fusion_groups(estimators):
+    """Indices of the members that can be trained together, in groups of two or more."""
+    groups = {}
+    for i, est in enumerate(estimators):
+        key = fusion_key(est)
+        if key is not None:
+            groups.setdefault(key, []).append(i)
+    return [idx for idx in groups.values() if len(idx) > 1]
+
+
+class _Member:
+    """One member's fit state: its validated targets, its skorch net and its random generators."""
+
+    def __init__(self, estimator, X, y):
+        X32, y_raw = estimator._validate_fit_data(X, y)
+        net, y_enc = estimator._build(X32, y_raw)
+        with torch_seed(estimator._seed, estimator.device_):
+            net.initialize()  # the weights its own fit starts from
+            state = torch.get_rng_state()  # and the state its own shuffles and dropout draw from
+        self.estimator, self.net, self.X, self.y = estimator, net, X32, y_enc
+        self.generator = torch.Generator().manual_seed(0)
+        self.generator.set_state(state)
+        device = torch.device(net.device)
+        self.device_generator = (self.generator if device.type == "cpu"
+                                 else torch.Generator(device).manual_seed(estimator._seed))
+
+
+class StackedMLP(nn.Module):
+    """The members' ``MLPModule`` layers stacked: inputs ``(K, B, n_in)``, outputs ``(K, B, n_out)``."""
+
+    def __init__(self, modules):
+        super().__init__()
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        self.plan = []  # ("linear", i) | ("act", module) | ("dropout", p)
+        for position, layer in enumerate(modules[0].layers):
+            if isinstance(layer, nn.Linear):
+                same = [m.layers[position] for m in modules]
+                self.weights.append(nn.Parameter(torch.stack([s.weight.detach().t() for s in same])))
+                self.biases.append(nn.Parameter(torch.stack([s.bias.detach() for s in same]).unsqueeze(1)))
+                self.plan.append(("linear", len(self.weights) - 1))
+            elif isinstance(layer, nn.Dropout):
+                self.plan.append(("dropout", layer.p))
+            else:
+                self.plan.append(("act", layer))
+
+    def forward(self, X, generators):
+        for kind, what in self.plan:
+            if kind == "linear":
+                X = torch.baddbmm(self.biases[what], X, self.weights[what])
+            elif kind == "act":
+                X = what(X)
+            elif what > 0 and self.training:
+                # each member's mask from its own generator, drawn as F.dropout draws it
+                noise = torch.stack([torch.empty(X.shape[1:], device=X.device).bernoulli_(1 - what, generator=g)
+                                     for g in generators])
+                X = X * noise.div_(1 - what)
+        return X
+
+    def write_back(self, modules):
+        """Copy the trained weights into the members' modules."""
+        with torch.no_grad():
+            linears = [[layer for layer in m.layers if isinstance(layer, nn.Linear)] for m in modules]
+            for k, layers in enumerate(linears):
+                for W, b, layer in zip(self.weights, self.biases, layers):
+                    layer.weight.copy_(W[k].t())
+                    layer.bias.copy_(b[k, 0])
+
+
+def _member_loss(out, y, classifier):
+    """Each member's mean loss over its batch, shape (K,)."""
+    if classifier:
+        K, B, C = out.shape
+        return F.cross_entropy(out.reshape(K * B, C), y.reshape(K * B), reduction="none").view(K, B).mean(1)
+    return ((out - y) ** 2).mean(dim=(1, 2))
+
+
+def _copy_optimizer_state(optimizer, stacked, members):
+    """Give each member's optimizer the slice of the stacked optimizer's state for its weights."""
+    pairs = [(stacked.weights[i], stacked.biases[i]) for i in range(len(stacked.weights))]
+    for k, member in enumerate(members):
+        layers = [layer for layer in member.net.module_.layers if isinstance(layer, nn.Linear)]
+        own = member.net.optimizer_
+        for (W, b), layer in zip(pairs, layers):
+            for src, dst, view in ((W, layer.weight, lambda t: t[k].t()), (b, layer.bias, lambda t: t[k, 0])):
+                state = optimizer.state.get(src)
+                if state:
+                    own.state[dst] = {key: (view(v).clone(memory_format=torch.contiguous_format)
+                                            if torch.is_tensor(v) and v.shape == src.shape
+                                            else v.clone() if torch.is_tensor(v) else v)
+                                      for key, v in state.items()}
+
+
+def fused_fit(estimators, X, y):
+    """Fit ``estimators`` (fusable, with equal fusion keys) on ``(X, y)`` together; returns them fitted."""
+    members = [_Member(est, X, y) for est in estimators]
+    first = members[0]
+    net, device = first.net, torch.device(first.net.device)
+    classifier = isinstance(first.estimator, MLPNetClassifier)
+    stacked = StackedMLP([m.net.module_ for m in members]).to(device)
+    optimizer = type(net.optimizer_)(stacked.parameters(), **net.optimizer_.defaults)
+    Xt = torch.as_tensor(first.X, device=device)
+    Ys = torch.stack([torch.as_tensor(m.y, device=device) for m in members])
+    n, K = len(Xt), len(members)
+    iterator = net.get_params_for("iterator_train")
+    bounds = batch_bounds(n, net.batch_size, iterator.get("drop_last", False),
+                          iterator.get("merge_single_row", False) and n > net.batch_size
+                          and n % net.batch_size == 1)
+    l1 = first.estimator.l1
+    histories = [[] for _ in members]
+    stacked.train()
+    for epoch in range(net.max_epochs):
+        start = time.perf_counter()
+        orders = torch.stack([torch.randperm(n, generator=m.generator) for m in members]).to(device)
+        losses, sizes = [], []
+        for lo, hi in bounds:
+            idx = orders[:, lo:hi]
+            optimizer.zero_grad()
+            out = stacked(Xt[idx], [m.device_generator for m in members])
+            per_member = _member_loss(out, torch.gather(Ys, 1, idx) if classifier else Ys[
+                torch.arange(K, device=device)[:, None], idx], classifier)
+            loss = per_member.sum()
+            if l1:
+                loss = loss + l1 * sum(W.abs().sum() for W in stacked.weights)
+            loss.backward()
+            optimizer.step()
+            values = per_member.detach().cpu().tolist()
+            if not all(math.isfinite(v) for v in values):
+                raise NonFiniteLossError(
+                    f"The training loss became {values} in epoch {epoch + 1} of a fused fit: the fit diverged. "
+                    "Lower lr, scale the inputs (e.g. StandardScaler) or add weight_decay.")
+            losses.append(values)
+            sizes.append(hi - lo)
+        duration = (time.perf_counter() - start) / K
+        for k in range(K):
+            batch_losses = [row[k] for row in losses]
+            histories[k].append({
+                "batches": [{"train_loss": v, "train_batch_size": s} for v, s in zip(batch_losses, sizes)],
+                "epoch": epoch + 1, "train_batch_count": len(sizes),
+                "train_loss": float(np.average(batch_losses, weights=sizes)), "dur": duration})
+    stacked.write_back([m.net.module_ for m in members])
+    _copy_optimizer_state(optimizer, stacked, members)
+    fitted = []
+    for member, history in zip(members, histories):
+        for row in history:
+            member.net.history.append(row)
+        member.estimator.net_ = member.net
+        fitted.append(member.estimator)
+    return fitted

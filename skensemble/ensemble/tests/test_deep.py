@@ -1,0 +1,112 @@
+"""Deep ensembles and fused training: K seeds of one net trained as one batched module."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GridSearchCV
+
+import skensemble
+from skensemble.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor
+from skensemble.ensemble._fused import fused_fit, fusion_groups
+from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
+from skensemble.utils._random import torch_seed
+
+NET = MLPNetClassifier((64, 32), max_epochs=8, batch_size=64, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fused_and_separate(digits_split):
+    X_train, _, y_train, _ = digits_split
+    kwargs = dict(n_estimators=3, random_state=0)
+    fused = DeepEnsembleClassifier(NET, fused=True, **kwargs).fit(X_train, y_train)
+    separate = DeepEnsembleClassifier(NET, fused=False, **kwargs).fit(X_train, y_train)
+    return fused, separate
+
+
+def test_fused_members_are_the_separately_trained_ones(fused_and_separate, digits_split):
+    _, X_test, _, y_test = digits_split
+    fused, separate = fused_and_separate
+    assert fused.fused_ and not separate.fused_
+    for a, b in zip(fused.estimators_, separate.estimators_):
+        assert a.random_state == b.random_state
+        np.testing.assert_allclose(a.predict_proba(X_test), b.predict_proba(X_test), atol=1e-5)
+        assert a.history_[-1, "train_loss"] == pytest.approx(b.history_[-1, "train_loss"], rel=1e-5)
+        assert len(a.history_) == 8 and a.history_[-1, "train_batch_count"] == b.history_[-1, "train_batch_count"]
+    assert len({m.random_state for m in fused.estimators_}) == 3
+    assert fused.score(X_test, y_test) > 0.95
+    np.testing.assert_allclose(fused.predict_proba(X_test),
+                               np.mean([m.predict_proba(X_test) for m in fused.estimators_], axis=0))
+
+
+def test_fused_with_dropout_weight_decay_l1_and_sgd(digits_split):
+    X_train, X_test, y_train, _ = digits_split
+    for params in ({"dropout": 0.3}, {"weight_decay": 1e-3, "l1": 1e-5}, {"optimizer": "sgd", "lr": 0.05}):
+        net = clone(NET).set_params(max_epochs=3, **params)
+        fused = fused_fit([clone(net).set_params(random_state=s) for s in (1, 2)], X_train, y_train)
+        for seed, member in zip((1, 2), fused):
+            alone = clone(net).set_params(random_state=seed).fit(X_train, y_train)
+            np.testing.assert_allclose(member.predict_proba(X_test), alone.predict_proba(X_test), atol=1e-5,
+                                       err_msg=str(params))
+
+
+def test_fused_members_keep_training_like_separate_ones(fused_and_separate, digits_split):
+    """The optimizer state is written back: one more epoch gives the same net either way."""
+    X_train, X_test, y_train, _ = digits_split
+    fused, separate = fused_and_separate
+    a, b = clone(fused).fit(X_train, y_train).estimators_[0], clone(separate).fit(X_train, y_train).estimators_[0]
+    for member in (a, b):
+        with torch_seed(0):  # the same shuffle for both
+            member.net_.partial_fit(member._validate_X(X_train, reset=False), member.encode_targets(y_train),
+                                    epochs=1)
+    np.testing.assert_allclose(a.predict_proba(X_test), b.predict_proba(X_test), atol=1e-4)
+
+
+def test_regressor_fused_equals_separate_and_reports_spread():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 5))
+    y = np.column_stack([X[:, 0] * 2 + X[:, 1] ** 2, X[:, 2]])
+    net = MLPNetRegressor((32,), max_epochs=40, lr=0.01, random_state=0)
+    fused = DeepEnsembleRegressor(net, n_estimators=3, random_state=1).fit(X, y)
+    separate = DeepEnsembleRegressor(net, n_estimators=3, fused=False, random_state=1).fit(X, y)
+    assert fused.fused_
+    np.testing.assert_allclose(fused.predict(X), separate.predict(X), atol=1e-4)
+    mean, std = fused.predict(X, return_std=True)
+    assert mean.shape == std.shape == y.shape and np.all(std > 0)
+    assert fused.score(X, y) > 0.7
+
+
+def test_auto_falls_back_and_true_explains(digits_split):
+    X_train, _, y_train, _ = digits_split
+    early = clone(NET).set_params(early_stopping=True, max_epochs=3)
+    assert not DeepEnsembleClassifier(early, n_estimators=2, random_state=0).fit(X_train, y_train).fused_
+    with pytest.raises(ValueError, match="early_stopping=True"):
+        DeepEnsembleClassifier(early, n_estimators=2, fused=True).fit(X_train, y_train)
+    conv = ConvNetClassifier(channels=(4,), max_epochs=1)
+    with pytest.raises(ValueError, match="ConvNetClassifier is not an MLPNetClassifier"):
+        DeepEnsembleClassifier(conv, n_estimators=2, fused=True).fit(X_train, y_train)
+    forest = DeepEnsembleClassifier(RandomForestClassifier(10), n_estimators=2, n_jobs=2, random_state=0)
+    forest.fit(X_train, y_train)
+    assert not forest.fused_ and forest.estimators_[0].random_state != forest.estimators_[1].random_state
+
+
+def test_fusion_groups():
+    a = MLPNetClassifier((8,), random_state=0)
+    groups = fusion_groups([a, clone(a).set_params(random_state=1), clone(a).set_params(lr=0.1),
+                            RandomForestClassifier(), clone(a).set_params(random_state=5)])
+    assert groups == [[0, 1, 4]]
+
+
+def test_composes_and_saves(fused_and_separate, digits_split, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X_train, X_test, y_train, y_test = digits_split
+    fused, _ = fused_and_separate
+    path = skensemble.save(fused, tmp_path / "deep.zip")
+    loaded = skensemble.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), fused.predict_proba(X_test))
+    frame = pd.DataFrame(X_train, columns=[f"p{i}" for i in range(64)])
+    labels = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])[y_train]
+    small = DeepEnsembleClassifier(clone(NET).set_params(max_epochs=2), n_estimators=2, random_state=0)
+    grid = GridSearchCV(small, {"n_estimators": [1, 2]}, cv=2).fit(frame, labels)
+    assert set(grid.predict(frame.iloc[:5])) <= set(labels)
+    assert list(grid.best_estimator_.feature_names_in_) == list(frame.columns)
