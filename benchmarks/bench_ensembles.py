@@ -7,6 +7,9 @@
    against its members and against scikit-learn's own ensembles of the same
    members.
 3. The cascade's accuracy and predict time against its last stage alone.
+4. Fused training: 4 same-shape MLP members trained as one batched module
+   (``DeepEnsembleClassifier(fused=True)``) against the same 4 fits one
+   after the other, on digits and on the 50,000-row task.
 
 Run: ``python benchmarks/bench_ensembles.py [--quick]``; writes
 ``benchmarks/results/ensembles.md``.
@@ -35,6 +38,7 @@ from skensemble.report import interleaved_times
 from bench_nets import plain_torch_fit
 from skensemble.ensemble import (
     CascadeClassifier,
+    DeepEnsembleClassifier,
     EnsembleSelectionClassifier,
     StackingClassifier,
     VotingClassifier,
@@ -70,6 +74,39 @@ def parallel_section(n, epochs, repeats):
             f"(10 classes); median of {repeats} interleaved rounds after a warm-up round (which "
             "also starts the loky workers).\n\n"
             + markdown_table(rows, ["run", "seconds", "speed-up vs its n_jobs=1"]))
+
+
+def fused_section(n, epochs, repeats):
+    """K same-shape members trained fused against the same K fits one after the other."""
+    X, y = load_digits(return_X_y=True)
+    big_X, big_y = make_classification(n, 100, n_informative=40, n_classes=10, random_state=0)
+    tasks = [("digits", X, y, (64,), 30), ("digits", X, y, (256, 256), 30),
+             (f"make_classification {n} x 100", big_X.astype(np.float32), big_y, (256, 256), epochs)]
+    rows = []
+    for task, A, b, hidden, n_epochs in tasks:
+        A_train, A_test, b_train, b_test = train_test_split(A, b, test_size=0.25, stratify=b, random_state=0)
+        net = MLPNetClassifier(hidden, max_epochs=n_epochs, random_state=0)
+        fitted = {}
+
+        def run(fused, net=net, A_train=A_train, b_train=b_train, fitted=fitted):
+            fitted[fused] = DeepEnsembleClassifier(net, n_estimators=4, fused=fused, random_state=0).fit(
+                A_train, b_train)
+
+        times = interleaved_times({"separate": lambda: run(False), "fused": lambda: run(True)},
+                                  repeats=repeats, warmup=1)
+        gaps = [abs(f.score(A_test, b_test) - s.score(A_test, b_test))
+                for f, s in zip(fitted[True].estimators_, fitted[False].estimators_)]
+        rows.append({"task": task, "members": f"4 x MLP {hidden}, {n_epochs} epochs, batch 128",
+                     "4 separate fits s": times["separate"], "fused s": times["fused"],
+                     "speed-up": times["separate"] / times["fused"],
+                     "largest member accuracy gap": max(gaps),
+                     "ensemble accuracy": fitted[True].score(A_test, b_test)})
+    cols = list(rows[0])
+    return ("`DeepEnsembleClassifier(net, n_estimators=4, fused=True)` against `fused=False` (the same 4 "
+            "members fitted one after the other, `n_jobs=1`), on the 75% training split; median of "
+            f"{repeats} interleaved rounds after a warm-up round. The accuracy gap compares each fused member "
+            "with its separately trained twin (same seed) on the held-out 25%.\n\n"
+            + markdown_table(rows, cols))
 
 
 def accuracy_section():
@@ -131,6 +168,7 @@ def main():
     args = parser.parse_args()
     n, epochs, repeats = (10_000, 3, 1) if args.quick else (50_000, 10, 3)
     sections = [("Parallel member fits", parallel_section(n, epochs, repeats)),
+                ("Fused training of same-shape members", fused_section(n, epochs, repeats)),
                 ("Accuracy: ensembles, members and scikit-learn's ensembles", accuracy_section()),
                 ("Cascade: accuracy and predict cost", cascade_section())]
     write_result("ensembles", "Ensembles: parallel fits, accuracy and cascade cost", sections,

@@ -22,6 +22,7 @@ from skorch import NeuralNet
 
 from ..utils._compat import check_sample_weight, validate_data
 from ..utils._device import resolve_device
+from ._fused import fused_fit, fusion_groups
 
 
 class WorkerDiedError(RuntimeError):
@@ -159,20 +160,33 @@ def fit_member(estimator, X, y, n_threads, sample_weight=None):
         return estimator.fit(X, y, **weight_params(sample_weight))
 
 
-def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=None):
-    """Fit clones of ``estimators`` in parallel, the i-th on ``devices[i % len]``.
+def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=None, fused=False):
+    """Fit clones of ``estimators``, the i-th on ``devices[i % len]``; same-shape nets fused with ``fused``.
 
-    Each job sets torch's thread count to ``cpu_count // n_jobs`` (loky, Dask or
-    any joblib backend), so parallel net fits do not oversubscribe the cores.
+    With ``fused``, groups of two or more MLP nets that differ only in their
+    seeds are trained together as one batched module (see
+    ``skensemble.ensemble._fused``; not with sample weights).  The others are
+    fitted in parallel: each job sets torch's thread count to
+    ``cpu_count // n_jobs`` (loky, Dask or any joblib backend), so parallel
+    net fits do not oversubscribe the cores.
     """
     from sklearn.utils.parallel import Parallel, delayed
 
     placed = place_all([clone(e) for e in estimators], resolve_devices(devices))
+    fitted = [None] * len(placed)
+    if fused and sample_weight is None:
+        for group in fusion_groups(placed):
+            for i, est in zip(group, fused_fit([placed[i] for i in group], X, y)):
+                fitted[i] = est
+    rest = [i for i, est in enumerate(fitted) if est is None]
     n_threads = threads_per_job(n_jobs)
     with worker_errors(owner):
-        return Parallel(n_jobs=n_jobs)(
-            delayed(fit_member)(e, X, y, n_threads, sample_weight) for e in placed
+        done = Parallel(n_jobs=n_jobs)(
+            delayed(fit_member)(placed[i], X, y, n_threads, sample_weight) for i in rest
         )
+    for i, est in zip(rest, done):
+        fitted[i] = est
+    return fitted
 
 
 def check_fit_input(owner, X, y, sample_weight=None):

@@ -18,6 +18,7 @@ from ..utils._compat import (
     check_is_fitted,
     validate_data,
 )
+from ._fused import fused_fit, fusion_groups
 from ._base import (
     check_fit_input,
     member_input,
@@ -36,6 +37,24 @@ def _oof_predictions(estimator, X, y, folds, n_threads, sample_weight, method):
         out = cross_val_predict(estimator, X, y, cv=folds, method=method,
                                 params=weight_params(sample_weight))
     return np.asarray(out, dtype=np.float64).reshape(len(out), -1)
+
+
+def _rows(X, idx):
+    return X.iloc[idx] if hasattr(X, "iloc") else X[idx]
+
+
+def _oof_fused(members, X, y, folds, method):
+    """Out-of-fold outputs of same-shape nets, each fold's members trained fused."""
+    y = np.asarray(y)
+    outputs = [None] * len(members)
+    for train, test in folds:
+        fitted = fused_fit([clone(m) for m in members], _rows(X, train), y[train])
+        for k, est in enumerate(fitted):
+            out = np.asarray(getattr(est, method)(_rows(X, test)), dtype=np.float64).reshape(len(test), -1)
+            if outputs[k] is None:
+                outputs[k] = np.zeros((len(y), out.shape[1]))
+            outputs[k][test] = out
+    return outputs
 
 
 def _scorer(scoring, classes, sample_weight):
@@ -80,11 +99,22 @@ class _BaseEnsembleSelection(BaseHeterogeneousEnsemble):
         placed = place_all([clone(m) for m in members], resolve_devices(self.devices))
         n_threads = threads_per_job(self.n_jobs)
         method = "predict_proba" if is_classifier(self) else "predict"
+        probas = [None] * len(placed)
+        # fused folds need every class in every training fold (cross_val_predict aligns the others)
+        every_class = not is_classifier(self) or all(
+            len(np.unique(np.asarray(y)[train])) == len(self.classes_) for train, _ in folds)
+        if self.fused and sample_weight is None and every_class:
+            for group in fusion_groups(placed):
+                for i, out in zip(group, _oof_fused([placed[i] for i in group], X, y, folds, method)):
+                    probas[i] = out
+        rest = [i for i, p in enumerate(probas) if p is None]
         with worker_errors(self):
-            probas = Parallel(n_jobs=self.n_jobs)(
-                delayed(_oof_predictions)(m, X, y, folds, n_threads, sample_weight, method)
-                for m in placed
+            done = Parallel(n_jobs=self.n_jobs)(
+                delayed(_oof_predictions)(placed[i], X, y, folds, n_threads, sample_weight, method)
+                for i in rest
             )
+        for i, out in zip(rest, done):
+            probas[i] = out
         classes = getattr(self, "classes_", None)
         score = _scorer(self.scoring, classes, sample_weight)
         # among equal scores (frequent with accuracy), the lower log loss wins
@@ -105,7 +135,7 @@ class _BaseEnsembleSelection(BaseHeterogeneousEnsemble):
         self.weights_ = counts / counts.sum()
         chosen = [i for i in range(len(members)) if counts[i] > 0]
         fitted = parallel_fit([members[i] for i in chosen], X, y, self.n_jobs, self.devices, self,
-                              sample_weight=sample_weight)
+                              sample_weight=sample_weight, fused=self.fused)
         self.estimators_ = ["drop"] * len(members)
         for i, est in zip(chosen, fitted):
             self.estimators_[i] = est
@@ -157,6 +187,11 @@ class EnsembleSelectionClassifier(ClassifierMixin, _BaseEnsembleSelection):
         Members' out-of-fold predictions and refits run in parallel.
     devices : list of str, "auto" or None, default=None
         The i-th member's nets go to ``devices[i % len(devices)]``.
+    fused : bool, default=True
+        Train members that are MLP nets of one architecture differing only
+        in their seeds as one batched module (out-of-fold fits and the
+        refit; the same members as separate fits up to float rounding; not
+        with sample weights).
     verbose : int, default=0
         Print the selection trajectory when positive.
 
@@ -206,6 +241,7 @@ class EnsembleSelectionClassifier(ClassifierMixin, _BaseEnsembleSelection):
         "scoring": [StrOptions({"neg_log_loss", "accuracy"}), callable],
         "n_jobs": [numbers.Integral, None],
         "devices": [list, StrOptions({"auto"}), None],
+        "fused": ["boolean"],
         "verbose": ["verbose"],
     }
 
@@ -218,6 +254,7 @@ class EnsembleSelectionClassifier(ClassifierMixin, _BaseEnsembleSelection):
         scoring="accuracy",
         n_jobs=None,
         devices=None,
+        fused=True,
         verbose=0,
     ):
         super().__init__(estimators)
@@ -226,6 +263,7 @@ class EnsembleSelectionClassifier(ClassifierMixin, _BaseEnsembleSelection):
         self.scoring = scoring
         self.n_jobs = n_jobs
         self.devices = devices
+        self.fused = fused
         self.verbose = verbose
 
     def predict_proba(self, X):
@@ -267,6 +305,11 @@ class EnsembleSelectionRegressor(RegressorMixin, _BaseEnsembleSelection):
         Members' out-of-fold predictions and refits run in parallel.
     devices : list of str, "auto" or None, default=None
         The i-th member's nets go to ``devices[i % len(devices)]``.
+    fused : bool, default=True
+        Train members that are MLP nets of one architecture differing only
+        in their seeds as one batched module (out-of-fold fits and the
+        refit; the same members as separate fits up to float rounding; not
+        with sample weights).
     verbose : int, default=0
         Print the selection trajectory when positive.
 
@@ -313,6 +356,7 @@ class EnsembleSelectionRegressor(RegressorMixin, _BaseEnsembleSelection):
         "scoring": [StrOptions({"r2", "neg_mean_squared_error"}), callable],
         "n_jobs": [numbers.Integral, None],
         "devices": [list, StrOptions({"auto"}), None],
+        "fused": ["boolean"],
         "verbose": ["verbose"],
     }
 
@@ -325,6 +369,7 @@ class EnsembleSelectionRegressor(RegressorMixin, _BaseEnsembleSelection):
         scoring="r2",
         n_jobs=None,
         devices=None,
+        fused=True,
         verbose=0,
     ):
         super().__init__(estimators)
@@ -333,6 +378,7 @@ class EnsembleSelectionRegressor(RegressorMixin, _BaseEnsembleSelection):
         self.scoring = scoring
         self.n_jobs = n_jobs
         self.devices = devices
+        self.fused = fused
         self.verbose = verbose
 
     def predict(self, X):

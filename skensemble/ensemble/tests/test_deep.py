@@ -110,3 +110,29 @@ def test_composes_and_saves(fused_and_separate, digits_split, tmp_path):
     grid = GridSearchCV(small, {"n_estimators": [1, 2]}, cv=2).fit(frame, labels)
     assert set(grid.predict(frame.iloc[:5])) <= set(labels)
     assert list(grid.best_estimator_.feature_names_in_) == list(frame.columns)
+
+
+def test_voting_and_selection_train_same_shape_members_fused(digits_split):
+    """Same-shape members of the other ensembles are fused too, with the same result as separate fits."""
+    from sklearn.linear_model import LogisticRegression
+
+    from skensemble.ensemble import EnsembleSelectionClassifier, VotingClassifier, VotingRegressor
+
+    X_train, X_test, y_train, _ = digits_split
+    labels = np.array(list("abcdefghij"))[y_train]
+    members = [(f"net{s}", clone(NET).set_params(max_epochs=3, random_state=s)) for s in range(3)]
+    members.append(("lr", LogisticRegression(max_iter=200)))
+    for make in (lambda fused: VotingClassifier(members, voting="soft", fused=fused),
+                 lambda fused: EnsembleSelectionClassifier(members, ensemble_size=5, cv=2, fused=fused)):
+        fused, separate = make(True).fit(X_train, labels), make(False).fit(X_train, labels)
+        assert all(type(e).__name__ in ("MLPNetClassifier", "LogisticRegression", "str")
+                   for e in fused.estimators_)
+        np.testing.assert_allclose(fused.predict_proba(X_test), separate.predict_proba(X_test), atol=1e-5)
+        assert list(fused.named_estimators_) == list(separate.named_estimators_)
+    regressors = [(f"net{s}", MLPNetRegressor((16,), max_epochs=3, random_state=s)) for s in range(2)]
+    y = y_train.astype(float)
+    np.testing.assert_allclose(VotingRegressor(regressors).fit(X_train, y).predict(X_test),
+                               VotingRegressor(regressors, fused=False).fit(X_train, y).predict(X_test),
+                               atol=1e-4)
+    weights = np.ones(len(y))  # sample weights: members fitted one by one, as before
+    VotingRegressor(regressors).fit(X_train, y, sample_weight=weights)
