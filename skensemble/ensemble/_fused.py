@@ -30,6 +30,7 @@ from ..nets import MLPNetClassifier, MLPNetRegressor
 from ..nets._loader import batch_bounds
 from ..nets._skorch import NonFiniteLossError
 from ..utils._random import torch_seed
+from ..utils._threads import fit_threads
 
 FUSABLE = (MLPNetClassifier, MLPNetRegressor)
 # parameters that may differ between fused members (each member keeps its own)
@@ -163,6 +164,13 @@ def _copy_optimizer_state(optimizer, stacked, members):
 def fused_fit(estimators, X, y):
     """Fit ``estimators`` (fusable, with equal fusion keys) on ``(X, y)`` together; returns them fitted."""
     members = [_Member(est, X, y) for est in estimators]
+    net = members[0].net
+    work = sum(p.numel() for p in net.module_.parameters()) * net.batch_size * len(members)
+    with fit_threads(work):
+        return _train(members)
+
+
+def _train(members):
     first = members[0]
     net, device = first.net, torch.device(first.net.device)
     classifier = isinstance(first.estimator, MLPNetClassifier)

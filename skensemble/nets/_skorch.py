@@ -15,6 +15,8 @@ from skorch.callbacks import Callback, EpochScoring
 from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import to_tensor
 
+from ..utils._threads import fit_threads
+
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
@@ -192,6 +194,12 @@ class _LeanHooksMixin:
     same as skorch's; a callback that overrides a hook gets every call of
     it; a module with its own ``train()`` gets every call of it.
     """
+
+    def fit_loop(self, X, y=None, **fit_params):
+        """skorch's fit loop with the torch threads chosen for this net (``skensemble.utils._threads``)."""
+        work = sum(p.numel() for p in self.module_.parameters()) * self.batch_size
+        with fit_threads(work):
+            return super().fit_loop(X, y, **fit_params)
 
     def _set_training(self, training=True):
         for name in self._modules + self._criteria:

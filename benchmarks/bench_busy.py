@@ -1,0 +1,129 @@
+"""A fit on a busy machine: alone, beside one and beside three CPU-bound torch processes.
+
+Two nets are fitted: a ``ConvNetClassifier`` on a 4,000 x 40 synthetic signal
+task and an ``MLPNetClassifier`` (256, 256) on digits.  Each is timed alone,
+then while 1 and while 3 other Python processes train a torch MLP with
+torch's default thread count (started before the timing, stopped after it),
+once with torch's threads left as the caller set them
+(``SKENSEMBLE_FIT_THREADS=keep``, what skensemble did before) and once with
+skensemble's choice (``auto``: one thread for small nets, the cores the other
+runnable processes leave free for larger ones).  Fair share: with one other
+process a fit may take 2x as long as alone on 2 cores, with three 4x.  The
+second table measures where a second thread helps a fit at all (alone).
+
+Run alone: ``python benchmarks/bench_busy.py``; writes
+``benchmarks/results/busy.md``.
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+
+from _common import markdown_table, write_result
+from skensemble.nets import ConvNetClassifier, MLPNetClassifier
+
+BUSY = """
+import time, torch
+m = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
+opt = torch.optim.Adam(m.parameters())
+X, y = torch.randn(256, 256), torch.randint(0, 10, (256,))
+end = time.time() + {seconds}
+while time.time() < end:
+    opt.zero_grad(); torch.nn.functional.cross_entropy(m(X), y).backward(); opt.step()
+"""
+
+
+def _signals(n=4000, length=40, seed=0):
+    rng = np.random.RandomState(seed)
+    t = np.linspace(0, 1, length)
+    y = rng.randint(0, 4, n)
+    X = np.sin(2 * np.pi * (y[:, None] + 1) * t[None, :] + rng.uniform(0, 6, (n, 1)))
+    return (X + rng.normal(0, 0.5, X.shape)).astype(np.float32), y
+
+
+def _fits():
+    X_sig, y_sig = _signals()
+    X_dig, y_dig = load_digits(return_X_y=True)
+    return {
+        "ConvNetClassifier (16, 32) channels, 4000 x 40 signals, 10 epochs": lambda: ConvNetClassifier(
+            max_epochs=10, random_state=0).fit(X_sig, y_sig),
+        "MLPNetClassifier (256, 256), digits, 20 epochs": lambda: MLPNetClassifier(
+            (256, 256), max_epochs=20, random_state=0).fit(X_dig, y_dig),
+    }
+
+
+def _timed(fit, mode, n_busy, repeats):
+    os.environ["SKENSEMBLE_FIT_THREADS"] = mode
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY.format(seconds=600)]) for _ in range(n_busy)]
+    try:
+        if procs:
+            time.sleep(2.0)  # the busy processes are computing
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fit()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        os.environ.pop("SKENSEMBLE_FIT_THREADS", None)
+
+
+def busy_section(repeats):
+    rows = []
+    for name, fit in _fits().items():
+        fit()  # warm-up
+        for mode in ("keep", "auto"):
+            alone = _timed(fit, mode, 0, repeats)
+            row = {"fit": name, "threads": "caller's (2, before)" if mode == "keep" else "skensemble's choice",
+                   "alone s": alone}
+            for n_busy in (1, 3):
+                t = _timed(fit, mode, n_busy, repeats)
+                row[f"beside {n_busy} s"] = t
+                row[f"beside {n_busy} / alone"] = t / alone
+            rows.append(row)
+    return markdown_table(rows, list(rows[0]))
+
+
+def second_thread_section():
+    X, y = load_digits(return_X_y=True)
+    rows = []
+    for hidden in [(64,), (128,), (128, 128), (256, 256), (512, 512)]:
+        times = {}
+        for threads in (1, 2):
+            os.environ["SKENSEMBLE_FIT_THREADS"] = str(threads)
+            fit = lambda: MLPNetClassifier(hidden, max_epochs=5, random_state=0).fit(X, y)  # noqa: E731
+            fit()
+            times[threads] = statistics.median([_once(fit) for _ in range(3)])
+        os.environ.pop("SKENSEMBLE_FIT_THREADS", None)
+        n_params = sum(p.numel() for p in MLPNetClassifier(hidden, max_epochs=1).fit(X, y).module_.parameters())
+        rows.append({"MLP": str(hidden), "parameters x batch 128": n_params * 128, "1 thread s": times[1],
+                     "2 threads s": times[2], "speed-up of the 2nd thread": times[1] / times[2]})
+    return markdown_table(rows, list(rows[0]))
+
+
+def _once(fit):
+    start = time.perf_counter()
+    fit()
+    return time.perf_counter() - start
+
+
+def main():
+    repeats = 1 if "--quick" in sys.argv else 3
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    sections = [("A fit beside other CPU-bound torch processes", busy_section(repeats)),
+                ("Where a second thread helps (alone)", second_thread_section())]
+    write_result("busy", "Fits on a busy machine", sections,
+                 "python benchmarks/bench_busy.py" + (" --quick" if repeats == 1 else ""))
+
+
+if __name__ == "__main__":
+    main()

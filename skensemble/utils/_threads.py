@@ -1,0 +1,104 @@
+"""How many torch threads a fit uses: the cores it may use, what else is running, and the net's size.
+
+Measured on this project's 2-core machines (``benchmarks/bench_busy.py``,
+``benchmarks/results/busy.md``): a second thread speeds a fit up by at most
+1.09x while a training step multiplies fewer than about 4 million
+weight-rows (parameters x batch rows: a (128, 128) MLP at batch 128), and by
+1.3-1.4x for (256, 256) and (512, 512) MLPs; but two spinning OpenMP threads
+on cores that another process is using slow a fit down many times over.  So
+a fit uses one thread for small nets and, for larger ones, the cores left
+free by the other runnable processes (at most the caller's
+``torch.get_num_threads()``), and restores the caller's setting afterwards.
+
+The count is process-wide in torch: the first of concurrent fits (threads,
+``backend="threading"``) sets it, the others leave it, the last restores it.
+
+Override with the environment variable ``SKENSEMBLE_FIT_THREADS``: an
+integer (that many threads for every fit), ``"keep"`` (never change
+torch's setting) or ``"auto"`` (the default).
+"""
+
+import glob
+import os
+import threading
+from contextlib import contextmanager
+
+import torch
+
+SMALL_WORK = 4_000_000  # parameters x batch rows below which a second thread does not pay
+
+_lock = threading.Lock()
+_active = 0
+_saved = None
+
+
+def available_cores():
+    """Cores this process may run on: its CPU affinity, capped by a cgroup CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def _runnable_total():
+    with open("/proc/loadavg") as f:
+        return int(f.read().split()[3].split("/")[0])
+
+
+def _runnable_own():
+    count = 0
+    for path in glob.glob("/proc/self/task/*/stat"):
+        try:
+            with open(path) as f:
+                count += f.read().rsplit(")", 1)[1].split()[0] == "R"
+        except (OSError, IndexError):
+            pass
+    return count
+
+
+def busy_cores():
+    """Runnable threads of other processes right now (the least of three readings), 0 where unknown."""
+    try:
+        return max(0, min(_runnable_total() - _runnable_own() for _ in range(3)))
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def choose_threads(work, current):
+    """Torch threads for a fit whose steps multiply ``work`` weight-rows, the caller having ``current``."""
+    setting = os.environ.get("SKENSEMBLE_FIT_THREADS", "auto").strip().lower()
+    if setting == "keep":
+        return current
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    if work < SMALL_WORK:
+        return 1
+    return max(1, min(current, available_cores() - busy_cores()))
+
+
+@contextmanager
+def fit_threads(work):
+    """Run a fit with :func:`choose_threads` torch threads; the caller's count is restored after."""
+    global _active, _saved
+    with _lock:
+        _active += 1
+        if _active == 1:
+            _saved = torch.get_num_threads()
+            n = choose_threads(work, _saved)
+            if n != _saved:
+                torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        with _lock:
+            _active -= 1
+            if _active == 0 and torch.get_num_threads() != _saved:
+                torch.set_num_threads(_saved)

@@ -1,0 +1,96 @@
+"""Torch threads per fit: one for small nets, the free cores for large ones, the caller's count restored."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+
+from skensemble.nets import MLPNetClassifier
+from skensemble.utils import _threads
+from skensemble.utils._threads import SMALL_WORK, choose_threads, fit_threads
+
+
+class RecordThreads(Callback):
+    def initialize(self):
+        self.seen = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.seen.append(torch.get_num_threads())
+
+
+@pytest.fixture
+def two_threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(old)
+
+
+def _threads_in_fit(hidden, **params):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(256, 64)).astype(np.float32)
+    recorder = RecordThreads()
+    net = MLPNetClassifier(hidden, max_epochs=2, callbacks=[("rec", recorder)], random_state=0, **params)
+    net.fit(X, (X[:, 0] > 0).astype(int))
+    return dict(net.net_.callbacks_)["rec"].seen
+
+
+def test_small_nets_train_on_one_thread_and_the_count_is_restored(two_threads):
+    assert _threads_in_fit((16,)) == [1, 1]
+    assert torch.get_num_threads() == 2
+
+
+def test_large_nets_use_the_free_cores(two_threads, monkeypatch):
+    monkeypatch.setattr(_threads, "available_cores", lambda: 2)
+    monkeypatch.setattr(_threads, "busy_cores", lambda: 0)
+    assert _threads_in_fit((512, 512)) == [2, 2]
+    monkeypatch.setattr(_threads, "busy_cores", lambda: 1)  # another process is computing
+    assert _threads_in_fit((512, 512)) == [1, 1]
+    assert torch.get_num_threads() == 2
+
+
+def test_never_more_than_the_caller_allows(monkeypatch):
+    monkeypatch.setattr(_threads, "available_cores", lambda: 16)
+    monkeypatch.setattr(_threads, "busy_cores", lambda: 0)
+    assert choose_threads(10 * SMALL_WORK, current=3) == 3
+    assert choose_threads(SMALL_WORK - 1, current=3) == 1
+
+
+@pytest.mark.parametrize("setting, expected", [("keep", 2), ("3", 3), ("auto", 1)])
+def test_environment_override(two_threads, monkeypatch, setting, expected):
+    monkeypatch.setenv("SKENSEMBLE_FIT_THREADS", setting)
+    assert choose_threads(SMALL_WORK // 2, current=2) == expected
+
+
+def test_concurrent_fits_restore_the_callers_count(two_threads):
+    errors = []
+
+    def fit():
+        try:
+            _threads_in_fit((16,))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=fit) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors and torch.get_num_threads() == 2
+
+
+def test_nested_blocks_restore_once(two_threads):
+    with fit_threads(1):
+        assert torch.get_num_threads() == 1
+        with fit_threads(10 * SMALL_WORK):
+            assert torch.get_num_threads() == 1  # the outer fit's choice stands
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+
+
+def test_machine_readings_are_sane():
+    assert 1 <= _threads.available_cores() <= (__import__("os").cpu_count() or 1)
+    assert _threads.busy_cores() >= 0
