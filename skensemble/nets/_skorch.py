@@ -16,6 +16,7 @@ from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import to_tensor
 
 from ..utils._threads import fit_threads
+from ..utils._torch import multiply_adds_per_row
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -197,9 +198,17 @@ class _LeanHooksMixin:
 
     def fit_loop(self, X, y=None, **fit_params):
         """skorch's fit loop with the torch threads chosen for this net (``skensemble.utils._threads``)."""
-        work = sum(p.numel() for p in self.module_.parameters()) * self.batch_size
-        with fit_threads(work):
+        with fit_threads(self._work_per_step(X)):
             return super().fit_loop(X, y, **fit_params)
+
+    def _work_per_step(self, X):
+        """Multiply-adds of a training batch (for the thread choice): counted on one row, or the weights."""
+        macs = None
+        if isinstance(X, (np.ndarray, torch.Tensor)) and len(X):
+            macs = multiply_adds_per_row(self.module_, torch.as_tensor(X[:1], device=self.device))
+        if macs is None:
+            macs = sum(p.numel() for p in self.module_.parameters())
+        return macs * self.batch_size
 
     def _set_training(self, training=True):
         for name in self._modules + self._criteria:

@@ -2,9 +2,10 @@
 
 Measured on this project's 2-core machines (``benchmarks/bench_busy.py``,
 ``benchmarks/results/busy.md``): a second thread speeds a fit up by at most
-1.09x while a training step multiplies fewer than about 4 million
-weight-rows (parameters x batch rows: a (128, 128) MLP at batch 128), and by
-1.3-1.4x for (256, 256) and (512, 512) MLPs; but two spinning OpenMP threads
+1.09x while a training batch takes fewer than about 4 million multiply-adds
+forward (a (128, 128) MLP on 64 features at batch 128; a convolution counts
+its weights at every output position), and by 1.3-1.6x for (256, 256) and
+(512, 512) MLPs; but two spinning OpenMP threads
 on cores that another process is using slow a fit down many times over.  So
 a fit uses one thread for small nets and, for larger ones, the cores left
 free by the other runnable processes (at most the caller's
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 
 import torch
 
-SMALL_WORK = 4_000_000  # parameters x batch rows below which a second thread does not pay
+SMALL_WORK = 4_000_000  # forward multiply-adds of a training batch below which a second thread does not pay
 
 _lock = threading.Lock()
 _active = 0
@@ -73,7 +74,7 @@ def busy_cores():
 
 
 def choose_threads(work, current):
-    """Torch threads for a fit whose steps multiply ``work`` weight-rows, the caller having ``current``."""
+    """Torch threads for a fit whose batches take ``work`` multiply-adds forward, the caller having ``current``."""
     setting = os.environ.get("SKENSEMBLE_FIT_THREADS", "auto").strip().lower()
     if setting == "keep":
         return current

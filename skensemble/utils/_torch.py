@@ -61,3 +61,36 @@ def count_params(module, nonzero=False):
         t = t.dequantize() if t.is_quantized else t
         total += int(torch.count_nonzero(t)) if nonzero else t.numel()
     return total
+
+
+def multiply_adds_per_row(module, row):
+    """Multiply-adds of one forward pass of ``module`` on ``row`` (a batch of one), from its Linear and Conv layers.
+
+    A convolution counts its weights once per output position, so a small
+    conv net that runs its kernels over long signals counts as the work it
+    is.  None when the module does not run on ``row`` (it is then for the
+    caller to estimate otherwise).
+    """
+    total = 0
+
+    def count(layer, _inputs, output):
+        nonlocal total
+        if not torch.is_tensor(output) or output.dim() < 2:
+            return
+        if isinstance(layer, torch.nn.Linear):
+            positions = output.numel() // layer.out_features  # rows of the batch of one (and any extra dims)
+        else:
+            positions = output[0, 0].numel()  # a convolution's output positions
+        total += layer.weight.numel() * positions
+
+    layers = [m for m in module.modules() if isinstance(m, (torch.nn.Linear, torch.nn.modules.conv._ConvNd))]
+    handles = [m.register_forward_hook(count) for m in layers]
+    try:
+        with torch.no_grad(), eval_mode(module):
+            module(row)
+    except Exception:  # noqa: BLE001 - any module: the caller falls back
+        return None
+    finally:
+        for h in handles:
+            h.remove()
+    return total

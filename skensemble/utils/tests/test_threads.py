@@ -94,3 +94,13 @@ def test_nested_blocks_restore_once(two_threads):
 def test_machine_readings_are_sane():
     assert 1 <= _threads.available_cores() <= (__import__("os").cpu_count() or 1)
     assert _threads.busy_cores() >= 0
+
+
+def test_work_counts_a_convolution_at_every_position():
+    from torch import nn
+
+    from skensemble.utils._torch import multiply_adds_per_row
+
+    conv = nn.Sequential(nn.Conv1d(1, 16, 3, padding=1), nn.Flatten(), nn.Linear(16 * 40, 4))
+    assert multiply_adds_per_row(conv, torch.zeros(1, 1, 40)) == 16 * 3 * 40 + 16 * 40 * 4
+    assert multiply_adds_per_row(nn.Linear(3, 2), torch.zeros(1, 5)) is None  # does not run: caller's fallback
