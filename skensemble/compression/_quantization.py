@@ -23,7 +23,7 @@ class _BaseQuantized(BaseCompressed):
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"])],
-        "dtype": [StrOptions({"int8", "float16", "bfloat16"})],
+        "dtype": [StrOptions({"int8", "float16", "bfloat16", "float32"})],
         "method": [StrOptions({"dynamic", "static"})],
         "backend": [StrOptions({"auto", "torch", "onnxruntime", "weight-only"})],
         "calibration_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -50,6 +50,13 @@ class _BaseQuantized(BaseCompressed):
     def _resolve_backend(self):
         if self.dtype in _HALF:
             return "half"
+        if self.dtype == "float32":
+            if self.backend not in ("auto", "onnxruntime") or not has_onnxruntime():
+                raise ValueError(
+                    "dtype='float32' serves the float net through ONNX Runtime: it needs "
+                    "backend='onnxruntime' (or 'auto') and the onnxruntime package "
+                    "(pip install 'skensemble[onnx]'); with torch the float net is the net itself.")
+            return "onnxruntime-float32"
         backend = self.backend
         if backend == "onnxruntime" or (backend == "auto" and has_onnxruntime()):
             return "onnxruntime" if self.method == "dynamic" else "onnxruntime-static"
@@ -160,8 +167,12 @@ class QuantizedClassifier(LogitsClassifierMixin, CompressedClassifierMixin, _Bas
         An unfitted net, a ``FrozenEstimator`` of a fitted one, a ``Pipeline``
         ending in one, or a skensemble meta-estimator wrapping one
         (``QuantizedClassifier(PrunedClassifier(net))`` is "deep compression").
-    dtype : {"int8", "float16", "bfloat16"}, default="int8"
-        Storage type of the weights.
+    dtype : {"int8", "float16", "bfloat16", "float32"}, default="int8"
+        Storage type of the weights.  ``"float32"`` keeps the net's weights
+        and serves them through ONNX Runtime (``backend="onnxruntime"`` or
+        ``"auto"``): the same predictions to float rounding, with less
+        per-call overhead than torch's eager forward (see
+        ``benchmarks/results/quantization.md``).
     method : {"dynamic", "static"}, default="dynamic"
         For int8 only.  ``"dynamic"``: int8 weights of Linear layers,
         activations quantized on the fly.  ``"static"``: weights and
@@ -199,7 +210,7 @@ class QuantizedClassifier(LogitsClassifierMixin, CompressedClassifierMixin, _Bas
     backend_ : str
         The backend used: ``"torch-dynamic"``, ``"torch-static"``,
         ``"onnxruntime"`` (dynamic), ``"onnxruntime-static"``,
-        ``"weight-only"`` or ``"half"``.
+        ``"weight-only"``, ``"half"`` or ``"onnxruntime-float32"``.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     n_features_in_ : int
@@ -259,8 +270,12 @@ class QuantizedRegressor(CompressedRegressorMixin, _BaseQuantized):
         An unfitted net, a ``FrozenEstimator`` of a fitted one, a ``Pipeline``
         ending in one, or a skensemble meta-estimator wrapping one
         (``QuantizedClassifier(PrunedClassifier(net))`` is "deep compression").
-    dtype : {"int8", "float16", "bfloat16"}, default="int8"
-        Storage type of the weights.
+    dtype : {"int8", "float16", "bfloat16", "float32"}, default="int8"
+        Storage type of the weights.  ``"float32"`` keeps the net's weights
+        and serves them through ONNX Runtime (``backend="onnxruntime"`` or
+        ``"auto"``): the same predictions to float rounding, with less
+        per-call overhead than torch's eager forward (see
+        ``benchmarks/results/quantization.md``).
     method : {"dynamic", "static"}, default="dynamic"
         For int8 only.  ``"dynamic"``: int8 weights of Linear layers,
         activations quantized on the fly.  ``"static"``: weights and
@@ -298,7 +313,7 @@ class QuantizedRegressor(CompressedRegressorMixin, _BaseQuantized):
     backend_ : str
         The backend used: ``"torch-dynamic"``, ``"torch-static"``,
         ``"onnxruntime"`` (dynamic), ``"onnxruntime-static"``,
-        ``"weight-only"`` or ``"half"``.
+        ``"weight-only"``, ``"half"`` or ``"onnxruntime-float32"``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)

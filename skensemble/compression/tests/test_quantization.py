@@ -199,3 +199,30 @@ def test_onnxruntime_backend_and_export(dense, digits_split, tmp_path):
     to_onnx(static, tmp_path / "s.onnx")
     ops = {n.op_type for n in __import__("onnx").load(str(tmp_path / "s.onnx")).graph.node}
     assert "QGemm" in ops and "Gemm" not in ops  # int8 kernels, no float matmul left
+
+
+def test_float32_served_by_onnxruntime(dense, digits_split, tmp_path):
+    """dtype='float32': the net's own weights through ONNX Runtime, same predictions, saved as a graph."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import skensemble
+    from skensemble.compression import PrunedClassifier, QuantizedRegressor
+    from skensemble.nets import MLPNetRegressor
+
+    dense, _ = dense
+    X_train, X_test, y_train, _ = digits_split
+    served = QuantizedClassifier(FrozenEstimator(dense), dtype="float32").fit(X_train, y_train)
+    assert served.backend_ == "onnxruntime-float32" and served.compression_ratio_ == 1
+    np.testing.assert_allclose(served.predict_proba(X_test), dense.predict_proba(X_test), atol=1e-5)
+    np.testing.assert_array_equal(served.predict(X_test), dense.predict(X_test))
+    loaded = skensemble.load(skensemble.save(served, tmp_path / "f32.zip"))
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), served.predict_proba(X_test))
+    pruned = PrunedClassifier(FrozenEstimator(dense), sparsity=0.5, granularity="neuron", fine_tune_epochs=1,
+                              random_state=0).fit(X_train, y_train)
+    served_pruned = QuantizedClassifier(FrozenEstimator(pruned), dtype="float32").fit(X_train, y_train)
+    np.testing.assert_allclose(served_pruned.predict_proba(X_test), pruned.predict_proba(X_test), atol=1e-5)
+    reg = MLPNetRegressor((16,), max_epochs=3, random_state=0).fit(X_train, y_train.astype(float))
+    served_reg = QuantizedRegressor(FrozenEstimator(reg), dtype="float32").fit(X_train, y_train.astype(float))
+    np.testing.assert_allclose(served_reg.predict(X_test), reg.predict(X_test), rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="dtype='float32' serves the float net through ONNX Runtime"):
+        QuantizedClassifier(FrozenEstimator(dense), dtype="float32", backend="torch").fit(X_train, y_train)
