@@ -1,6 +1,5 @@
 """Helpers shared by the benchmark scripts: timing, tables, environment line."""
 
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -26,16 +25,14 @@ def median_time(fn, repeats=3, warmup=1):
 
 
 def environment():
-    import sklearn
-    import skorch
+    """The versions and the machine (``skensemble.show_versions``), for every results file's header."""
+    from skensemble._show_versions import versions
+    from skensemble.utils import machine_summary
 
-    return (
-        f"Python {platform.python_version()}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), skorch {skorch.__version__}, "
-        f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
-        f"{platform.machine()} CPU ({torch.backends.cpu.get_cpu_capability()}), "
-        f"{__import__('os').cpu_count()} cores"
-    )
+    v = versions()
+    packages = ", ".join(f"{name} {v[name]}" for name in ("skensemble", "torch", "skorch", "scikit-learn",
+                                                          "numpy", "onnxruntime") if v.get(name))
+    return f"Python {v['python']}, {packages}; {machine_summary()}"
 
 
 def markdown_table(rows, columns):
@@ -50,10 +47,24 @@ def markdown_table(rows, columns):
     return "\n".join(lines)
 
 
+def _show_versions_text():
+    import contextlib
+    import io
+
+    from skensemble import show_versions
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        show_versions()
+    return out.getvalue().rstrip()
+
+
 def write_result(name, title, sections, command):
     """Write ``benchmarks/results/<name>.md`` from (heading, text) sections."""
     RESULTS.mkdir(exist_ok=True)
-    parts = [f"# {title}", "", f"Command: `{command}`", "", f"Environment: {environment()}", ""]
+    parts = [f"# {title}", "", f"Command: `{command}`", "", f"Environment: {environment()}", "",
+             "<details><summary><code>skensemble.show_versions()</code></summary>", "", "```",
+             _show_versions_text(), "```", "", "</details>", ""]
     for heading, text in sections:
         parts += [f"## {heading}", "", text, ""]
     path = RESULTS / f"{name}.md"

@@ -6,10 +6,14 @@ costs or gains on this machine's CPU; every fit is timed in this one run, and
 fit times are reported as ratios to the plain torch loop.
 
 Run: ``python benchmarks/bench_nets.py [--quick]``; writes
-``benchmarks/results/nets.md``.
+``benchmarks/results/nets.md``.  To measure what a CPU with AVX2 only does
+(no AVX-512, no native bfloat16) on a newer CPU, cap torch's and oneDNN's
+kernels: ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 python
+benchmarks/bench_nets.py --name nets_avx2``.
 """
 
 import argparse
+import os
 import time
 import warnings
 
@@ -27,7 +31,8 @@ from skensemble.nets import MLPNetClassifier
 from skensemble.nets._modules import MLPModule
 
 HIDDEN = (256, 256)
-AMP = "skensemble MLPNetClassifier amp=True (bfloat16 autocast on CPU)"
+AMP = "skensemble MLPNetClassifier amp='bfloat16' (autocast forced)"
+AMP_AUTO = "skensemble MLPNetClassifier amp='auto' (bfloat16 where native, else float32)"
 LR = 1e-3
 
 
@@ -75,8 +80,15 @@ def run_task(name, X, y, epochs, batch_size, repeats):
 
     def fit_amp():
         fitted[AMP] = MLPNetClassifier(
-            HIDDEN, max_epochs=epochs, batch_size=batch_size, lr=LR, amp=True, random_state=0
+            HIDDEN, max_epochs=epochs, batch_size=batch_size, lr=LR, amp="bfloat16", random_state=0
         ).fit(X_train, y_train)
+
+    def fit_amp_auto():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the fallback's warning, once per fit
+            fitted[AMP_AUTO] = MLPNetClassifier(
+                HIDDEN, max_epochs=epochs, batch_size=batch_size, lr=LR, amp="auto", random_state=0
+            ).fit(X_train, y_train)
 
     def fit_skorch():
         torch.manual_seed(0)
@@ -99,6 +111,7 @@ def run_task(name, X, y, epochs, batch_size, repeats):
         "plain torch loop": fit_plain,
         "skensemble MLPNetClassifier": fit_ours,
         AMP: fit_amp,
+        AMP_AUTO: fit_amp_auto,
         "bare skorch NeuralNetClassifier": fit_skorch,
         "sklearn MLPClassifier": fit_sklearn,
     }
@@ -117,6 +130,7 @@ def run_task(name, X, y, epochs, batch_size, repeats):
         "plain torch loop": lambda: plain_predict(fitted["plain torch loop"], X_test),
         "skensemble MLPNetClassifier": lambda: fitted["skensemble MLPNetClassifier"].predict(X_test),
         AMP: lambda: fitted[AMP].predict(X_test),
+        AMP_AUTO: lambda: fitted[AMP_AUTO].predict(X_test),
         "bare skorch NeuralNetClassifier": lambda: fitted["bare skorch NeuralNetClassifier"].predict(X_test),
         "sklearn MLPClassifier": lambda: fitted["sklearn MLPClassifier"].predict(X_test),
     }
@@ -185,6 +199,8 @@ def small_grid_section(repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller 50k task, 1 repeat")
+    parser.add_argument("--name", default="nets", help="results file name (e.g. nets_avx2 for a run under "
+                                                        "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2)")
     args = parser.parse_args()
     X, y = load_digits(return_X_y=True)
     sections = [("digits", run_task("digits", X, y, epochs=30, batch_size=128,
@@ -195,8 +211,11 @@ def main():
                      run_task("synthetic", X, y, epochs=10, batch_size=128,
                               repeats=1 if args.quick else 5)))
     sections.append(("Small data: a grid search on digits", small_grid_section(1 if args.quick else 5)))
-    write_result("nets", "Nets: fit and predict cost against plain torch, skorch and sklearn",
-                 sections, "python benchmarks/bench_nets.py" + (" --quick" if args.quick else ""))
+    emulated = {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if k in os.environ}
+    prefix = " ".join(f"{k}={v}" for k, v in emulated.items())
+    command = (prefix + " " if prefix else "") + "python benchmarks/bench_nets.py" + \
+        (" --quick" if args.quick else "") + (f" --name {args.name}" if args.name != "nets" else "")
+    write_result(args.name, "Nets: fit and predict cost against plain torch, skorch and sklearn", sections, command)
 
 
 if __name__ == "__main__":

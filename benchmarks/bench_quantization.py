@@ -22,6 +22,7 @@ from skensemble.nets import MLPNetClassifier
 
 BATCHES = (1, 64, 4096)
 VARIANTS = [
+    ("dtype='auto' (what this machine runs fast)", dict(dtype="auto")),
     ("int8 dynamic, default backend='auto'", dict(dtype="int8", method="dynamic")),
     ("int8 dynamic, torch", dict(dtype="int8", method="dynamic", backend="torch")),
     ("int8 static, default backend='auto'", dict(dtype="int8", method="static")),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Run every benchmark in turn (about 50 minutes on 2 cores; needs the bench extra); tables go to results/.
+# Run every benchmark in turn (about an hour on 2 cores; needs the bench extra); tables go to results/.
 set -euo pipefail
 cd "$(dirname "$0")"
-for b in bench_nets bench_pruning bench_quantization bench_ensembles bench_distillation bench_regression bench_transfer bench_search; do
+for b in bench_nets bench_pruning bench_quantization bench_ensembles bench_distillation bench_regression bench_transfer bench_search bench_busy; do
   echo "== $b"
   python "$b.py" "$@"
 done

@@ -26,6 +26,7 @@ utils
 from ._version import __version__
 from . import compression, ensemble, metrics, model_selection, nets, persistence, report, transfer, utils  # noqa: E402
 from .persistence import load, save  # noqa: E402
+from ._show_versions import show_versions  # noqa: E402
 from .nets import ConvNetClassifier, ConvNetRegressor, MLPNetClassifier, MLPNetRegressor  # noqa: E402
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "persistence",
     "report",
     "save",
+    "show_versions",
     "transfer",
     "utils",
 ]

@@ -12,6 +12,7 @@ from ..persistence import register
 from ..utils._access import get_module, net_input
 from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ..utils._access import get_net_estimator
+from ..utils._capabilities import cpu_capability, cpu_has_bf16, cpu_has_fp16
 from ._base import BaseCompressed, CompressedClassifierMixin, CompressedRegressorMixin, fit_or_copy
 from ._onnx import has_onnxruntime
 from ._quantize_backends import BACKENDS, get_backend
@@ -23,7 +24,7 @@ class _BaseQuantized(BaseCompressed):
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"])],
-        "dtype": [StrOptions({"int8", "float16", "bfloat16", "float32"})],
+        "dtype": [StrOptions({"auto", "int8", "float16", "bfloat16", "float32"})],
         "method": [StrOptions({"dynamic", "static"})],
         "backend": [StrOptions({"auto", "torch", "onnxruntime", "weight-only"})],
         "calibration_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -47,10 +48,35 @@ class _BaseQuantized(BaseCompressed):
         self.calibration_size = calibration_size
         self.random_state = random_state
 
-    def _resolve_backend(self):
-        if self.dtype in _HALF:
+    def _resolve_dtype(self, module):
+        """``dtype``, with ``"auto"`` made concrete for the module's device and this machine.
+
+        ``"auto"``: float16 for a net on a GPU (native there), else int8 (ONNX
+        Runtime's int8 was faster than float32 at every batch size measured on
+        both kinds of benchmark CPU).  An explicit half precision on a CPU
+        that lacks it natively warns that it will be slower.
+        """
+        on_gpu = any(p.is_cuda for p in module.parameters())
+        if self.dtype == "auto":
+            return "float16" if on_gpu else "int8"
+        if self.dtype in _HALF and not on_gpu:
+            native = cpu_has_bf16() if self.dtype == "bfloat16" else cpu_has_fp16()
+            if not native:
+                warnings.warn(
+                    f"dtype={self.dtype!r} on a CPU without native {self.dtype} (torch kernels "
+                    f"{cpu_capability()}): half-precision weights run several times slower than float32 here "
+                    "(bfloat16 5-8x slower at batch 64 and more on CPUs with AVX2 only, float16 4-6x slower "
+                    "at batch 4096 even on a CPU with AVX-512 BF16; benchmarks/results/quantization.md). "
+                    "dtype='int8' or 'auto' is smaller and faster on this CPU.", UserWarning, stacklevel=3)
+        return self.dtype
+
+    def _resolve_backend(self, dtype=None):
+        dtype = self.dtype if dtype is None else dtype
+        if dtype == "auto":
+            dtype = "int8"  # checked again once the module's device is known
+        if dtype in _HALF:
             return "half"
-        if self.dtype == "float32":
+        if dtype == "float32":
             if self.backend not in ("auto", "onnxruntime") or not has_onnxruntime():
                 raise ValueError(
                     "dtype='float32' serves the float net through ONNX Runtime: it needs "
@@ -86,12 +112,14 @@ class _BaseQuantized(BaseCompressed):
             The fitted estimator.
         """
         y = self._check_fit_input(X, y, "quantizes")
-        backend = get_backend(self._resolve_backend())
+        self._resolve_backend()  # an impossible combination fails before any training
         estimator = fit_or_copy(self.estimator, X, y)
         module = get_module(estimator)
+        self.dtype_ = self._resolve_dtype(module)
+        backend = get_backend(self._resolve_backend(self.dtype_))
         Xn = net_input(estimator, X)
         calibration = self._calibration_data(Xn) if backend.calibrated else Xn
-        quantized = backend.quantize(module, calibration, dtype=_HALF.get(self.dtype))
+        quantized = backend.quantize(module, calibration, dtype=_HALF.get(self.dtype_))
         self.estimator_ = estimator
         self.quantized_module_ = quantized
         self.backend_ = backend.name
@@ -167,8 +195,11 @@ class QuantizedClassifier(LogitsClassifierMixin, CompressedClassifierMixin, _Bas
         An unfitted net, a ``FrozenEstimator`` of a fitted one, a ``Pipeline``
         ending in one, or a skensemble meta-estimator wrapping one
         (``QuantizedClassifier(PrunedClassifier(net))`` is "deep compression").
-    dtype : {"int8", "float16", "bfloat16", "float32"}, default="int8"
-        Storage type of the weights.  ``"float32"`` keeps the net's weights
+    dtype : {"int8", "float16", "bfloat16", "float32", "auto"}, default="int8"
+        Storage type of the weights.  ``"auto"``: what is fast on this
+        hardware: float16 for a net on a GPU, int8 otherwise (through ONNX
+        Runtime when installed).  Half precision on a CPU without native
+        support for it warns that it will be slower.  ``"float32"`` keeps the net's weights
         and serves them through ONNX Runtime (``backend="onnxruntime"`` or
         ``"auto"``): the same predictions to float rounding, with less
         per-call overhead than torch's eager forward (see
@@ -207,6 +238,8 @@ class QuantizedClassifier(LogitsClassifierMixin, CompressedClassifierMixin, _Bas
         The quantized model that serves predictions (on CPU; half-precision
         modules on the float net's device; an ONNX Runtime session wrapper
         with ``backend="onnxruntime"``).
+    dtype_ : str
+        The storage type used (``dtype``, with ``"auto"`` resolved).
     backend_ : str
         The backend used: ``"torch-dynamic"``, ``"torch-static"``,
         ``"onnxruntime"`` (dynamic), ``"onnxruntime-static"``,
@@ -270,8 +303,11 @@ class QuantizedRegressor(CompressedRegressorMixin, _BaseQuantized):
         An unfitted net, a ``FrozenEstimator`` of a fitted one, a ``Pipeline``
         ending in one, or a skensemble meta-estimator wrapping one
         (``QuantizedClassifier(PrunedClassifier(net))`` is "deep compression").
-    dtype : {"int8", "float16", "bfloat16", "float32"}, default="int8"
-        Storage type of the weights.  ``"float32"`` keeps the net's weights
+    dtype : {"int8", "float16", "bfloat16", "float32", "auto"}, default="int8"
+        Storage type of the weights.  ``"auto"``: what is fast on this
+        hardware: float16 for a net on a GPU, int8 otherwise (through ONNX
+        Runtime when installed).  Half precision on a CPU without native
+        support for it warns that it will be slower.  ``"float32"`` keeps the net's weights
         and serves them through ONNX Runtime (``backend="onnxruntime"`` or
         ``"auto"``): the same predictions to float rounding, with less
         per-call overhead than torch's eager forward (see
@@ -310,6 +346,8 @@ class QuantizedRegressor(CompressedRegressorMixin, _BaseQuantized):
         The quantized model that serves predictions (on CPU; half-precision
         modules on the float net's device; an ONNX Runtime session wrapper
         with ``backend="onnxruntime"``).
+    dtype_ : str
+        The storage type used (``dtype``, with ``"auto"`` resolved).
     backend_ : str
         The backend used: ``"torch-dynamic"``, ``"torch-static"``,
         ``"onnxruntime"`` (dynamic), ``"onnxruntime-static"``,

@@ -146,13 +146,15 @@ class ConvNetClassifier(NetClassifierMixin, _ConvParams, BaseNet):
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA when
         available, else CPU).  Checked at ``fit`` before any training.
-    amp : bool or {"float16", "bfloat16"}, default=False
+    amp : bool, "auto" or {"float16", "bfloat16"}, default=False
         Automatic mixed precision: forward passes (training and prediction)
-        run under ``torch.autocast`` in the given dtype while the weights and
-        the loss stay float32.  ``True`` picks float16 on CUDA (with gradient
-        scaling) and bfloat16 on CPU.  It pays off on GPUs with tensor cores;
-        on a CPU it is about as fast as float32 at best (with AVX-512 bf16,
-        see ``benchmarks/results/nets.md``) and slower without bf16 units.
+        run under ``torch.autocast`` while the weights and the loss stay
+        float32.  ``True`` and ``"auto"`` pick what the hardware runs
+        natively: float16 with gradient scaling on CUDA, bfloat16 on a CPU
+        with AVX-512 BF16 or AMX, and float32 on other CPUs (with a warning
+        naming the missing capability: there bfloat16 autocast trained up to
+        10x slower, see ``benchmarks/results/nets.md``).  ``"float16"`` or
+        ``"bfloat16"`` force that dtype.  The dtype used is ``amp_dtype_``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split.  With
         an int, fits are identical on CPU and torch's global random state is
@@ -166,6 +168,9 @@ class ConvNetClassifier(NetClassifierMixin, _ConvParams, BaseNet):
         Class labels.
     n_features_in_ : int
         Number of features seen during fit.
+    amp_dtype_ : str
+        The autocast dtype used in training and prediction (``"float32"``:
+        none), from ``amp`` and the hardware.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
     net_ : skorch.NeuralNet
@@ -258,13 +263,15 @@ class ConvNetRegressor(NetRegressorMixin, _ConvParams, BaseNet):
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA when
         available, else CPU).  Checked at ``fit`` before any training.
-    amp : bool or {"float16", "bfloat16"}, default=False
+    amp : bool, "auto" or {"float16", "bfloat16"}, default=False
         Automatic mixed precision: forward passes (training and prediction)
-        run under ``torch.autocast`` in the given dtype while the weights and
-        the loss stay float32.  ``True`` picks float16 on CUDA (with gradient
-        scaling) and bfloat16 on CPU.  It pays off on GPUs with tensor cores;
-        on a CPU it is about as fast as float32 at best (with AVX-512 bf16,
-        see ``benchmarks/results/nets.md``) and slower without bf16 units.
+        run under ``torch.autocast`` while the weights and the loss stay
+        float32.  ``True`` and ``"auto"`` pick what the hardware runs
+        natively: float16 with gradient scaling on CUDA, bfloat16 on a CPU
+        with AVX-512 BF16 or AMX, and float32 on other CPUs (with a warning
+        naming the missing capability: there bfloat16 autocast trained up to
+        10x slower, see ``benchmarks/results/nets.md``).  ``"float16"`` or
+        ``"bfloat16"`` force that dtype.  The dtype used is ``amp_dtype_``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split.  With
         an int, fits are identical on CPU and torch's global random state is
@@ -276,6 +283,9 @@ class ConvNetRegressor(NetRegressorMixin, _ConvParams, BaseNet):
     ----------
     n_features_in_ : int
         Number of features seen during fit.
+    amp_dtype_ : str
+        The autocast dtype used in training and prediction (``"float32"``:
+        none), from ``amp`` and the hardware.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
     net_ : skorch.NeuralNet

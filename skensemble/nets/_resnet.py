@@ -111,8 +111,15 @@ class ResNetClassifier(NetClassifierMixin, _ResNetParams, BaseNet):
         Any further skorch argument; it wins over the settings above.
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"``.
-    amp : bool or {"float16", "bfloat16"}, default=False
-        Automatic mixed precision, as in :class:`MLPNetClassifier`.
+    amp : bool, "auto" or {"float16", "bfloat16"}, default=False
+        Automatic mixed precision: forward passes (training and prediction)
+        run under ``torch.autocast`` while the weights and the loss stay
+        float32.  ``True`` and ``"auto"`` pick what the hardware runs
+        natively: float16 with gradient scaling on CUDA, bfloat16 on a CPU
+        with AVX-512 BF16 or AMX, and float32 on other CPUs (with a warning
+        naming the missing capability: there bfloat16 autocast trained up to
+        10x slower, see ``benchmarks/results/nets.md``).  ``"float16"`` or
+        ``"bfloat16"`` force that dtype.  The dtype used is ``amp_dtype_``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split.
     verbose : int, default=0
@@ -124,6 +131,9 @@ class ResNetClassifier(NetClassifierMixin, _ResNetParams, BaseNet):
         Class labels.
     n_features_in_ : int
         Number of features seen during fit.
+    amp_dtype_ : str
+        The autocast dtype used in training and prediction (``"float32"``:
+        none), from ``amp`` and the hardware.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
     net_ : skorch.NeuralNet
@@ -207,8 +217,15 @@ class ResNetRegressor(NetRegressorMixin, _ResNetParams, BaseNet):
         Any further skorch argument; it wins over the settings above.
     device : str, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"``.
-    amp : bool or {"float16", "bfloat16"}, default=False
-        Automatic mixed precision, as in :class:`MLPNetClassifier`.
+    amp : bool, "auto" or {"float16", "bfloat16"}, default=False
+        Automatic mixed precision: forward passes (training and prediction)
+        run under ``torch.autocast`` while the weights and the loss stay
+        float32.  ``True`` and ``"auto"`` pick what the hardware runs
+        natively: float16 with gradient scaling on CUDA, bfloat16 on a CPU
+        with AVX-512 BF16 or AMX, and float32 on other CPUs (with a warning
+        naming the missing capability: there bfloat16 autocast trained up to
+        10x slower, see ``benchmarks/results/nets.md``).  ``"float16"`` or
+        ``"bfloat16"`` force that dtype.  The dtype used is ``amp_dtype_``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split.
     verbose : int, default=0
@@ -218,6 +235,9 @@ class ResNetRegressor(NetRegressorMixin, _ResNetParams, BaseNet):
     ----------
     n_features_in_ : int
         Number of features seen during fit.
+    amp_dtype_ : str
+        The autocast dtype used in training and prediction (``"float32"``:
+        none), from ``amp`` and the hardware.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
     net_ : skorch.NeuralNet

@@ -205,7 +205,9 @@ class _LeanHooksMixin:
         """Multiply-adds of a training batch (for the thread choice): counted on one row, or the weights."""
         macs = None
         if isinstance(X, (np.ndarray, torch.Tensor)) and len(X):
-            macs = multiply_adds_per_row(self.module_, torch.as_tensor(X[:1], device=self.device))
+            row = X[:1].to(self.device) if torch.is_tensor(X) else torch.as_tensor(
+                np.array(X[:1]), device=self.device)  # a copy: X may be a read-only memmap
+            macs = multiply_adds_per_row(self.module_, row)
         if macs is None:
             macs = sum(p.numel() for p in self.module_.parameters())
         return macs * self.batch_size

@@ -226,3 +226,21 @@ def test_float32_served_by_onnxruntime(dense, digits_split, tmp_path):
     np.testing.assert_allclose(served_reg.predict(X_test), reg.predict(X_test), rtol=1e-5, atol=1e-4)
     with pytest.raises(ValueError, match="dtype='float32' serves the float net through ONNX Runtime"):
         QuantizedClassifier(FrozenEstimator(dense), dtype="float32", backend="torch").fit(X_train, y_train)
+
+
+def test_dtype_auto_and_half_precision_warnings(dense, digits_split, monkeypatch):
+    """dtype='auto' picks int8 on a CPU; half precision without native support warns it will be slower."""
+    dense, _ = dense
+    X_train, X_test, y_train, y_test = digits_split
+    auto = QuantizedClassifier(FrozenEstimator(dense), dtype="auto").fit(X_train, y_train)
+    assert auto.dtype_ == "int8" and auto.compression_ratio_ > 3
+    assert auto.score(X_test, y_test) > dense.score(X_test, y_test) - 0.02
+    monkeypatch.setattr(_quantization, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(_quantization, "cpu_capability", lambda: "AVX2")
+    with pytest.warns(UserWarning, match=r"dtype='bfloat16' on a CPU without native bfloat16 \(torch kernels AVX2\)"):
+        QuantizedClassifier(FrozenEstimator(dense), dtype="bfloat16").fit(X_train, y_train)
+    monkeypatch.setattr(_quantization, "cpu_has_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert QuantizedClassifier(FrozenEstimator(dense), dtype="bfloat16").fit(X_train, y_train).dtype_ == \
+            "bfloat16"

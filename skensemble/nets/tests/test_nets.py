@@ -358,3 +358,43 @@ def test_amp_true_resolves_per_device_and_is_reproducible(small_data, tmp_path):
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(a)).predict_proba(X), a.predict_proba(X))
     with pytest.raises(ValueError, match="amp"):
         cheap(amp="int8").fit(X, y)
+
+
+# --- amp chosen by the hardware ---------------------------------------------------
+@pytest.mark.parametrize("amp", [True, "auto"])
+def test_amp_without_native_bf16_trains_in_float32_with_one_warning(small_data, monkeypatch, amp):
+    import warnings
+
+    from skensemble.nets import _base
+
+    monkeypatch.setattr(_base, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(_base, "cpu_capability", lambda: "AVX2")
+    X, y = small_data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net = MLPNetClassifier((8,), max_epochs=2, amp=amp, random_state=0).fit(X, y)
+    messages = [str(w.message) for w in caught if "native bfloat16" in str(w.message)]
+    assert len(messages) == 1 and "AVX2" in messages[0] and f"amp={amp!r}" in messages[0]
+    assert net.amp_dtype_ == "float32" and net.net_.amp_dtype is None
+    plain = MLPNetClassifier((8,), max_epochs=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(net.predict_proba(X), plain.predict_proba(X))  # exactly the float32 fit
+
+
+@pytest.mark.parametrize("amp", [True, "auto"])
+def test_amp_with_native_bf16_uses_bfloat16_autocast(small_data, monkeypatch, amp):
+    from skensemble.nets import _base
+
+    monkeypatch.setattr(_base, "cpu_has_bf16", lambda: True)
+    X, y = small_data
+    net = MLPNetClassifier((8,), max_epochs=2, amp=amp, random_state=0).fit(X, y)
+    assert net.amp_dtype_ == "bfloat16" and net.net_.amp_dtype == torch.bfloat16
+
+
+def test_explicit_amp_dtype_is_used_as_asked(small_data, monkeypatch):
+    from skensemble.nets import _base
+
+    monkeypatch.setattr(_base, "cpu_has_bf16", lambda: False)
+    X, y = small_data
+    net = MLPNetClassifier((8,), max_epochs=1, amp="bfloat16", random_state=0).fit(X, y)
+    assert net.amp_dtype_ == "bfloat16"
+    assert MLPNetClassifier((8,), max_epochs=1, random_state=0).fit(X, y).amp_dtype_ == "float32"
