@@ -10,13 +10,14 @@ import math
 
 import numpy as np
 import torch
-from skorch import NeuralNetClassifier, NeuralNetRegressor
+from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback, EpochScoring
-from skorch.dataset import ValidSplit, unpack_data
+from skorch.dataset import ValidSplit, get_len, unpack_data
 from skorch.utils import to_tensor
 
 from ..utils._threads import fit_threads
 from ..utils._torch import multiply_adds_per_row
+from ._closed_form import ClosedFormMLP
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -198,8 +199,39 @@ class _LeanHooksMixin:
 
     def fit_loop(self, X, y=None, **fit_params):
         """skorch's fit loop with the torch threads chosen for this net (``skensemble.utils._threads``)."""
-        with fit_threads(self._work_per_step(X)):
-            return super().fit_loop(X, y, **fit_params)
+        self._fit_state = _FitState(self)
+        try:
+            with fit_threads(self._work_per_step(X)):
+                return super().fit_loop(X, y, **fit_params)
+        finally:
+            self.__dict__.pop("_fit_state", None)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch: the same history rows and hook calls, without the per-batch lookups.
+
+        The batch row that skorch's ``on_batch_begin`` opens with
+        ``history.new_batch()`` is appended directly, and only the hooks that
+        do something are called (gathered once per fit in ``_FitState``).
+        """
+        state = self.__dict__.get("_fit_state")
+        if iterator is None or state is None:
+            return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        batches = self.history[-1]["batches"]
+        loss_key, size_key = prefix + "_loss", prefix + "_batch_size"
+        count = 0
+        for batch in iterator:
+            if state.opens_batch_rows:
+                batches.append({})
+            for hook in state.batch_begin:
+                hook(self, batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            row = self.history[-1]["batches"][-1] if state.batch_begin else batches[-1]
+            row[loss_key] = step["loss"].item()
+            row[size_key] = get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch)
+            for hook in state.batch_end:
+                hook(self, batch=batch, training=training, **step)
+            count += 1
+        self.history.record(prefix + "_batch_count", count)
 
     def _work_per_step(self, X):
         """Multiply-adds of a training batch (for the thread choice): counted on one row, or the weights."""
@@ -213,6 +245,12 @@ class _LeanHooksMixin:
         return macs * self.batch_size
 
     def _set_training(self, training=True):
+        state = self.__dict__.get("_fit_state")
+        if state is not None:  # during a fit: the modules gathered once
+            for module, parts in state.modules:
+                if any(m.training != training or custom for m, custom in parts):
+                    module.train(training)
+            return
         for name in self._modules + self._criteria:
             module = getattr(self, name + "_")
             if isinstance(module, torch.nn.Module) and any(
@@ -238,13 +276,65 @@ class _LeanHooksMixin:
                 or getattr(self, "_scales_loss", False)
                 or any(_overrides(type(cb), "on_grad_computed") for _, cb in self.callbacks_)):
             return super().train_step(batch, **fit_params)
-        self._zero_grad_optimizer()
-        step = self.train_step_single(batch, **fit_params)
+        for group in self.optimizer_.param_groups:  # what zero_grad(set_to_none=True) does
+            for param in group["params"]:
+                param.grad = None
+        step = self._closed_form_step(batch, fit_params) or self.train_step_single(batch, **fit_params)
         self._step_optimizer(None)
         return step
 
+    def _closed_form_step(self, batch, fit_params):
+        """``train_step_single`` with the gradients written out (``_closed_form``), or ``None``."""
+        state = self.__dict__.get("_fit_state")
+        if state is None or state.closed_form is None or fit_params:
+            return None
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        result = state.closed_form.step(to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device))
+        if result is None:
+            return None
+        loss, y_pred = result
+        return {"loss": loss, "y_pred": y_pred}
+
 
 _CLOSURE_FREE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop)
+
+
+class _FitState:
+    """What a fit's batches need, gathered once when the fit starts.
+
+    ``batch_begin``/``batch_end``: the bound hooks that do something (the
+    net's own when a subclass overrides skorch's, then the callbacks that
+    override the hook, in skorch's order); ``opens_batch_rows``: whether the
+    net's ``on_batch_begin`` is skorch's, which only opens the history row;
+    ``modules``: each module and criterion with its submodules (and whether
+    their class has its own ``train()``); ``closed_form``: the
+    :class:`ClosedFormMLP` step when the net is a plain MLP it covers.
+    """
+
+    def __init__(self, net):
+        own_begin = _net_overrides(type(net), "on_batch_begin")
+        self.opens_batch_rows = not own_begin
+        self.batch_begin = self._hooks(net, "on_batch_begin", own_begin)
+        self.batch_end = self._hooks(net, "on_batch_end", _net_overrides(type(net), "on_batch_end"))
+        self.modules = [
+            (module, [(m, _custom_train(type(m))) for m in module.modules()])
+            for module in (getattr(net, name + "_") for name in net._modules + net._criteria)
+            if isinstance(module, torch.nn.Module)
+        ]
+        self.closed_form = None
+        if type(net) in _CLOSED_FORM_NETS and not any(
+                _overrides(type(cb), "on_grad_computed") for _, cb in net.callbacks_):
+            self.closed_form = ClosedFormMLP.plan(net)
+
+    @staticmethod
+    def _hooks(net, hook, own):
+        hooks = [getattr(net, hook)] if own else []
+        return hooks + [getattr(cb, hook) for _, cb in net.callbacks_ if _overrides(type(cb), hook)]
+
+
+def _net_overrides(cls, hook):
+    return getattr(cls, hook) is not getattr(NeuralNet, hook)
 
 
 def _weighted_accuracy(net, X, y):
@@ -277,3 +367,7 @@ class SkorchRegressor(_LeanHooksMixin, _AmpMixin, _L1Mixin, _SampleWeightMixin, 
     @staticmethod
     def _target(y):
         return y
+
+
+# the nets whose training step is exactly skorch's (no user override): the closed form may replace it
+_CLOSED_FORM_NETS = (SkorchClassifier, SkorchRegressor)
