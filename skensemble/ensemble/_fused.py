@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..nets import MLPNetClassifier, MLPNetRegressor
+from ..nets._closed_form import activation_functions
 from ..nets._loader import batch_bounds
 from ..nets._skorch import NonFiniteLossError
 from ..utils._random import torch_seed
@@ -121,11 +122,50 @@ class StackedMLP(nn.Module):
             elif kind == "act":
                 X = what(X)
             elif what > 0 and self.training:
-                # each member's mask from its own generator, drawn as F.dropout draws it
-                noise = torch.stack([torch.empty(X.shape[1:], device=X.device).bernoulli_(1 - what, generator=g)
-                                     for g in generators])
-                X = X * noise.div_(1 - what)
+                X = X * _dropout_noise(X, what, generators)
         return X
+
+    @property
+    def has_closed_form(self):
+        """Whether every activation has a written gradient (``skensemble.nets._closed_form``)."""
+        return all(activation_functions(what) is not None for kind, what in self.plan if kind == "act")
+
+    def closed_form_step(self, X, y, generators, classifier, l1):
+        """Forward pass, each member's mean loss ``(K,)`` and the gradients of their sum, without autograd.
+
+        The same arithmetic as the nets' closed-form step, batched over the
+        members, and the same dropout draws as :meth:`forward`.
+        """
+        with torch.no_grad():
+            blocks = []  # per linear layer: [input, activation, functions, pre-activation, output, noise]
+            for kind, what in self.plan:
+                if kind == "linear":
+                    blocks.append([X, None, None, None, None, None])
+                    X = torch.baddbmm(self.biases[what], X, self.weights[what])
+                elif kind == "act":
+                    functions = activation_functions(what)
+                    blocks[-1][1:4] = [what, functions, X]
+                    X = functions[0](X, what)
+                    blocks[-1][4] = X
+                elif what > 0 and self.training:
+                    noise = _dropout_noise(X, what, generators)
+                    blocks[-1][5] = noise
+                    X = X * noise
+            losses, grad = _losses_and_grad(X, y, classifier)
+            for i in range(len(blocks) - 1, -1, -1):
+                inputs, activation, functions, pre, out, noise = blocks[i]
+                if noise is not None:
+                    grad = grad * noise
+                if functions is not None:
+                    grad = functions[1](grad, out, pre, activation)
+                self.weights[i].grad = torch.bmm(inputs.transpose(1, 2), grad)
+                self.biases[i].grad = grad.sum(1, keepdim=True)
+                if i:
+                    grad = torch.bmm(grad, self.weights[i].transpose(1, 2))
+            if l1:
+                for W in self.weights:
+                    W.grad.add_(torch.sign(W).mul_(l1))
+        return losses
 
     def write_back(self, modules):
         """Copy the trained weights into the members' modules."""
@@ -135,6 +175,27 @@ class StackedMLP(nn.Module):
                 for W, b, layer in zip(self.weights, self.biases, layers):
                     layer.weight.copy_(W[k].t())
                     layer.bias.copy_(b[k, 0])
+
+
+def _dropout_noise(X, p, generators):
+    """Each member's dropout mask from its own generator, drawn as ``F.dropout`` draws it, scaled by 1/(1-p)."""
+    return torch.stack([torch.empty(X.shape[1:], device=X.device).bernoulli_(1 - p, generator=g)
+                        for g in generators]).div_(1 - p)
+
+
+def _losses_and_grad(out, y, classifier):
+    """Each member's mean loss (K,) and the gradient of their sum with respect to ``out``."""
+    K, B, C = out.shape
+    if classifier:
+        y = y.long().unsqueeze(2)
+        z = out - out.amax(2, keepdim=True)
+        e = z.exp()
+        total = e.sum(2, keepdim=True)
+        losses = total.log().sub_(z.gather(2, y)).mean((1, 2))
+        grad = e.div_(total).scatter_add_(2, y, torch.full(y.shape, -1.0, dtype=out.dtype, device=out.device))
+        return losses, grad.div_(B)
+    diff = out - y
+    return (diff * diff).mean(dim=(1, 2)), diff.mul_(2.0 / (B * C))
 
 
 def _member_loss(out, y, classifier):
@@ -184,6 +245,7 @@ def _train(members):
                           iterator.get("merge_single_row", False) and n > net.batch_size
                           and n % net.batch_size == 1)
     l1 = first.estimator.l1
+    closed_form = stacked.has_closed_form
     histories = [[] for _ in members]
     stacked.train()
     for epoch in range(net.max_epochs):
@@ -193,13 +255,16 @@ def _train(members):
         for lo, hi in bounds:
             idx = orders[:, lo:hi]
             optimizer.zero_grad()
-            out = stacked(Xt[idx], [m.device_generator for m in members])
-            per_member = _member_loss(out, torch.gather(Ys, 1, idx) if classifier else Ys[
-                torch.arange(K, device=device)[:, None], idx], classifier)
-            loss = per_member.sum()
-            if l1:
-                loss = loss + l1 * sum(W.abs().sum() for W in stacked.weights)
-            loss.backward()
+            targets = torch.gather(Ys, 1, idx) if classifier else Ys[torch.arange(K, device=device)[:, None], idx]
+            generators = [m.device_generator for m in members]
+            if closed_form:
+                per_member = stacked.closed_form_step(Xt[idx], targets, generators, classifier, l1)
+            else:
+                per_member = _member_loss(stacked(Xt[idx], generators), targets, classifier)
+                loss = per_member.sum()
+                if l1:
+                    loss = loss + l1 * sum(W.abs().sum() for W in stacked.weights)
+                loss.backward()
             optimizer.step()
             values = per_member.detach().cpu().tolist()
             if not all(math.isfinite(v) for v in values):

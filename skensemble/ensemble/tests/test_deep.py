@@ -2,13 +2,14 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GridSearchCV
 
 import skensemble
 from skensemble.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor
-from skensemble.ensemble._fused import fused_fit, fusion_groups
+from skensemble.ensemble._fused import StackedMLP, _Member, _member_loss, fused_fit, fusion_groups
 from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
 from skensemble.utils._random import torch_seed
 
@@ -39,15 +40,33 @@ def test_fused_members_are_the_separately_trained_ones(fused_and_separate, digit
                                np.mean([m.predict_proba(X_test) for m in fused.estimators_], axis=0))
 
 
-def test_fused_with_dropout_weight_decay_l1_and_sgd(digits_split):
+def test_fused_with_dropout_weight_decay_l1_sgd_and_activations(digits_split):
     X_train, X_test, y_train, _ = digits_split
-    for params in ({"dropout": 0.3}, {"weight_decay": 1e-3, "l1": 1e-5}, {"optimizer": "sgd", "lr": 0.05}):
+    for params in ({"dropout": 0.3}, {"weight_decay": 1e-3, "l1": 1e-5}, {"optimizer": "sgd", "lr": 0.05},
+                   {"activation": "gelu", "dropout": 0.1}, {"activation": "tanh"}):
         net = clone(NET).set_params(max_epochs=3, **params)
         fused = fused_fit([clone(net).set_params(random_state=s) for s in (1, 2)], X_train, y_train)
         for seed, member in zip((1, 2), fused):
             alone = clone(net).set_params(random_state=seed).fit(X_train, y_train)
             np.testing.assert_allclose(member.predict_proba(X_test), alone.predict_proba(X_test), atol=1e-5,
                                        err_msg=str(params))
+
+
+def test_fused_closed_form_step_equals_autograd(digits_split):
+    """The stacked module's written-out gradients are autograd's (with dropout: the same masks)."""
+    X_train, _, y_train, _ = digits_split
+    members = [_Member(clone(NET).set_params(random_state=s, dropout=0.2), X_train, y_train) for s in (1, 2)]
+    stacked = StackedMLP([m.net.module_ for m in members]).train()
+    X = torch.as_tensor(members[0].X[:50]).expand(2, 50, -1)
+    y = torch.stack([torch.as_tensor(m.y[:50]) for m in members])
+    generators = lambda: [torch.Generator().manual_seed(s) for s in (3, 4)]  # noqa: E731
+    losses = _member_loss(stacked(X, generators()), y, True)
+    (losses.sum() + 1e-3 * sum(W.abs().sum() for W in stacked.weights)).backward()
+    expected = [p.grad.clone() for p in stacked.parameters()]
+    closed = stacked.closed_form_step(X, y, generators(), True, 1e-3)
+    np.testing.assert_allclose(closed, losses.detach(), rtol=1e-6)
+    for got, want in zip((p.grad for p in stacked.parameters()), expected):
+        np.testing.assert_allclose(got, want, atol=1e-6)
 
 
 def test_fused_members_keep_training_like_separate_ones(fused_and_separate, digits_split):

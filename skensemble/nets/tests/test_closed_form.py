@@ -55,7 +55,7 @@ def _steps(n_rows, batch_size, epochs):
 def test_classifier_trains_as_with_autograd(clf_data, activation, weighted):
     X, y, w = clf_data
     fit_params = {"sample_weight": w} if weighted else {}
-    make = lambda: MLPNetClassifier((16, 8), activation=activation, l1=1e-4, max_epochs=4,  # noqa: E731
+    make = lambda: MLPNetClassifier((16, 8), activation=activation, l1=1e-4, max_epochs=4,
                                     batch_size=64, random_state=0)
     closed, n_steps = _fit(make(), X, y, True, **fit_params)
     auto, _ = _fit(make(), X, y, False, **fit_params)
@@ -70,7 +70,7 @@ def test_regressor_trains_as_with_autograd(reg_data, multi_output, weighted):
     X, Y, w = reg_data
     y = Y if multi_output else Y[:, 0]
     fit_params = {"sample_weight": w} if weighted else {}
-    make = lambda: MLPNetRegressor((16,), activation="tanh", max_epochs=4, batch_size=50,  # noqa: E731
+    make = lambda: MLPNetRegressor((16,), activation="tanh", max_epochs=4, batch_size=50,
                                    random_state=0)
     closed, n_steps = _fit(make(), X, y, True, **fit_params)
     auto, _ = _fit(make(), X, y, False, **fit_params)
@@ -89,7 +89,7 @@ def test_gradients_equal_autograd_on_one_batch():
     plan = ClosedFormMLP.plan(mock.Mock(module_=module, amp_dtype=None, criterion_=torch.nn.CrossEntropyLoss(),
                                         sample_weighted=False, l1=0.0, _criteria=["criterion"],
                                         _modules=["module"]))
-    closed_loss, out = plan.step(X, y)
+    closed_loss, _ = plan.step(X, y)
     assert closed_loss.item() == pytest.approx(loss.item(), rel=1e-6)
     for got, want in zip((p.grad for p in module.parameters()), expected):
         np.testing.assert_allclose(got, want, atol=1e-6)
@@ -142,6 +142,14 @@ def test_autograd_is_kept_for_hooks_frozen_layers_and_other_modules(clf_data):
     _, n_steps = _fit(NetClassifier(Linear, max_epochs=1, random_state=0), X, y, True)
     assert n_steps == 0
 
+    seen = []
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda *args: seen.append(1))
+    try:
+        _, n_steps = _fit(MLPNetClassifier((8,), max_epochs=1, random_state=0), X, y, True)
+    finally:
+        handle.remove()
+    assert n_steps == 0 and seen
+
 
 def _partial_fit(est, X, y):
     calls = []
@@ -153,7 +161,7 @@ def _partial_fit(est, X, y):
 
 def test_partial_fit_continues_with_the_closed_form(clf_data):
     X, y, _ = clf_data
-    make = lambda: MLPNetClassifier((8,), max_epochs=2, batch_size=60, random_state=0)  # noqa: E731
+    make = lambda: MLPNetClassifier((8,), max_epochs=2, batch_size=60, random_state=0)
     closed, _ = _fit(make(), X, y, True)
     auto, _ = _fit(make(), X, y, False)
     assert _partial_fit(closed, X, y) == _steps(len(X), 60, 1)
