@@ -200,21 +200,21 @@ def test_out_of_memory_on_predict_is_retried(data, monkeypatch):
     X, y = data
     est = MLPNetClassifier((8,), max_epochs=2, random_state=0).fit(X, y)
     expected = est.predict_proba(X)
-    real_forward = est.net_.forward
+    real_infer = est.net_.infer
+    original = est.net_.get_params_for("iterator_valid")["batch_size"]
     seen = []
 
-    def fake_forward(X_, *a, **kw):
-        bs = est.net_.get_params_for("iterator_valid")["batch_size"]
-        seen.append(bs)
-        if bs > 16:
+    def fake_infer(X_, *a, **kw):
+        seen.append(len(X_))
+        if len(X_) > 16:
             raise torch.OutOfMemoryError("CUDA out of memory (fake)")
-        return real_forward(X_, *a, **kw)
+        return real_infer(X_, *a, **kw)
 
-    monkeypatch.setattr(est.net_, "forward", fake_forward)
+    monkeypatch.setattr(est.net_, "infer", fake_infer)
     np.testing.assert_allclose(est.predict_proba(X), expected)
     assert seen[0] > 16 and seen[-1] <= 16
-    assert est.net_.get_params_for("iterator_valid")["batch_size"] == seen[0]  # restored
-    monkeypatch.setattr(est.net_, "forward", lambda *a, **k: (_ for _ in ()).throw(
+    assert est.net_.get_params_for("iterator_valid")["batch_size"] == original  # restored
+    monkeypatch.setattr(est.net_, "infer", lambda *a, **k: (_ for _ in ()).throw(
         torch.OutOfMemoryError("fake")))
     with pytest.raises(MemoryError, match="even with batches of 1"):
         est.predict(X)

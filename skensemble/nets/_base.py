@@ -342,17 +342,35 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         restored afterwards: predicting changes nothing on the estimator.
         """
         net = self.net_
-        original = net.get_params_for("iterator_valid").get("batch_size", net.batch_size)
+        original = getattr(net, "iterator_valid__batch_size", net.batch_size)
         with eval_mode(net.module_):
             try:
                 return self._forward_halving(net, X, original)
             finally:
                 net.iterator_valid__batch_size = original
 
+    @staticmethod
+    def _forward_batches(net, X, batch_size):
+        """skorch's ``net.forward(X)`` for an array, without its dataset and loader machinery.
+
+        The same calls per batch (``net.infer`` without gradients, outputs
+        moved to the CPU as they come); on one row this is 0.1 ms of a
+        0.3 ms prediction.  Anything but an array goes through skorch.
+        """
+        if not isinstance(X, np.ndarray):
+            return net.forward(X)
+        Xt = torch.as_tensor(X if X.flags.writeable else X.copy(), device=net.device)
+        with torch.no_grad():
+            outs = [net.infer(chunk) for chunk in Xt.split(batch_size)]
+        if not all(torch.is_tensor(out) for out in outs):
+            return outs[0]  # not a single tensor: _forward explains
+        outs = [out.to("cpu") for out in outs]
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
+
     def _forward_halving(self, net, X, batch_size):
         while True:
             try:
-                return net.forward(X)
+                return self._forward_batches(net, X, batch_size)
             except torch.OutOfMemoryError as exc:
                 if batch_size <= 1:
                     raise MemoryError(

@@ -15,13 +15,16 @@ def eval_mode(module):
     flag; this restores each one (a user may freeze batch norms in eval mode
     inside a training module).
     """
-    flags = [(m, m.training) for m in module.modules()]
+    training = [m for m in module.modules() if m.training]
+    if not training:  # already in eval mode: nothing to set or restore
+        yield module
+        return
     module.eval()
     try:
         yield module
     finally:
-        for m, flag in flags:
-            m.training = flag
+        for m in training:
+            m.training = True
 
 
 def set_submodule(root, name, new):

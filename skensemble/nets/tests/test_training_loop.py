@@ -8,6 +8,7 @@ from torch import nn
 
 from skensemble.nets import MLPNetClassifier, NetClassifier
 from skensemble.utils._random import torch_seed
+from skensemble.utils._torch import eval_mode
 
 
 class CountingCallback(Callback):
@@ -111,3 +112,19 @@ def test_torch_seed_matches_manual_seed_and_restores_the_state():
     expected = torch.rand(5)
     torch.set_rng_state(before)
     assert torch.equal(ours, expected)
+
+
+def test_prediction_batches_equal_skorchs_forward(data):
+    """The array path of prediction gives skorch's ``net.forward`` outputs, over several batches too."""
+    X, _ = data
+    est = _fit(data, dropout=0.3)
+    net = est.net_
+    logits = est.logits(X)
+    assert all(m.training for m in net.module_.modules())  # prediction left the training flags as they were
+    readonly = X.copy()
+    readonly.flags.writeable = False
+    with eval_mode(net.module_):
+        batched = est._forward_batches(net, readonly, 7).numpy()  # 200 rows in 29 batches
+    expected = net.forward(X).numpy()  # skorch's path (it leaves the module in eval mode)
+    np.testing.assert_allclose(logits, expected, rtol=1e-6)
+    np.testing.assert_allclose(batched, expected, rtol=1e-6)
