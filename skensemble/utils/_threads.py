@@ -22,6 +22,7 @@ torch's setting) or ``"auto"`` (the default).
 import glob
 import os
 import threading
+import time
 from contextlib import contextmanager
 
 import torch
@@ -66,9 +67,24 @@ def _runnable_own():
 
 
 def busy_cores():
-    """Runnable threads of other processes right now (the least of three readings), 0 where unknown."""
+    """Runnable threads of other processes (the least of three readings 1 ms apart), 0 where unknown.
+
+    This process's own threads are read before and after the machine-wide
+    count and the larger number is taken: torch's OpenMP workers spin for a
+    while after a fit and then sleep, and one counted in the total but
+    asleep by the time the own threads are read made an idle machine look
+    busy (one fit in 16 took one thread in ``bench_ensembles.py``).
+    Readings 1 ms apart skip other processes' transients.
+    """
     try:
-        return max(0, min(_runnable_total() - _runnable_own() for _ in range(3)))
+        readings = []
+        for i in range(3):
+            if i:
+                time.sleep(0.001)
+            own = _runnable_own()
+            total = _runnable_total()
+            readings.append(total - max(own, _runnable_own()))
+        return max(0, min(readings))
     except (OSError, ValueError, IndexError):
         return 0
 

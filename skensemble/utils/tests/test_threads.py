@@ -96,7 +96,29 @@ def test_machine_readings_are_sane():
     assert _threads.busy_cores() >= 0
 
 
-def test_work_counts_a_convolution_at_every_position():
+def test_own_threads_falling_asleep_do_not_count_as_busy(monkeypatch):
+    """An OpenMP worker counted in the machine-wide total, asleep when the own threads are read again."""
+    last = []  # the worker is runnable when the total is read and asleep right after
+
+    def total():
+        last.append("total")
+        return 2
+
+    def own():
+        asleep = bool(last) and last[-1] == "total"
+        last.append("own")
+        return 1 if asleep else 2
+
+    monkeypatch.setattr(_threads, "_runnable_own", own)
+    monkeypatch.setattr(_threads, "_runnable_total", total)
+    assert _threads.busy_cores() == 0
+    monkeypatch.setattr(_threads, "_runnable_own", lambda: 1)
+    totals = iter([3, 1, 3])  # other processes runnable in two readings of three: a transient
+    monkeypatch.setattr(_threads, "_runnable_total", lambda: next(totals))
+    assert _threads.busy_cores() == 0
+    monkeypatch.setattr(_threads, "_runnable_total", lambda: 3)  # two other threads in every reading
+    assert _threads.busy_cores() == 2
+
     from torch import nn
 
     from skensemble.utils._torch import multiply_adds_per_row
