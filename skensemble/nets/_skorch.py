@@ -206,6 +206,12 @@ class _LeanHooksMixin:
         finally:
             self.__dict__.pop("_fit_state", None)
 
+    def __getstate__(self):
+        # a net pickled during its fit (skorch's Checkpoint(f_pickle=...)) leaves the fit's state behind
+        state = super().__getstate__()
+        state.pop("_fit_state", None)
+        return state
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch: the same history rows and hook calls, without the per-batch lookups.
 

@@ -1,5 +1,6 @@
 """The closed-form MLP step trains exactly as autograd does, and steps aside where it does not apply."""
 
+import pickle
 from unittest import mock
 
 import numpy as np
@@ -168,3 +169,23 @@ def test_partial_fit_continues_with_the_closed_form(clf_data):
     with mock.patch.object(ClosedFormMLP, "plan", classmethod(lambda cls, net: None)):
         auto.partial_fit(X, y)
     np.testing.assert_allclose(closed.predict_proba(X), auto.predict_proba(X), atol=1e-5)
+
+
+class PickleEachEpoch(Callback):
+    def initialize(self):
+        self.sizes = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.sizes.append(len(pickle.dumps(net)))  # as skorch's Checkpoint(f_pickle=...) does
+
+
+def test_a_net_pickled_during_its_fit_leaves_the_fit_state_behind(clf_data):
+    X, y, _ = clf_data
+    est, n_steps = _fit(MLPNetClassifier((8,), max_epochs=2, batch_size=60, random_state=0,
+                                         callbacks=[("pickle", PickleEachEpoch())]), X, y, True)
+    assert n_steps == _steps(len(X), 60, 2)
+    assert len(dict(est.net_.callbacks_)["pickle"].sizes) == 2
+    restored = pickle.loads(pickle.dumps(est))
+    assert "_fit_state" not in vars(restored.net_)
+    np.testing.assert_allclose(restored.predict_proba(X), est.predict_proba(X))
