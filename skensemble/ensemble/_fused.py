@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..nets import MLPNetClassifier, MLPNetRegressor
-from ..nets._closed_form import activation_functions
+from ..nets._closed_form import activation_functions, per_sample_loss_and_grad
 from ..nets._loader import batch_bounds
 from ..nets._skorch import NonFiniteLossError
 from ..utils._random import torch_seed
@@ -184,18 +184,9 @@ def _dropout_noise(X, p, generators):
 
 
 def _losses_and_grad(out, y, classifier):
-    """Each member's mean loss (K,) and the gradient of their sum with respect to ``out``."""
-    K, B, C = out.shape
-    if classifier:
-        y = y.long().unsqueeze(2)
-        z = out - out.amax(2, keepdim=True)
-        e = z.exp()
-        total = e.sum(2, keepdim=True)
-        losses = total.log().sub_(z.gather(2, y)).mean((1, 2))
-        grad = e.div_(total).scatter_add_(2, y, torch.full(y.shape, -1.0, dtype=out.dtype, device=out.device))
-        return losses, grad.div_(B)
-    diff = out - y
-    return (diff * diff).mean(dim=(1, 2)), diff.mul_(2.0 / (B * C))
+    """Each member's mean loss (K,) and the gradient of their sum with respect to ``out`` (K, B, C)."""
+    per_sample, grad = per_sample_loss_and_grad(out, y, "cross_entropy" if classifier else "squared_error")
+    return per_sample.mean(1), grad.div_(out.shape[1])
 
 
 def _member_loss(out, y, classifier):

@@ -29,7 +29,7 @@ from ..utils._capabilities import cpu_capability, cpu_has_bf16
 from ..utils._device import resolve_device
 from ..utils._random import draw_seed, torch_seed
 from ..utils._torch import eval_mode
-from ._loader import TensorLoader
+from ._loader import TensorLoader, writable
 from ._skorch import LabelValidSplit, StopOnNonFiniteLoss, pack_sample_weight
 from ._modules import ACTIVATIONS
 
@@ -359,7 +359,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         """
         if not isinstance(X, np.ndarray):
             return net.forward(X)
-        Xt = torch.as_tensor(X if X.flags.writeable else X.copy(), device=net.device)
+        Xt = torch.as_tensor(writable(X), device=net.device)
         with torch.no_grad():
             outs = [net.infer(chunk) for chunk in Xt.split(batch_size)]
         if not all(torch.is_tensor(out) for out in outs):

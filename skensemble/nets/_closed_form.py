@@ -171,22 +171,32 @@ class ClosedFormMLP:
                 y = y[:, 0]
             if y.dim() != 1 or len(y) != n:
                 return None
-            y = y.long()[:, None]
-            z = out - out.amax(1, keepdim=True)
-            e = z.exp()
-            total = e.sum(1, keepdim=True)
-            per_sample = total.log().sub_(z.gather(1, y)).squeeze(1)
-            grad = e.div_(total).scatter_add_(1, y, torch.full(y.shape, -1.0, dtype=out.dtype,
-                                                                device=out.device))
-        else:
-            if y.shape != out.shape or not y.is_floating_point():
-                return None
-            diff = out - y
-            per_sample = (diff * diff).mean(1)
-            grad = diff.mul_(2.0 / out.shape[1])
+        elif y.shape != out.shape or not y.is_floating_point():
+            return None
+        per_sample, grad = per_sample_loss_and_grad(out, y, self.loss)
         if weight is None:
             return per_sample.mean(), grad.div_(n)
         return (per_sample * weight).mean(), grad.mul_((weight / n)[:, None])
+
+
+def per_sample_loss_and_grad(out, y, loss):
+    """Each sample's loss along the last axis of ``out``, and its gradient with respect to ``out``.
+
+    ``loss`` is ``"cross_entropy"`` (``out`` logits, ``y`` class indices of
+    ``out``'s shape without its last axis) or ``"squared_error"`` (``y`` of
+    ``out``'s shape, the mean over the outputs).  Leading axes are samples,
+    or members and samples for the fused ensembles' stacked outputs.
+    """
+    if loss == "cross_entropy":
+        y = y.long().unsqueeze(-1)
+        z = out - out.amax(-1, keepdim=True)
+        e = z.exp()
+        total = e.sum(-1, keepdim=True)
+        per_sample = total.log().sub_(z.gather(-1, y)).squeeze(-1)
+        grad = e.div_(total).scatter_add_(-1, y, torch.full(y.shape, -1.0, dtype=out.dtype, device=out.device))
+        return per_sample, grad
+    diff = out - y
+    return (diff * diff).mean(-1), diff.mul_(2.0 / out.shape[-1])
 
 
 def _accumulate(param, grad):

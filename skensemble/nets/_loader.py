@@ -15,7 +15,7 @@ from skorch.dataset import Dataset
 from torch.utils.data import DataLoader, Subset
 
 
-def _writable(a):
+def writable(a):
     """A writable array: joblib hands workers read-only memmaps, which torch warns about."""
     if isinstance(a, np.ndarray) and not a.flags.writeable:
         return a.copy()
@@ -36,8 +36,8 @@ def _dense_tensors(dataset):
         return None
     if y is not None and not isinstance(y, (np.ndarray, torch.Tensor)):
         return None
-    X = torch.as_tensor(_writable(X))
-    y = None if y is None else torch.as_tensor(_writable(y))
+    X = torch.as_tensor(writable(X))
+    y = None if y is None else torch.as_tensor(writable(y))
     if indices is not None:
         idx = torch.as_tensor(indices, dtype=torch.long)
         X = X[idx]

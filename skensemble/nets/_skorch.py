@@ -231,7 +231,7 @@ class _LeanHooksMixin:
             for hook in state.batch_begin:
                 hook(self, batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            row = self.history[-1]["batches"][-1] if state.batch_begin else batches[-1]
+            row = batches[-1]  # the row opened above or by the net's own on_batch_begin
             row[loss_key] = step["loss"].item()
             row[size_key] = get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch)
             for hook in state.batch_end:
@@ -276,11 +276,10 @@ class _LeanHooksMixin:
         are computed first and the optimizer stepped after, which is what
         skorch's closure does for them; any other optimizer (LBFGS), several
         optimizers, a callback on ``on_grad_computed`` or loss scaling take
-        skorch's own path.
+        skorch's own path (decided once per fit, in ``_FitState``).
         """
-        if (type(self.optimizer_) not in _CLOSURE_FREE or self._optimizers != ["optimizer"]
-                or getattr(self, "_scales_loss", False)
-                or any(_overrides(type(cb), "on_grad_computed") for _, cb in self.callbacks_)):
+        state = self.__dict__.get("_fit_state")
+        if not (state.closure_free if state is not None else _closure_free(self)):
             return super().train_step(batch, **fit_params)
         for group in self.optimizer_.param_groups:  # what zero_grad(set_to_none=True) does
             for param in group["params"]:
@@ -306,6 +305,13 @@ class _LeanHooksMixin:
 _CLOSURE_FREE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop)
 
 
+def _closure_free(net):
+    """Whether ``net``'s step may compute the gradients, then step its one optimizer without a closure."""
+    return (type(net.optimizer_) in _CLOSURE_FREE and net._optimizers == ["optimizer"]
+            and not getattr(net, "_scales_loss", False)
+            and not any(_overrides(type(cb), "on_grad_computed") for _, cb in net.callbacks_))
+
+
 class _FitState:
     """What a fit's batches need, gathered once when the fit starts.
 
@@ -314,8 +320,10 @@ class _FitState:
     override the hook, in skorch's order); ``opens_batch_rows``: whether the
     net's ``on_batch_begin`` is skorch's, which only opens the history row;
     ``modules``: each module and criterion with its submodules (and whether
-    their class has its own ``train()``); ``closed_form``: the
-    :class:`ClosedFormMLP` step when the net is a plain MLP it covers.
+    their class has its own ``train()``); ``closure_free``: whether the
+    lean step applies (:func:`_closure_free`); ``closed_form``: the
+    :class:`ClosedFormMLP` step when it does and the net is a plain MLP it
+    covers.
     """
 
     def __init__(self, net):
@@ -328,10 +336,9 @@ class _FitState:
             for module in (getattr(net, name + "_") for name in net._modules + net._criteria)
             if isinstance(module, torch.nn.Module)
         ]
-        self.closed_form = None
-        if type(net) in _CLOSED_FORM_NETS and not any(
-                _overrides(type(cb), "on_grad_computed") for _, cb in net.callbacks_):
-            self.closed_form = ClosedFormMLP.plan(net)
+        self.closure_free = _closure_free(net)
+        self.closed_form = (ClosedFormMLP.plan(net)
+                            if self.closure_free and type(net) in _CLOSED_FORM_NETS else None)
 
     @staticmethod
     def _hooks(net, hook, own):
