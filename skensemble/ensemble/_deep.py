@@ -76,8 +76,8 @@ class DeepEnsembleClassifier(ClassifierMixin, _BaseDeepEnsemble):
     MLP nets that can be batched (:class:`~skensemble.nets.MLPNetClassifier`
     without early stopping, batch norm, mixed precision, callbacks or
     ``net_params``), they are trained together as one stacked module
-    (``fused``): the members are those of separate fits up to float
-    rounding, several times faster for small nets.  Any other estimator is
+    (``fused``): on the CPU the members are those of separate fits bit for
+    bit, about twice as fast for small nets.  Any other estimator is
     fitted member by member, in parallel with ``n_jobs``.
 
     Parameters

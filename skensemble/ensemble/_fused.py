@@ -1,21 +1,26 @@
 """Fused training: K MLP nets of one architecture trained as one batched module.
 
 K small fits are overhead-bound: each step runs a handful of tiny kernels.
-Stacking the members' weights (``(K, n_in, n_out)`` per layer) turns every
-step of the K fits into one step of batched matrix products, so the kernels
-are K times larger and the per-step cost is paid once.
+Stacking the members' weights (``(K, n_out, n_in)`` per layer: member k's
+slice is its ``nn.Linear`` weight) turns every step of the K fits into one
+step of batched matrix products, so the kernels are K times larger and the
+per-step cost is paid once.
 
-The result is the result of K separate fits, up to float rounding, on the
-CPU: each member starts from the weights its own fit would draw (its seed),
-sees its own shuffled batches (drawn from a generator in the state its own
-fit's global generator would have) and its own dropout masks (drawn the
-same way), and the loss of the stack is the sum of the members' mean
-losses, so that each member's gradients are those of its own fit; Adam,
-AdamW, SGD and RMSprop act element by element, so one optimizer over the
-stacked weights steps each member as its own would.  On CUDA the dropout
-masks come from per-member CUDA generators (statistically the same, not
-bit-identical).  The fitted members are ordinary fitted nets: their
-weights, optimizer state and epoch history are written back to each.
+On the CPU the members are those of K separate fits bit for bit: each
+member starts from the weights its own fit would draw (its seed), sees its
+own shuffled batches (drawn from a generator in the state its own fit's
+global generator would have) and its own dropout masks (drawn the same
+way); the loss of the stack is the sum of the members' mean losses, so that
+each member's gradients are those of its own fit, computed with the same
+arithmetic (batched products only where they equal the member's own,
+``_batched``); and the optimizer (Adam, AdamW, SGD or RMSprop, which act
+element by element) steps aliases of each member's slices, tensors of the
+member's own shapes.  On CUDA the dropout masks come from per-member CUDA
+generators and the products are always batched (the same statistically,
+not bit for bit).  Nets whose activations have no written gradient train
+through autograd, equal to separate fits up to float rounding.  The
+fitted members are ordinary fitted nets: their weights, optimizer state and
+epoch history are written back to each.
 """
 
 import math
@@ -27,11 +32,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..nets import MLPNetClassifier, MLPNetRegressor
-from ..nets._closed_form import activation_functions, per_sample_loss_and_grad
+from ..nets._closed_form import activation_functions, dropout_mask, per_sample_loss_and_grad
 from ..nets._loader import batch_bounds
 from ..nets._skorch import NonFiniteLossError
 from ..utils._random import torch_seed
 from ..utils._threads import fit_threads
+from . import _batched as batched
 
 FUSABLE = (MLPNetClassifier, MLPNetRegressor)
 # parameters that may differ between fused members (each member keeps its own)
@@ -107,7 +113,7 @@ class StackedMLP(nn.Module):
         for position, layer in enumerate(modules[0].layers):
             if isinstance(layer, nn.Linear):
                 same = [m.layers[position] for m in modules]
-                self.weights.append(nn.Parameter(torch.stack([s.weight.detach().t() for s in same])))
+                self.weights.append(nn.Parameter(torch.stack([s.weight.detach() for s in same])))
                 self.biases.append(nn.Parameter(torch.stack([s.bias.detach() for s in same]).unsqueeze(1)))
                 self.plan.append(("linear", len(self.weights) - 1))
             elif isinstance(layer, nn.Dropout):
@@ -118,7 +124,7 @@ class StackedMLP(nn.Module):
     def forward(self, X, generators):
         for kind, what in self.plan:
             if kind == "linear":
-                X = torch.baddbmm(self.biases[what], X, self.weights[what])
+                X = torch.baddbmm(self.biases[what], X, self.weights[what].transpose(1, 2))
             elif kind == "act":
                 X = what(X)
             elif what > 0 and self.training:
@@ -134,14 +140,16 @@ class StackedMLP(nn.Module):
         """Forward pass, each member's mean loss ``(K,)`` and the gradients of their sum, without autograd.
 
         The same arithmetic as the nets' closed-form step, batched over the
-        members, and the same dropout draws as :meth:`forward`.
+        members (``skensemble.ensemble._batched``), and the same dropout draws
+        as :meth:`forward`.  The gradients are written into the ``.grad``
+        tensors already there, which :meth:`member_parameters`' aliases view.
         """
         with torch.no_grad():
             blocks = []  # per linear layer: [input, activation, functions, pre-activation, output, noise]
             for kind, what in self.plan:
                 if kind == "linear":
                     blocks.append([X, None, None, None, None, None])
-                    X = torch.baddbmm(self.biases[what], X, self.weights[what])
+                    X = batched.linear(X, self.weights[what], self.biases[what])
                 elif kind == "act":
                     functions = activation_functions(what)
                     blocks[-1][1:4] = [what, functions, X]
@@ -158,14 +166,40 @@ class StackedMLP(nn.Module):
                     grad = grad * noise
                 if functions is not None:
                     grad = functions[1](grad, out, pre, activation)
-                self.weights[i].grad = torch.bmm(inputs.transpose(1, 2), grad)
-                self.biases[i].grad = grad.sum(1, keepdim=True)
+                batched.weight_grad(grad, inputs, out=_grad_buffer(self.weights[i]))
+                torch.sum(grad, 1, keepdim=True, out=_grad_buffer(self.biases[i]))
                 if i:
-                    grad = torch.bmm(grad, self.weights[i].transpose(1, 2))
+                    grad = batched.input_grad(grad, self.weights[i])
             if l1:
                 for W in self.weights:
                     W.grad.add_(torch.sign(W).mul_(l1))
         return losses
+
+    def member_parameters(self):
+        """Per member, leaf tensors that alias its slices of the stack, in its module's parameter order.
+
+        The optimizer steps these aliases (the stack sees the update), so
+        that each member's weights are stepped as tensors of their own shape,
+        as in its own fit: a fused Adam over the whole stack rounds some
+        elements differently (vectorised body against scalar tail).
+        """
+        views = [[nn.Parameter(t.data[k].view(shape), requires_grad=False)
+                  for t, shape in self._member_shapes()] for k in range(len(self.weights[0]))]
+        for t in self.parameters():
+            _grad_buffer(t)
+        self.share_grads(views)
+        return views
+
+    def _member_shapes(self):
+        for W, b in zip(self.weights, self.biases):
+            yield W, W.shape[1:]
+            yield b, b.shape[2:]
+
+    def share_grads(self, member_parameters):
+        """Point each alias's ``.grad`` at its slice of the stack's gradients (after autograd set new ones)."""
+        for k, params in enumerate(member_parameters):
+            for p, (t, shape) in zip(params, self._member_shapes()):
+                p.grad = t.grad[k].view(shape)
 
     def write_back(self, modules):
         """Copy the trained weights into the members' modules."""
@@ -173,14 +207,19 @@ class StackedMLP(nn.Module):
             linears = [[layer for layer in m.layers if isinstance(layer, nn.Linear)] for m in modules]
             for k, layers in enumerate(linears):
                 for W, b, layer in zip(self.weights, self.biases, layers):
-                    layer.weight.copy_(W[k].t())
+                    layer.weight.copy_(W[k])
                     layer.bias.copy_(b[k, 0])
+
+
+def _grad_buffer(param):
+    if param.grad is None:
+        param.grad = torch.empty_like(param)
+    return param.grad
 
 
 def _dropout_noise(X, p, generators):
     """Each member's dropout mask from its own generator, drawn as ``F.dropout`` draws it, scaled by 1/(1-p)."""
-    return torch.stack([torch.empty(X.shape[1:], device=X.device).bernoulli_(1 - p, generator=g)
-                        for g in generators]).div_(1 - p)
+    return torch.stack([dropout_mask(X[k], p, g) for k, g in enumerate(generators)])
 
 
 def _losses_and_grad(out, y, classifier):
@@ -197,20 +236,13 @@ def _member_loss(out, y, classifier):
     return ((out - y) ** 2).mean(dim=(1, 2))
 
 
-def _copy_optimizer_state(optimizer, stacked, members):
-    """Give each member's optimizer the slice of the stacked optimizer's state for its weights."""
-    pairs = [(stacked.weights[i], stacked.biases[i]) for i in range(len(stacked.weights))]
-    for k, member in enumerate(members):
-        layers = [layer for layer in member.net.module_.layers if isinstance(layer, nn.Linear)]
+def _move_optimizer_state(optimizer, member_parameters, members):
+    """Give each member's optimizer the state the fused optimizer kept for its weights."""
+    for params, member in zip(member_parameters, members):
         own = member.net.optimizer_
-        for (W, b), layer in zip(pairs, layers):
-            for src, dst, view in ((W, layer.weight, lambda t: t[k].t()), (b, layer.bias, lambda t: t[k, 0])):
-                state = optimizer.state.get(src)
-                if state:
-                    own.state[dst] = {key: (view(v).clone(memory_format=torch.contiguous_format)
-                                            if torch.is_tensor(v) and v.shape == src.shape
-                                            else v.clone() if torch.is_tensor(v) else v)
-                                      for key, v in state.items()}
+        for p, dst in zip(params, member.net.module_.parameters()):
+            if optimizer.state.get(p):
+                own.state[dst] = optimizer.state[p]
 
 
 def fused_fit(estimators, X, y):
@@ -227,7 +259,8 @@ def _train(members):
     net, device = first.net, torch.device(first.net.device)
     classifier = isinstance(first.estimator, MLPNetClassifier)
     stacked = StackedMLP([m.net.module_ for m in members]).to(device)
-    optimizer = type(net.optimizer_)(stacked.parameters(), **net.optimizer_.defaults)
+    views = stacked.member_parameters()
+    optimizer = type(net.optimizer_)([p for params in views for p in params], **net.optimizer_.defaults)
     Xt = torch.as_tensor(first.X, device=device)
     Ys = torch.stack([torch.as_tensor(m.y, device=device) for m in members])
     n, K = len(Xt), len(members)
@@ -245,17 +278,18 @@ def _train(members):
         losses, sizes = [], []
         for lo, hi in bounds:
             idx = orders[:, lo:hi]
-            optimizer.zero_grad()
             targets = torch.gather(Ys, 1, idx) if classifier else Ys[torch.arange(K, device=device)[:, None], idx]
             generators = [m.device_generator for m in members]
             if closed_form:
                 per_member = stacked.closed_form_step(Xt[idx], targets, generators, classifier, l1)
             else:
+                stacked.zero_grad()
                 per_member = _member_loss(stacked(Xt[idx], generators), targets, classifier)
                 loss = per_member.sum()
                 if l1:
                     loss = loss + l1 * sum(W.abs().sum() for W in stacked.weights)
                 loss.backward()
+                stacked.share_grads(views)
             optimizer.step()
             values = per_member.detach().cpu().tolist()
             if not all(math.isfinite(v) for v in values):
@@ -272,7 +306,7 @@ def _train(members):
                 "epoch": epoch + 1, "train_batch_count": len(sizes),
                 "train_loss": float(np.average(batch_losses, weights=sizes)), "dur": duration})
     stacked.write_back([m.net.module_ for m in members])
-    _copy_optimizer_state(optimizer, stacked, members)
+    _move_optimizer_state(optimizer, views, members)
     fitted = []
     for member, history in zip(members, histories):
         for row in history:

@@ -190,7 +190,7 @@ class EnsembleSelectionClassifier(ClassifierMixin, _BaseEnsembleSelection):
     fused : bool, default=True
         Train members that are MLP nets of one architecture differing only
         in their seeds as one batched module (out-of-fold fits and the
-        refit; the same members as separate fits up to float rounding; not
+        refit; on the CPU the same members as separate fits bit for bit; not
         with sample weights).
     verbose : int, default=0
         Print the selection trajectory when positive.
@@ -308,7 +308,7 @@ class EnsembleSelectionRegressor(RegressorMixin, _BaseEnsembleSelection):
     fused : bool, default=True
         Train members that are MLP nets of one architecture differing only
         in their seeds as one batched module (out-of-fold fits and the
-        refit; the same members as separate fits up to float rounding; not
+        refit; on the CPU the same members as separate fits bit for bit; not
         with sample weights).
     verbose : int, default=0
         Print the selection trajectory when positive.

@@ -90,8 +90,8 @@ class VotingClassifier(_FusedMembersMixin, SklearnEnsembleMixin, _SkVotingClassi
         Devices for the members' nets; ``None`` keeps each member's own.
     fused : bool, default=True
         Train members that are MLP nets of one architecture differing only
-        in their seeds as one batched module (the same members as separate
-        fits up to float rounding, faster; not with sample weights).
+        in their seeds as one batched module (on the CPU the same members as
+        separate fits bit for bit, faster; not with sample weights).
 
     Attributes
     ----------

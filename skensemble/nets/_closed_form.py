@@ -9,7 +9,8 @@ through autograd and 120 us written out (``torch.log_softmax`` alone costs
 way.  :class:`ClosedFormMLP` is used for the nets that are exactly a stack
 of ``Linear`` layers and supported activations trained with cross-entropy or
 mean squared error (optionally with sample weights and the L1 penalty), and
-for nothing else: dropout, batch norm, other layers, hooks, frozen weights,
+for nothing else (dropout after an activation included: its masks are
+drawn as ``F.dropout`` draws them): batch norm, other layers, hooks, frozen weights,
 class weights, mixed precision, gradient callbacks or forward arguments keep
 autograd.  The gradients equal autograd's to float rounding (the activation
 gradients are autograd's own kernels; ``nets/tests/test_closed_form.py``);
@@ -87,9 +88,10 @@ def _loss_kind(criterion, sample_weighted):
 class ClosedFormMLP:
     """A closed-form training step for one net; :meth:`plan` returns ``None`` when it does not apply.
 
-    ``layers``: ``(linear, activation, functions)`` triples: the activation
-    module after each linear layer and its ``(forward, derivative)`` pair
-    (both ``None`` after the last linear layer).
+    ``layers``: ``(linear, activation, functions, dropout)``: the activation
+    module after each linear layer, its ``(forward, derivative)`` pair and the
+    ``nn.Dropout`` after it (all ``None`` after the last linear layer; the
+    dropout ``None`` where there is none).
     """
 
     def __init__(self, layers, loss, l1, sample_weighted):
@@ -112,14 +114,18 @@ class ClosedFormMLP:
         layers = []
         for layer in module.layers:
             if type(layer) is nn.Linear:
-                layers.append([layer, None, None])
+                layers.append([layer, None, None, None])
             elif layers and layers[-1][1] is None and activation_functions(layer) is not None:
-                layers[-1][1:] = [layer, activation_functions(layer)]
-            else:  # dropout, batch norm, an activation without a written derivative, ...
+                layers[-1][1:3] = [layer, activation_functions(layer)]
+            elif type(layer) is nn.Dropout and layers and layers[-1][1] is not None and layers[-1][3] is None:
+                layers[-1][3] = layer
+            else:  # batch norm, an activation without a written derivative, ...
                 return None
         if not layers or layers[-1][1] is not None:
             return None
-        return cls([tuple(triple) for triple in layers], loss, float(net.l1), net.sample_weighted)
+        if any(row[3] is not None for row in layers) and torch.device(net.device).type != "cpu":
+            return None  # F.dropout draws its masks in a fused kernel off the CPU
+        return cls([tuple(row) for row in layers], loss, float(net.l1), net.sample_weighted)
 
     def step(self, X, y):
         """Forward pass, loss and gradients (added to ``.grad``): ``(loss, output)``, or ``None``.
@@ -130,9 +136,9 @@ class ClosedFormMLP:
         if not torch.is_tensor(X) or X.dim() != 2 or not X.is_floating_point():
             return None
         with torch.no_grad():
-            inputs, pres, outputs = [], [], []
+            inputs, pres, outputs, masks = [], [], [], []
             h = X
-            for linear, activation, functions in self.layers:
+            for linear, activation, functions, dropout in self.layers:
                 inputs.append(h)
                 h = (torch.addmm(linear.bias, h, linear.weight.t()) if linear.bias is not None
                      else h.mm(linear.weight.t()))
@@ -140,6 +146,9 @@ class ClosedFormMLP:
                 if functions is not None:
                     h = functions[0](h, activation)
                 outputs.append(h)
+                masks.append(dropout_mask(h, dropout.p) if dropout is not None and dropout.training else None)
+                if masks[-1] is not None:
+                    h = h * masks[-1]
             weight = None
             if self.sample_weighted:
                 weight, y = y[:, -1], y[:, :-1]
@@ -149,7 +158,9 @@ class ClosedFormMLP:
                 return None
             loss, grad = loss_grad
             for i in range(len(self.layers) - 1, -1, -1):
-                linear, activation, functions = self.layers[i]
+                linear, activation, functions, _ = self.layers[i]
+                if masks[i] is not None:
+                    grad = grad * masks[i]
                 if functions is not None:
                     grad = functions[1](grad, outputs[i], pres[i], activation)
                 _accumulate(linear.weight, grad.t().mm(inputs[i]))
@@ -158,7 +169,7 @@ class ClosedFormMLP:
                 if i:
                     grad = grad.mm(linear.weight)
             if self.l1:
-                weights = [linear.weight for linear, _, _ in self.layers]
+                weights = [row[0].weight for row in self.layers]
                 loss = loss + self.l1 * sum(w.abs().sum() for w in weights)
                 for w in weights:
                     _accumulate(w, torch.sign(w).mul_(self.l1))
@@ -177,6 +188,15 @@ class ClosedFormMLP:
         if weight is None:
             return per_sample.mean(), grad.div_(n)
         return (per_sample * weight).mean(), grad.mul_((weight / n)[:, None])
+
+
+def dropout_mask(h, p, generator=None):
+    """The mask ``F.dropout(h, p)`` multiplies ``h`` by in training: the same draws, scaled by 1/(1-p)."""
+    if p == 0:
+        return None
+    if p == 1:
+        return torch.zeros_like(h)
+    return torch.empty_like(h).bernoulli_(1 - p, generator=generator).div_(1 - p)
 
 
 def per_sample_loss_and_grad(out, y, loss):

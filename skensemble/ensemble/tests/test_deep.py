@@ -11,6 +11,7 @@ import skensemble
 from skensemble.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor
 from skensemble.ensemble._fused import StackedMLP, _Member, _member_loss, fused_fit, fusion_groups
 from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
+from skensemble.nets._modules import MLPModule
 from skensemble.utils._random import torch_seed
 
 NET = MLPNetClassifier((64, 32), max_epochs=8, batch_size=64, random_state=0)
@@ -31,7 +32,8 @@ def test_fused_members_are_the_separately_trained_ones(fused_and_separate, digit
     assert fused.fused_ and not separate.fused_
     for a, b in zip(fused.estimators_, separate.estimators_):
         assert a.random_state == b.random_state
-        np.testing.assert_allclose(a.predict_proba(X_test), b.predict_proba(X_test), atol=1e-5)
+        _assert_same_weights(a, b)
+        np.testing.assert_array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
         assert a.history_[-1, "train_loss"] == pytest.approx(b.history_[-1, "train_loss"], rel=1e-5)
         assert len(a.history_) == 8 and a.history_[-1, "train_batch_count"] == b.history_[-1, "train_batch_count"]
     assert len({m.random_state for m in fused.estimators_}) == 3
@@ -48,8 +50,13 @@ def test_fused_with_dropout_weight_decay_l1_sgd_and_activations(digits_split):
         fused = fused_fit([clone(net).set_params(random_state=s) for s in (1, 2)], X_train, y_train)
         for seed, member in zip((1, 2), fused):
             alone = clone(net).set_params(random_state=seed).fit(X_train, y_train)
-            np.testing.assert_allclose(member.predict_proba(X_test), alone.predict_proba(X_test), atol=1e-5,
-                                       err_msg=str(params))
+            _assert_same_weights(member, alone, str(params))
+
+
+def _assert_same_weights(a, b, msg=""):
+    """Bit for bit: the members' products, masks and optimizer steps are those of their own fits."""
+    for p, q in zip(a.net_.module_.parameters(), b.net_.module_.parameters()):
+        assert torch.equal(p, q), f"{msg} max diff {(p - q).abs().max().item()}"
 
 
 def test_fused_closed_form_step_equals_autograd(digits_split):
@@ -69,6 +76,40 @@ def test_fused_closed_form_step_equals_autograd(digits_split):
         np.testing.assert_allclose(got, want, atol=1e-6)
 
 
+@pytest.mark.parametrize("optimizer", [torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop])
+def test_fused_optimizer_steps_each_member_as_its_own_bit_for_bit(optimizer):
+    """Given the same gradients, the fused step equals each member's own optimizer step exactly.
+
+    One optimizer over the stacked tensors does not: it rounds the elements
+    of its vectorised body and of its scalar tail differently.
+    """
+    torch.manual_seed(0)
+    modules = [MLPModule(64, 10, (256, 33)) for _ in range(4)]
+    stacked = StackedMLP(modules)
+    views = stacked.member_parameters()
+    kwargs = {"lr": 0.01, "weight_decay": 1e-3}
+    if optimizer in (torch.optim.Adam, torch.optim.AdamW):
+        kwargs["fused"] = True  # as the nets' Adam (the test fails for Adam with one optimizer over the stack)
+    fused = optimizer([p for params in views for p in params], **kwargs)
+    own = [optimizer(m.parameters(), **kwargs) for m in modules]
+    for _ in range(3):
+        grads = [[torch.randn_like(p) for p in m.parameters()] for m in modules]
+        for m, opt, gs in zip(modules, own, grads):
+            for p, g in zip(m.parameters(), gs):
+                p.grad = g
+            opt.step()
+        for W, b in zip(stacked.weights, stacked.biases):
+            W.grad, b.grad = torch.empty_like(W), torch.empty_like(b)
+        for k, gs in enumerate(grads):
+            for (t, shape), g in zip(stacked._member_shapes(), gs):
+                t.grad[k].view(shape).copy_(g)
+        stacked.share_grads(views)
+        fused.step()
+    reference = StackedMLP(modules)  # the members' own weights, stacked again
+    for got, want in zip(stacked.parameters(), reference.parameters()):
+        assert torch.equal(got, want)
+
+
 def test_fused_members_keep_training_like_separate_ones(fused_and_separate, digits_split):
     """The optimizer state is written back: one more epoch gives the same net either way."""
     X_train, X_test, y_train, _ = digits_split
@@ -78,7 +119,7 @@ def test_fused_members_keep_training_like_separate_ones(fused_and_separate, digi
         with torch_seed(0):  # the same shuffle for both
             member.net_.partial_fit(member._validate_X(X_train, reset=False), member.encode_targets(y_train),
                                     epochs=1)
-    np.testing.assert_allclose(a.predict_proba(X_test), b.predict_proba(X_test), atol=1e-4)
+    _assert_same_weights(a, b)
 
 
 def test_regressor_fused_equals_separate_and_reports_spread():
@@ -89,7 +130,8 @@ def test_regressor_fused_equals_separate_and_reports_spread():
     fused = DeepEnsembleRegressor(net, n_estimators=3, random_state=1).fit(X, y)
     separate = DeepEnsembleRegressor(net, n_estimators=3, fused=False, random_state=1).fit(X, y)
     assert fused.fused_
-    np.testing.assert_allclose(fused.predict(X), separate.predict(X), atol=1e-4)
+    for a, b in zip(fused.estimators_, separate.estimators_):
+        _assert_same_weights(a, b)
     mean, std = fused.predict(X, return_std=True)
     assert mean.shape == std.shape == y.shape and np.all(std > 0)
     assert fused.score(X, y) > 0.7

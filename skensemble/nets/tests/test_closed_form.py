@@ -47,6 +47,12 @@ def _fit(est, X, y, closed_form, **fit_params):
     return est, len(calls)
 
 
+def _plan(module, device="cpu"):
+    return ClosedFormMLP.plan(mock.Mock(module_=module, amp_dtype=None, criterion_=torch.nn.CrossEntropyLoss(),
+                                        sample_weighted=False, l1=0.0, _criteria=["criterion"],
+                                        _modules=["module"], device=device))
+
+
 def _steps(n_rows, batch_size, epochs):
     return -(-n_rows // batch_size) * epochs
 
@@ -87,9 +93,7 @@ def test_gradients_equal_autograd_on_one_batch():
     loss.backward()
     expected = [p.grad.clone() for p in module.parameters()]
     module.zero_grad(set_to_none=True)
-    plan = ClosedFormMLP.plan(mock.Mock(module_=module, amp_dtype=None, criterion_=torch.nn.CrossEntropyLoss(),
-                                        sample_weighted=False, l1=0.0, _criteria=["criterion"],
-                                        _modules=["module"]))
+    plan = _plan(module)
     closed_loss, _ = plan.step(X, y)
     assert closed_loss.item() == pytest.approx(loss.item(), rel=1e-6)
     for got, want in zip((p.grad for p in module.parameters()), expected):
@@ -105,8 +109,25 @@ class Recorder(Callback):
         self.grads += 1
 
 
+@pytest.mark.parametrize("dropout", [0.2, 0.5])
+def test_dropout_draws_the_masks_autograd_draws(clf_data, dropout):
+    X, y, _ = clf_data
+    make = lambda: MLPNetClassifier((16, 8), dropout=dropout, max_epochs=4, batch_size=64, random_state=0)
+    closed, n_steps = _fit(make(), X, y, True)
+    auto, _ = _fit(make(), X, y, False)
+    assert n_steps == _steps(len(X), 64, 4)
+    np.testing.assert_allclose(closed.predict_proba(X), auto.predict_proba(X), atol=1e-5)
+    np.testing.assert_allclose(closed.history_[:, "train_loss"], auto.history_[:, "train_loss"], rtol=1e-5)
+
+
+def test_dropout_keeps_autograd_off_the_cpu():
+    """On CUDA ``F.dropout`` draws its masks in a fused kernel: the closed form would draw others."""
+    assert _plan(MLPModule(6, 3, (5,), dropout=0.1), "cuda") is None
+    assert _plan(MLPModule(6, 3, (5,)), "cuda") is not None
+    assert _plan(MLPModule(6, 3, (5,), dropout=0.1)) is not None
+
+
 @pytest.mark.parametrize("params", [
-    {"dropout": 0.2},
     {"batch_norm": True},
     {"amp": "bfloat16"},
     {"net_params": {"criterion__label_smoothing": 0.1}},
@@ -114,7 +135,7 @@ class Recorder(Callback):
     {"callbacks": [("clip", GradientNormClipping(1.0))]},
     {"callbacks": [("rec", Recorder())]},
     {"optimizer": torch.optim.Adagrad},
-], ids=["dropout", "batch_norm", "amp", "label_smoothing", "class_weight", "clipping", "grad_callback", "other_optimizer"])
+], ids=["batch_norm", "amp", "label_smoothing", "class_weight", "clipping", "grad_callback", "other_optimizer"])
 def test_autograd_is_kept_where_the_closed_form_does_not_apply(clf_data, params):
     X, y, _ = clf_data
     _, n_steps = _fit(MLPNetClassifier((8,), max_epochs=1, random_state=0, **params), X, y, True)
