@@ -119,6 +119,8 @@ def test_own_threads_falling_asleep_do_not_count_as_busy(monkeypatch):
     monkeypatch.setattr(_threads, "_runnable_total", lambda: 3)  # two other threads in every reading
     assert _threads.busy_cores() == 2
 
+
+def test_work_counts_a_convolution_at_every_position():
     from torch import nn
 
     from skensemble.utils._torch import multiply_adds_per_row
