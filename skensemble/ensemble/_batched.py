@@ -21,52 +21,48 @@ import functools
 
 import torch
 
+# each product over the stack, and the product of member k's own fit (``out`` may be None)
+_BATCHED = {
+    "linear": lambda X, W, b, out: torch.baddbmm(b, X, W.transpose(1, 2), out=out),
+    "input_grad": lambda G, W, out: torch.bmm(G, W, out=out),
+    "weight_grad": lambda G, X, out: torch.bmm(G.transpose(1, 2), X, out=out),
+}
+_MEMBER = {
+    "linear": lambda X, W, b, k, out: torch.addmm(b[k, 0], X[k], W[k].t(), out=out),
+    "input_grad": lambda G, W, k, out: torch.mm(G[k], W[k], out=out),
+    "weight_grad": lambda G, X, k, out: torch.mm(G[k].t(), X[k], out=out),
+}
+
 
 def linear(X, W, b):
     """``X (K, B, n_in)``, ``W (K, n_out, n_in)``, ``b (K, 1, n_out)`` -> ``(K, B, n_out)``: each member's
     ``torch.addmm(b, X, W.t())``."""
-    if _batched_is_exact("linear", X, W):
-        return torch.baddbmm(b, X, W.transpose(1, 2))
-    out = X.new_empty(X.shape[0], X.shape[1], W.shape[1])
-    for k in range(len(X)):
-        torch.addmm(b[k, 0], X[k], W[k].t(), out=out[k])
-    return out
+    return _product("linear", (X, W, b), X.new_empty(X.shape[0], X.shape[1], W.shape[1]))
 
 
 def input_grad(G, W):
     """``G (K, B, n_out)``, ``W (K, n_out, n_in)`` -> ``(K, B, n_in)``: each member's ``G.mm(W)``."""
-    if _batched_is_exact("input_grad", G, W):
-        return torch.bmm(G, W)
-    out = G.new_empty(G.shape[0], G.shape[1], W.shape[2])
-    for k in range(len(G)):
-        torch.mm(G[k], W[k], out=out[k])
-    return out
+    return _product("input_grad", (G, W), G.new_empty(G.shape[0], G.shape[1], W.shape[2]))
 
 
 def weight_grad(G, X, out):
     """``G (K, B, n_out)``, ``X (K, B, n_in)`` -> ``out (K, n_out, n_in)``: each member's ``G.t().mm(X)``."""
-    if _batched_is_exact("weight_grad", G, X):
-        return torch.bmm(G.transpose(1, 2), X, out=out)
-    for k in range(len(G)):
-        torch.mm(G[k].t(), X[k], out=out[k])
+    return _product("weight_grad", (G, X), out)
+
+
+def _product(name, operands, out):
+    if operands[0].device.type != "cpu" or _batched_is_exact(
+            name, tuple(tuple(t.shape) for t in operands), operands[0].dtype, torch.get_num_threads()):
+        return _BATCHED[name](*operands, out=out)
+    for k in range(len(out)):
+        _MEMBER[name](*operands, k, out=out[k])
     return out
 
 
-def _batched_is_exact(product, A, B):
-    if A.device.type != "cpu":
-        return True
-    return _check(product, tuple(A.shape), tuple(B.shape), A.dtype, torch.get_num_threads())
-
-
 @functools.lru_cache(maxsize=512)
-def _check(product, a_shape, b_shape, dtype, threads):
+def _batched_is_exact(name, shapes, dtype, threads):
+    """Whether the batched product equals the members' own on random operands of these shapes."""
     generator = torch.Generator().manual_seed(0)
-    A = torch.randn(a_shape, generator=generator).to(dtype)
-    B = torch.randn(b_shape, generator=generator).to(dtype)
-    if product == "linear":
-        b = torch.randn(a_shape[0], 1, b_shape[1], generator=generator).to(dtype)
-        return torch.equal(torch.baddbmm(b, A, B.transpose(1, 2)),
-                           torch.stack([torch.addmm(b[k, 0], A[k], B[k].t()) for k in range(len(A))]))
-    if product == "input_grad":
-        return torch.equal(torch.bmm(A, B), torch.stack([A[k].mm(B[k]) for k in range(len(A))]))
-    return torch.equal(torch.bmm(A.transpose(1, 2), B), torch.stack([A[k].t().mm(B[k]) for k in range(len(A))]))
+    operands = [torch.randn(shape, generator=generator).to(dtype) for shape in shapes]
+    members = torch.stack([_MEMBER[name](*operands, k, out=None) for k in range(shapes[0][0])])
+    return torch.equal(_BATCHED[name](*operands, out=None), members)

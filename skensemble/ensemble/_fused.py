@@ -270,6 +270,7 @@ def _train(members):
                           and n % net.batch_size == 1)
     l1 = first.estimator.l1
     closed_form = stacked.has_closed_form
+    generators = [m.device_generator for m in members]
     histories = [[] for _ in members]
     stacked.train()
     for epoch in range(net.max_epochs):
@@ -279,7 +280,6 @@ def _train(members):
         for lo, hi in bounds:
             idx = orders[:, lo:hi]
             targets = torch.gather(Ys, 1, idx) if classifier else Ys[torch.arange(K, device=device)[:, None], idx]
-            generators = [m.device_generator for m in members]
             if closed_form:
                 per_member = stacked.closed_form_step(Xt[idx], targets, generators, classifier, l1)
             else:
