@@ -89,6 +89,7 @@ def fused_section(n, epochs, repeats):
     tasks = [("digits", X, y, (64,), 30), ("digits", X, y, (256, 256), 30),
              (f"make_classification {n} x 100", big_X.astype(np.float32), big_y, (256, 256), epochs)]
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])  # a CUDA row where a GPU is present
+    peak = {device: _peak_flops(device) for device in devices}
     rows = []
     for (task, A, b, hidden, n_epochs), device in [(t, d) for d in devices for t in tasks]:
         A_train, A_test, b_train, b_test = train_test_split(A, b, test_size=0.25, stratify=b, random_state=0)
@@ -103,18 +104,47 @@ def fused_section(n, epochs, repeats):
                                   repeats=repeats, warmup=1)
         gaps = [abs(f.score(A_test, b_test) - s.score(A_test, b_test))
                 for f, s in zip(fitted[True].estimators_, fitted[False].estimators_)]
+        floor = _product_flops(A.shape[1], hidden, len(np.unique(b)), len(A_train), n_epochs, 4) / peak[device]
         rows.append({"task": task, "device": device, "members": f"4 x MLP {hidden}, {n_epochs} epochs, batch 128",
                      "4 separate fits s": times["separate"], "fused s": times["fused"],
                      "speed-up": times["separate"] / times["fused"],
+                     "products at peak s": floor, "speed-up bound": times["separate"] / floor,
                      "largest member accuracy gap": max(gaps),
                      "ensemble accuracy": fitted[True].score(A_test, b_test)})
     cols = list(rows[0])
     return ("`DeepEnsembleClassifier(net, n_estimators=4, fused=True)` against `fused=False` (the same 4 "
             "members fitted one after the other, `n_jobs=1`), on the 75% training split; median of "
             f"{repeats} interleaved rounds after a warm-up round. The accuracy gap compares each fused member "
-            "with its separately trained twin (same seed) on the held-out 25%. Rows on `cuda` run only where "
-            "a GPU is present.\n\n"
+            "with its separately trained twin (same seed) on the held-out 25%. *Products at peak* is the time "
+            "the fit's matrix products alone (forward, weight and input gradients of every member) would take "
+            "at this machine's float32 peak, measured in the same run as a 2048 x 2048 product at "
+            f"{', '.join(f'{d}: {v / 1e9:.0f} GFLOP/s' for d, v in peak.items())}; *speed-up bound* is the "
+            "separate fits' time over it, the most any fused fit could gain with every other cost at zero. "
+            "Rows on `cuda` run only where a GPU is present.\n\n"
             + markdown_table(rows, cols))
+
+
+def _product_flops(n_features, hidden, n_classes, n_rows, epochs, n_members):
+    """Floating-point operations of the matrix products of fitting ``n_members`` MLPs: per row and layer,
+    the forward product, the weight gradient and (past the first layer) the input gradient."""
+    sizes = [n_features, *hidden, n_classes]
+    macs = [a * b for a, b in zip(sizes, sizes[1:])]
+    return 2 * n_rows * epochs * n_members * (3 * sum(macs) - macs[0])
+
+
+def _peak_flops(device, n=2048, repeats=10):
+    """Float32 matrix-product rate (FLOP/s) of one large product on ``device``, best of ``repeats``."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best = float("inf")
+    for _ in range(repeats + 2):
+        if device != "cpu":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        a @ b
+        if device != "cpu":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best
 
 
 def accuracy_section():

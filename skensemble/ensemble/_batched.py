@@ -1,4 +1,4 @@
-"""The matrix products of a stack of K linear layers, equal bit for bit to each member's own products.
+"""The matrix products and optimizer steps of a stack of K linear layers, equal bit for bit to each member's own.
 
 A fused fit should give each member the weights its own fit gives, not
 weights that drift apart by float rounding over thousands of steps (on a
@@ -15,9 +15,14 @@ product is used only where they are identical (per-member products cost up
 to 2.5x more on the small ones).  The check runs off the fit's random
 generators.  Off the CPU the batched products are always used: CUDA fits
 are the same only statistically (their dropout masks differ anyway).
+
+The optimizer steps a stacked tensor at once where that is exact by
+construction (:func:`stacked_step_is_exact`) and each member's slice on its
+own elsewhere.
 """
 
 import functools
+import math
 
 import torch
 
@@ -66,3 +71,21 @@ def _batched_is_exact(name, shapes, dtype, threads):
     operands = [torch.randn(shape, generator=generator).to(dtype) for shape in shapes]
     members = torch.stack([_MEMBER[name](*operands, k, out=None) for k in range(shapes[0][0])])
     return torch.equal(_BATCHED[name](*operands, out=None), members)
+
+
+def stacked_step_is_exact(member_shape, device):
+    """Whether one optimizer step of a ``(K, *member_shape)`` stack equals K steps of its slices.
+
+    The optimizers the fused fits accept (Adam, AdamW, SGD, RMSprop) act
+    element by element, but the CPU's fused Adam and AdamW kernels round the
+    elements of their vector body and of their scalar tail differently (an
+    FMA against a multiply and an add): a member of 10 biases is all tail on
+    its own and mostly body in a stack of four, and after some dozens of
+    steps one element differs in its last bit.  Those kernels cut a tensor
+    into whole cache lines (64 bytes) and each piece into whole vectors, so
+    a slice of a whole number of 64 elements (any dtype, any vector width)
+    has no tail either way, and its stack is stepped at once; other slices
+    are stepped as tensors of their own.  Off the CPU the stack is always
+    stepped at once.
+    """
+    return device.type != "cpu" or math.prod(member_shape) % 64 == 0

@@ -14,8 +14,9 @@ way); the loss of the stack is the sum of the members' mean losses, so that
 each member's gradients are those of its own fit, computed with the same
 arithmetic (batched products only where they equal the member's own,
 ``_batched``); and the optimizer (Adam, AdamW, SGD or RMSprop, which act
-element by element) steps aliases of each member's slices, tensors of the
-member's own shapes.  On CUDA the dropout masks come from per-member CUDA
+element by element) steps the stacked tensors where that rounds every
+element as the member's own step does, and aliases of each member's slices
+(tensors of the member's own shapes) elsewhere.  On CUDA the dropout masks come from per-member CUDA
 generators and the products are always batched (the same statistically,
 not bit for bit).  Nets whose activations have no written gradient train
 through autograd, equal to separate fits up to float rounding.  The
@@ -178,10 +179,9 @@ class StackedMLP(nn.Module):
     def member_parameters(self):
         """Per member, leaf tensors that alias its slices of the stack, in its module's parameter order.
 
-        The optimizer steps these aliases (the stack sees the update), so
-        that each member's weights are stepped as tensors of their own shape,
-        as in its own fit: a fused Adam over the whole stack rounds some
-        elements differently (vectorised body against scalar tail).
+        Gradients are shared (:meth:`share_grads`), so an optimizer may step
+        these aliases (the stack sees the update): each member's weights are
+        then stepped as tensors of their own shape, as in its own fit.
         """
         views = [[nn.Parameter(t.data[k].view(shape), requires_grad=False)
                   for t, shape in self._member_shapes()] for k in range(len(self.weights[0]))]
@@ -189,6 +189,18 @@ class StackedMLP(nn.Module):
             _grad_buffer(t)
         self.share_grads(views)
         return views
+
+    def optimizer_parameters(self, member_parameters):
+        """The tensors one optimizer steps for all members: each stacked tensor whose step is each member's
+        own step exactly (``_batched.stacked_step_is_exact``: whole ones, a few kernels for the K members),
+        else the members' aliases of it."""
+        params = []
+        for i, (t, shape) in enumerate(self._member_shapes()):
+            if batched.stacked_step_is_exact(shape, t.device):
+                params.append(t)
+            else:
+                params.extend(views[i] for views in member_parameters)
+        return params
 
     def _member_shapes(self):
         for W, b in zip(self.weights, self.biases):
@@ -236,13 +248,24 @@ def _member_loss(out, y, classifier):
     return ((out - y) ** 2).mean(dim=(1, 2))
 
 
-def _move_optimizer_state(optimizer, member_parameters, members):
+def _move_optimizer_state(optimizer, stacked, member_parameters, members):
     """Give each member's optimizer the state the fused optimizer kept for its weights."""
-    for params, member in zip(member_parameters, members):
+    for k, (params, member) in enumerate(zip(member_parameters, members)):
         own = member.net.optimizer_
-        for p, dst in zip(params, member.net.module_.parameters()):
+        for p, (t, shape), dst in zip(params, stacked._member_shapes(), member.net.module_.parameters()):
             if optimizer.state.get(p):
                 own.state[dst] = optimizer.state[p]
+            elif optimizer.state.get(t):  # stepped as a stack: the member's slice of each state tensor
+                own.state[dst] = {name: value[k].view(shape).clone() if _is_stacked(value, t) else _copy(value)
+                                  for name, value in optimizer.state[t].items()}
+
+
+def _is_stacked(value, t):
+    return isinstance(value, torch.Tensor) and value.shape == t.shape
+
+
+def _copy(value):
+    return value.clone() if isinstance(value, torch.Tensor) else value
 
 
 def fused_fit(estimators, X, y):
@@ -260,7 +283,7 @@ def _train(members):
     classifier = isinstance(first.estimator, MLPNetClassifier)
     stacked = StackedMLP([m.net.module_ for m in members]).to(device)
     views = stacked.member_parameters()
-    optimizer = type(net.optimizer_)([p for params in views for p in params], **net.optimizer_.defaults)
+    optimizer = type(net.optimizer_)(stacked.optimizer_parameters(views), **net.optimizer_.defaults)
     Xt = torch.as_tensor(first.X, device=device)
     Ys = torch.stack([torch.as_tensor(m.y, device=device) for m in members])
     n, K = len(Xt), len(members)
@@ -279,12 +302,13 @@ def _train(members):
         losses, sizes = [], []
         for lo, hi in bounds:
             idx = orders[:, lo:hi]
+            rows = Xt.index_select(0, idx.reshape(-1)).view(K, hi - lo, -1)  # each member's batch
             targets = torch.gather(Ys, 1, idx) if classifier else Ys[torch.arange(K, device=device)[:, None], idx]
             if closed_form:
-                per_member = stacked.closed_form_step(Xt[idx], targets, generators, classifier, l1)
+                per_member = stacked.closed_form_step(rows, targets, generators, classifier, l1)
             else:
                 stacked.zero_grad()
-                per_member = _member_loss(stacked(Xt[idx], generators), targets, classifier)
+                per_member = _member_loss(stacked(rows, generators), targets, classifier)
                 loss = per_member.sum()
                 if l1:
                     loss = loss + l1 * sum(W.abs().sum() for W in stacked.weights)
@@ -306,7 +330,7 @@ def _train(members):
                 "epoch": epoch + 1, "train_batch_count": len(sizes),
                 "train_loss": float(np.average(batch_losses, weights=sizes)), "dur": duration})
     stacked.write_back([m.net.module_ for m in members])
-    _move_optimizer_state(optimizer, views, members)
+    _move_optimizer_state(optimizer, stacked, views, members)
     fitted = []
     for member, history in zip(members, histories):
         for row in history:
