@@ -127,28 +127,50 @@ def quantize_onnx_static(onnx_bytes, calibration, batch_size=64):
 
 
 class OnnxRuntimeModel:
-    """Runs ONNX bytes with ONNX Runtime on the CPU; pickles as its bytes."""
+    """Runs ONNX bytes with ONNX Runtime on the CPU; pickles as its bytes.
+
+    Small batches run on one thread, larger ones on ONNX Runtime's default
+    pool (one thread per core): waking a second thread costs more than it
+    saves while a call's rows times the graph's bytes stay under
+    ``one_thread_work`` (measured on a 2-core AVX-512 machine: one thread
+    answered 1-16 rows of a 64-256-256-10 float net and 1-64 rows of its
+    int8 graph 1.2-3.7x sooner; see ``benchmarks/bench_quantization.py``).
+    The threads never spin while they wait: spinning ONNX Runtime threads
+    slowed torch in the same process 7x.  Each session is built on first use.
+    """
+
+    one_thread_work = 1 << 23  # rows x graph bytes
 
     def __init__(self, onnx_bytes):
         self.onnx_bytes = onnx_bytes
-        self._session = None
+        self._sessions = {}
 
-    def _get_session(self):
-        if self._session is None:
+    def _get_session(self, threads=0):
+        session = self._sessions.get(threads)
+        if session is None:
             ort = _require("onnxruntime")
             options = ort.SessionOptions()
-            # spinning intra-op threads slowed torch in the same process 7x
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = ort.InferenceSession(self.onnx_bytes, options,
-                                                 providers=["CPUExecutionProvider"])
-        return self._session
+            options.intra_op_num_threads = threads  # 0: one per core
+            session = self._sessions.setdefault(threads, ort.InferenceSession(
+                self.onnx_bytes, options, providers=["CPUExecutionProvider"]))
+        return session
 
     def __call__(self, X):
         X = np.ascontiguousarray(X, dtype=np.float32)
-        return self._get_session().run(None, {"X": X})[0]
+        threads = 1 if len(X) * len(self.onnx_bytes) <= self.one_thread_work else 0
+        return self._get_session(threads).run(None, {"X": X})[0]
 
     def __getstate__(self):
-        return {"onnx_bytes": self.onnx_bytes, "_session": None}
+        state = dict(self.__dict__)
+        state.pop("_session", None)
+        state["_sessions"] = {}
+        return state
+
+    def __setstate__(self, state):
+        state.pop("_session", None)  # pickled before sessions were kept per thread count
+        state.setdefault("_sessions", {})
+        self.__dict__.update(state)
 
     def weight_arrays(self):
         """The stored weights (int8 and float initializers, without quantization scales)."""

@@ -217,6 +217,15 @@ def test_float32_served_by_onnxruntime(dense, digits_split, tmp_path):
     np.testing.assert_array_equal(served.predict(X_test), dense.predict(X_test))
     loaded = skensemble.load(skensemble.save(served, tmp_path / "f32.zip"))
     np.testing.assert_array_equal(loaded.predict_proba(X_test), served.predict_proba(X_test))
+    # small batches run on one thread, large ones on the pool: the same logits either way
+    runtime, X32 = served.quantized_module_, X_test.astype(np.float32)
+    big = np.resize(X32, (runtime.one_thread_work // len(runtime.onnx_bytes) + 1, X32.shape[1]))
+    rows = np.concatenate([runtime(X32[i:i + 1]) for i in range(20)])
+    np.testing.assert_allclose(rows, runtime(big)[:20], atol=1e-5)
+    np.testing.assert_allclose(rows, dense.net_.forward(X32[:20]).numpy(), atol=1e-5)
+    assert set(runtime._sessions) == {0, 1}
+    copy = pickle.loads(pickle.dumps(runtime))
+    assert copy._sessions == {} and copy.float_size == runtime.float_size
     pruned = PrunedClassifier(FrozenEstimator(dense), sparsity=0.5, granularity="neuron", fine_tune_epochs=1,
                               random_state=0).fit(X_train, y_train)
     served_pruned = QuantizedClassifier(FrozenEstimator(pruned), dtype="float32").fit(X_train, y_train)
