@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..utils._access import get_module
+from ..utils._threads import available_cores
 
 
 def has_onnxruntime():
@@ -129,8 +130,8 @@ def quantize_onnx_static(onnx_bytes, calibration, batch_size=64):
 class OnnxRuntimeModel:
     """Runs ONNX bytes with ONNX Runtime on the CPU; pickles as its bytes.
 
-    Small batches run on one thread, larger ones on ONNX Runtime's default
-    pool (one thread per core): waking a second thread costs more than it
+    Small batches run on one thread, larger ones on one thread per core the
+    process may use (:func:`skensemble.utils._threads.available_cores`): waking a second thread costs more than it
     saves while a call's rows times the graph's bytes stay under
     ``one_thread_work`` (measured on a 2-core AVX-512 machine: one thread
     answered 1-16 rows of a 64-256-256-10 float net and 1-64 rows of its
@@ -151,14 +152,15 @@ class OnnxRuntimeModel:
             ort = _require("onnxruntime")
             options = ort.SessionOptions()
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.intra_op_num_threads = threads  # 0: one per core
+            options.intra_op_num_threads = threads
             session = self._sessions.setdefault(threads, ort.InferenceSession(
                 self.onnx_bytes, options, providers=["CPUExecutionProvider"]))
         return session
 
     def __call__(self, X):
         X = np.ascontiguousarray(X, dtype=np.float32)
-        threads = 1 if len(X) * len(self.onnx_bytes) <= self.one_thread_work else 0
+        small = len(X) * len(self.onnx_bytes) <= self.one_thread_work
+        threads = 1 if small else available_cores()  # ONNX Runtime's own default ignores CPU affinity
         return self._get_session(threads).run(None, {"X": X})[0]
 
     def __getstate__(self):
