@@ -16,6 +16,7 @@ Run: ``python benchmarks/bench_ensembles.py [--quick]``; writes
 """
 
 import argparse
+import itertools
 import time
 
 import numpy as np
@@ -128,7 +129,7 @@ def _product_flops(n_features, hidden, n_classes, n_rows, epochs, n_members):
     """Floating-point operations of the matrix products of fitting ``n_members`` MLPs: per row and layer,
     the forward product, the weight gradient and (past the first layer) the input gradient."""
     sizes = [n_features, *hidden, n_classes]
-    macs = [a * b for a, b in zip(sizes, sizes[1:])]
+    macs = [a * b for a, b in itertools.pairwise(sizes)]
     return 2 * n_rows * epochs * n_members * (3 * sum(macs) - macs[0])
 
 
