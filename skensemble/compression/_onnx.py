@@ -131,8 +131,9 @@ class OnnxRuntimeModel:
     """Runs ONNX bytes with ONNX Runtime on the CPU; pickles as its bytes.
 
     Small batches run on one thread, larger ones on one thread per core the
-    process may use (:func:`skensemble.utils._threads.available_cores`): waking a second thread costs more than it
-    saves while a call's rows times the graph's bytes stay under
+    process may use (:func:`skensemble.utils._threads.available_cores`):
+    waking a second thread costs more than it saves while a call's rows times
+    the graph's bytes stay under
     ``one_thread_work`` (measured on a 2-core AVX-512 machine: one thread
     answered 1-16 rows of a 64-256-256-10 float net and 1-64 rows of its
     int8 graph 1.2-3.7x sooner; see ``benchmarks/bench_quantization.py``).
@@ -146,7 +147,7 @@ class OnnxRuntimeModel:
         self.onnx_bytes = onnx_bytes
         self._sessions = {}
 
-    def _get_session(self, threads=0):
+    def _get_session(self, threads):
         session = self._sessions.get(threads)
         if session is None:
             ort = _require("onnxruntime")
@@ -165,7 +166,6 @@ class OnnxRuntimeModel:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state.pop("_session", None)
         state["_sessions"] = {}
         return state
 
