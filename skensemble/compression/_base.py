@@ -18,10 +18,10 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
+from ..nets._engine import train
 from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels
 from ..utils._access import get_net, get_net_estimator, is_net
 from ..utils._compat import check_is_fitted, validate_data
-from ..utils._random import torch_seed
 
 
 def fit_or_copy(estimator, X, y):
@@ -51,13 +51,15 @@ def net_targets(estimator, y):
     return np.asarray(y, dtype=np.float32).reshape(len(y), -1)
 
 
-def train_epochs(estimator, Xn, targets, epochs, seed):
-    """Train the net inside ``estimator`` for ``epochs`` more epochs on its input ``Xn``."""
-    if epochs <= 0:
-        return
-    net = get_net(estimator)
-    with torch_seed(seed, net.device):
-        net.fit_loop(Xn, targets, epochs=epochs)
+def train_epochs(estimator, Xn, targets, epochs, seed, *, rebuild_optimizer=False):
+    """Train the net inside ``estimator`` for ``epochs`` more epochs on its input ``Xn``.
+
+    Through the one training engine (``skensemble.nets._engine.train``): the
+    net's callbacks see a training of its own (early stopping restarts its
+    count with this budget and may end it; schedulers start over on the
+    optimizer in use).
+    """
+    train(get_net(estimator), Xn, targets, seed=seed, epochs=epochs, rebuild_optimizer=rebuild_optimizer)
 
 
 def direct_outputs(estimator):

@@ -11,9 +11,12 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from skorch import NeuralNet
+from skorch.callbacks import EpochScoring
+from skorch.dataset import ValidSplit
 
 from ..nets import MLPNetClassifier
 from ..nets._base import BaseNet
+from ..nets._engine import train
 from ..persistence import register
 from ..utils._access import get_net, is_net, net_input
 from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
@@ -24,6 +27,28 @@ from ._base import BaseCompressed, CompressedClassifierMixin, direct_outputs
 from ._distillation_loss import DistillationLoss, teacher_logits_from_proba
 
 _CHUNK = 8192
+
+
+def _transfer_split(train_split, seed):
+    """The student's validation split applied to transfer rows: unstratified, seeded; ``None`` stays off."""
+    if train_split is None:
+        return None
+    if isinstance(train_split, ValidSplit):
+        return ValidSplit(train_split.cv, stratified=False,
+                          random_state=train_split.random_state if train_split.random_state is not None
+                          else seed)
+    return train_split  # the user's own callable: theirs to handle the transfer targets
+
+
+def _agreement(net, X, y):
+    """Share of rows where the student's class is the teacher's (columns of y: teacher logits, label, is_real)."""
+    y = np.asarray(y)
+    teacher = y[:, : y.shape[1] - 2].argmax(axis=1)
+    return float(np.mean(net.predict(X) == teacher))
+
+
+def _teacher_agreement():
+    return EpochScoring(_agreement, name="valid_acc", lower_is_better=False).initialize()
 
 
 class _BaseDistilled(BaseCompressed):
@@ -75,17 +100,29 @@ class _BaseDistilled(BaseCompressed):
         return np.concatenate(outs)
 
     def _train(self, net, X_transfer, targets, seed, criterion, **criterion_params):
-        """Train the student's net on the transfer set with ``criterion``, then restore its own."""
+        """Train the student's net on the transfer set with ``criterion``, then restore its own.
+
+        Validation: when the student's net holds out validation rows (its
+        ``early_stopping=True``, or a ``ValidSplit`` in its ``net_params``),
+        the same fraction of the *transfer set* is held out, unstratified
+        (the targets are the teacher's outputs), and ``valid_loss`` is the
+        distillation loss on those rows: the student's early stopping and
+        schedulers work on it.  A classifier's ``valid_acc`` is then its
+        agreement with the teacher's class on them.  A student without
+        validation trains on every transfer row.
+        """
         original = (net.criterion, net.train_split, getattr(net, "classes_inferred_", None),
-                    net.verbose)
+                    net.verbose, list(net.callbacks_))
         net.verbose = max(net.verbose, self.verbose)  # skorch's epoch table when verbose
-        net.set_params(criterion=criterion, train_split=None,
+        net.set_params(criterion=criterion, train_split=_transfer_split(net.train_split, seed),
                        **{f"criterion__{k}": v for k, v in criterion_params.items()})
+        net.callbacks_ = [(name, _teacher_agreement() if name == "valid_acc" else cb)
+                          for name, cb in net.callbacks_]
         try:
-            with torch_seed(seed, net.device):
-                net.fit_loop(X_transfer, targets)
+            train(net, X_transfer, targets, seed=seed)
         finally:
-            net.criterion, net.train_split, net.verbose = original[0], original[1], original[3]
+            net.criterion, net.train_split, net.verbose, net.callbacks_ = (
+                original[0], original[1], original[3], original[4])
             for k in criterion_params:
                 delattr(net, f"criterion__{k}")
             net.initialize_criterion()

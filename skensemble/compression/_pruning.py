@@ -115,10 +115,12 @@ class _BasePruned(BaseCompressed):
                 if hasattr(importance, "fit"):
                     importance.fit(net, Xn, targets)
                 prune_units(module, groups, importance, target, self.scope, self.round_to)
-                net.initialize_optimizer()
             module.zero_grad(set_to_none=True)
             n_before = len(net.history)
-            train_epochs(estimator, Xn, targets, self.fine_tune_epochs, seed + step + 1)
+            # a fresh optimizer per step: the parameters changed (neurons) or their zeros must stay
+            # untouched by old moments (weights); schedulers and early stopping start over with it
+            train_epochs(estimator, Xn, targets, self.fine_tune_epochs, seed + step + 1,
+                         rebuild_optimizer=True)
             record = {
                 "step": step + 1,
                 "target_sparsity": target,
@@ -162,9 +164,9 @@ class _BasePruned(BaseCompressed):
         for step, fraction in enumerate(targets_per_step):
             n_now = int(round(fraction * n_remove)) - len(removed)
             removed += trim(net, [b for b in blocks if b not in dict(removed)], n_now, X_score, y_score)
-            net.initialize_optimizer()
             n_before = len(net.history)
-            train_epochs(estimator, Xn, targets, self.fine_tune_epochs, seed + step + 1)
+            train_epochs(estimator, Xn, targets, self.fine_tune_epochs, seed + step + 1,
+                         rebuild_optimizer=True)
             history.append({
                 "step": step + 1,
                 "removed_layers": [name for name, _ in removed],

@@ -8,22 +8,21 @@ per-step cost is paid once.
 
 On the CPU the members are those of K separate fits bit for bit: each
 member starts from the weights its own fit would draw (its seed), sees its
-own shuffled batches (drawn from a generator in the state its own fit's
-global generator would have) and its own dropout masks (drawn the same
-way); the loss of the stack is the sum of the members' mean losses, so that
+own shuffled batches and dropout masks (drawn from a generator seeded as
+its own fit's, ``skensemble.nets._engine``); the loss of the stack is the sum of the members' mean losses, so that
 each member's gradients are those of its own fit, computed with the same
 arithmetic (batched products only where they equal the member's own,
 ``_batched``); and the optimizer (Adam, AdamW, SGD or RMSprop, which act
 element by element) steps the stacked tensors where that rounds every
 element as the member's own step does, and aliases of each member's slices
-(tensors of the member's own shapes) elsewhere.  On CUDA the dropout masks come from per-member CUDA
-generators and the products are always batched (the same statistically,
+(tensors of the member's own shapes) elsewhere.  On CUDA the products are always batched (the same statistically,
 not bit for bit).  Nets whose activations have no written gradient train
 through autograd, equal to separate fits up to float rounding.  The
 fitted members are ordinary fitted nets: their weights, optimizer state and
 epoch history are written back to each.
 """
 
+import contextlib
 import math
 import time
 
@@ -36,7 +35,8 @@ from ..nets import MLPNetClassifier, MLPNetRegressor
 from ..nets._closed_form import activation_functions, dropout_mask, per_sample_loss_and_grad
 from ..nets._loader import batch_bounds
 from ..nets._skorch import NonFiniteLossError
-from ..utils._random import torch_seed
+from ..nets._engine import training_session
+from ..utils._random import make_generator, torch_seed
 from ..utils._threads import fit_threads
 from . import _batched as batched
 
@@ -94,13 +94,9 @@ class _Member:
         net, y_enc = estimator._build(X32, y_raw)
         with torch_seed(estimator._seed, estimator.device_):
             net.initialize()  # the weights its own fit starts from
-            state = torch.get_rng_state()  # and the state its own shuffles and dropout draw from
         self.estimator, self.net, self.X, self.y = estimator, net, X32, y_enc
-        self.generator = torch.Generator().manual_seed(0)
-        self.generator.set_state(state)
-        device = torch.device(net.device)
-        self.device_generator = (self.generator if device.type == "cpu"
-                                 else torch.Generator(device).manual_seed(estimator._seed))
+        # the generator its own fit's shuffles and dropout masks draw from (skensemble.nets._engine)
+        self.generator = make_generator(estimator._seed, net.device)
 
 
 class StackedMLP(nn.Module):
@@ -273,7 +269,9 @@ def fused_fit(estimators, X, y):
     members = [_Member(est, X, y) for est in estimators]
     net = members[0].net
     work = sum(p.numel() for p in net.module_.parameters()) * net.batch_size * len(members)
-    with fit_threads(work):
+    with fit_threads(work), contextlib.ExitStack() as sessions:
+        for m in members:  # each member's callbacks see a training of its own
+            sessions.enter_context(training_session(m.net, m.X, m.y, m.estimator._seed))
         return _train(members)
 
 
@@ -293,12 +291,12 @@ def _train(members):
                           and n % net.batch_size == 1)
     l1 = first.estimator.l1
     closed_form = stacked.has_closed_form
-    generators = [m.device_generator for m in members]
+    generators = [m.generator for m in members]
     histories = [[] for _ in members]
     stacked.train()
     for epoch in range(net.max_epochs):
         start = time.perf_counter()
-        orders = torch.stack([torch.randperm(n, generator=m.generator) for m in members]).to(device)
+        orders = torch.stack([torch.randperm(n, generator=g, device=g.device) for g in generators]).to(device)
         losses, sizes = [], []
         for lo, hi in bounds:
             idx = orders[:, lo:hi]

@@ -29,6 +29,7 @@ from ..utils._capabilities import cpu_capability, cpu_has_bf16
 from ..utils._device import resolve_device
 from ..utils._random import draw_seed, torch_seed
 from ..utils._torch import eval_mode
+from ._engine import train
 from ._loader import TensorLoader, writable
 from ._skorch import LabelValidSplit, StopOnNonFiniteLoss, pack_sample_weight
 from ._modules import ACTIVATIONS
@@ -264,12 +265,12 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             y_enc = pack_sample_weight(y_enc, sample_weight)
         with torch_seed(self._seed, self.device_):
             net.initialize()  # what skorch's fit does first; then the outputs are checked
-            self._check_outputs(net, X[:2])
-            if len(X) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                                  for m in net.module_.modules()):
-                raise ValueError(f"{type(self).__name__}'s module has batch norm layers, which "
-                                 "need at least 2 samples to train; got 1 sample.")
-            net.partial_fit(X, y_enc)
+        self._check_outputs(net, X[:2])
+        if len(X) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                              for m in net.module_.modules()):
+            raise ValueError(f"{type(self).__name__}'s module has batch norm layers, which "
+                             "need at least 2 samples to train; got 1 sample.")
+        train(net, X, y_enc, seed=self._seed)
         if sample_weight is not None:
             # later training (fine-tuning by the compression estimators) gets plain targets
             net.sample_weighted = False
@@ -285,14 +286,13 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             net, y_enc = self._build(X, y, classes=classes)
             with torch_seed(self._seed, self.device_):
                 net.initialize()
-                self._check_outputs(net, X[:2])
+            self._check_outputs(net, X[:2])
             self.net_ = net
         else:
             X, y = self._validate_fit_data(X, y, reset=False)
             y_enc = self.encode_targets(y)
         net = self.net_
-        with torch_seed(self._seed + len(net.history), self.device_):
-            net.partial_fit(X, y_enc, epochs=1)
+        train(net, X, y_enc, seed=self._seed + len(net.history), epochs=1)
         return self
 
     def _check_outputs(self, net, X):

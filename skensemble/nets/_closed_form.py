@@ -9,8 +9,8 @@ through autograd and 120 us written out (``torch.log_softmax`` alone costs
 way.  :class:`ClosedFormMLP` is used for the nets that are exactly a stack
 of ``Linear`` layers and supported activations trained with cross-entropy or
 mean squared error (optionally with sample weights and the L1 penalty), and
-for nothing else (dropout after an activation included: its masks are
-drawn as ``F.dropout`` draws them): batch norm, other layers, hooks, frozen weights,
+for nothing else (skensemble's dropout after an activation included: its masks are
+drawn as :class:`SeededDropout` draws them, from the fit's generator): batch norm, other layers, hooks, frozen weights,
 class weights, mixed precision, gradient callbacks or forward arguments keep
 autograd.  The gradients equal autograd's to float rounding (the activation
 gradients are autograd's own kernels; ``nets/tests/test_closed_form.py``);
@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._modules import MLPModule
+from ..utils._random import current_generator
+from ._modules import MLPModule, SeededDropout, dropout_mask
 
 _aten = torch.ops.aten
 
@@ -90,7 +91,7 @@ class ClosedFormMLP:
 
     ``layers``: ``(linear, activation, functions, dropout)``: the activation
     module after each linear layer, its ``(forward, derivative)`` pair and the
-    ``nn.Dropout`` after it (all ``None`` after the last linear layer; the
+    ``SeededDropout`` after it (all ``None`` after the last linear layer; the
     dropout ``None`` where there is none).
     """
 
@@ -117,14 +118,12 @@ class ClosedFormMLP:
                 layers.append([layer, None, None, None])
             elif layers and layers[-1][1] is None and activation_functions(layer) is not None:
                 layers[-1][1:3] = [layer, activation_functions(layer)]
-            elif type(layer) is nn.Dropout and layers and layers[-1][1] is not None and layers[-1][3] is None:
+            elif type(layer) is SeededDropout and layers and layers[-1][1] is not None and layers[-1][3] is None:
                 layers[-1][3] = layer
             else:  # batch norm, an activation without a written derivative, ...
                 return None
         if not layers or layers[-1][1] is not None:
             return None
-        if any(row[3] is not None for row in layers) and torch.device(net.device).type != "cpu":
-            return None  # F.dropout draws its masks in a fused kernel off the CPU
         return cls([tuple(row) for row in layers], loss, float(net.l1), net.sample_weighted)
 
     def step(self, X, y):
@@ -135,6 +134,7 @@ class ClosedFormMLP:
         """
         if not torch.is_tensor(X) or X.dim() != 2 or not X.is_floating_point():
             return None
+        generator = current_generator()
         with torch.no_grad():
             inputs, pres, outputs, masks = [], [], [], []
             h = X
@@ -146,7 +146,7 @@ class ClosedFormMLP:
                 if functions is not None:
                     h = functions[0](h, activation)
                 outputs.append(h)
-                masks.append(dropout_mask(h, dropout.p) if dropout is not None and dropout.training else None)
+                masks.append(dropout_mask(h, dropout.p, generator) if dropout is not None and dropout.training else None)
                 if masks[-1] is not None:
                     h = h * masks[-1]
             weight = None
@@ -190,13 +190,6 @@ class ClosedFormMLP:
         return (per_sample * weight).mean(), grad.mul_((weight / n)[:, None])
 
 
-def dropout_mask(h, p, generator=None):
-    """The mask ``F.dropout(h, p)`` multiplies ``h`` by in training: the same draws, scaled by 1/(1-p)."""
-    if p == 0:
-        return None
-    if p == 1:
-        return torch.zeros_like(h)
-    return torch.empty_like(h).bernoulli_(1 - p, generator=generator).div_(1 - p)
 
 
 def per_sample_loss_and_grad(out, y, loss):

@@ -14,6 +14,8 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader, Subset
 
+from ..utils._random import current_generator
+
 
 def writable(a):
     """A writable array: joblib hands workers read-only memmaps, which torch warns about."""
@@ -89,6 +91,10 @@ class TensorLoader:
         tensors = None if loader_kwargs else _dense_tensors(dataset)
         self._fallback = None
         if tensors is None:
+            generator = current_generator()
+            if shuffle and generator is not None and generator.device.type == "cpu" \
+                    and "generator" not in loader_kwargs and "sampler" not in loader_kwargs:
+                loader_kwargs["generator"] = generator  # the fit's own shuffles
             self._fallback = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
                                         drop_last=drop_last, **loader_kwargs)
             return
@@ -116,7 +122,9 @@ class TensorLoader:
         X, y, bs = self._X, self._y, self.batch_size
         n = len(X)
         if self.shuffle:
-            order = torch.randperm(n).to(X.device)
+            generator = current_generator()  # the fit's own (skensemble.utils._random)
+            order = torch.randperm(n, generator=generator, device=generator.device if generator is not None
+                                   else "cpu").to(X.device)
             X = X.index_select(0, order)  # a third of the time of X[order]
             y = None if y is None else y.index_select(0, order)
         for start, end in batch_bounds(n, bs, self.drop_last, self._merges_last(n)):

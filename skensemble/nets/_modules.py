@@ -6,9 +6,11 @@ reshape), so that pruning can cut it layer by layer and users can read it.
 
 import math
 
+import torch
 from torch import nn
 
 from ..persistence import register_layer, register_module
+from ..utils._random import current_generator
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -21,13 +23,43 @@ ACTIVATIONS = {
 }
 
 
+def dropout_mask(h, p, generator=None):
+    """The mask dropout multiplies ``h`` by in training, scaled by 1/(1-p) (``None`` when ``p == 0``)."""
+    if p == 0:
+        return None
+    if p == 1:
+        return torch.zeros_like(h)
+    return torch.empty_like(h).bernoulli_(1 - p, generator=generator).div_(1 - p)
+
+
+class SeededDropout(nn.Dropout):
+    """``nn.Dropout`` whose masks come from the running fit's own generator.
+
+    During a fit, skensemble's training engine gives each fit a
+    ``torch.Generator`` seeded from its ``random_state``; this layer draws
+    its masks from it, so fits in concurrent threads draw what they would
+    draw alone.  Outside a fit (or with no fit generator) it draws from
+    torch's global generator like ``nn.Dropout``.  In eval mode it is the
+    identity.  It holds no state: a module saved with ``nn.Dropout`` loads
+    into one with this layer and the reverse.  Use it in your own modules
+    to make them train reproducibly in threads without a lock.
+    """
+
+    def forward(self, input):
+        if not self.training or self.p == 0:
+            return input
+        if self.inplace:
+            return input.mul_(dropout_mask(input, self.p, current_generator()))
+        return input * dropout_mask(input, self.p, current_generator())
+
+
 def _dense_block(n_in, n_out, activation, dropout, batch_norm):
     layers = [nn.Linear(n_in, n_out)]
     if batch_norm:
         layers.append(nn.BatchNorm1d(n_out))
     layers.append(ACTIVATIONS[activation]())
     if dropout:
-        layers.append(nn.Dropout(dropout))
+        layers.append(SeededDropout(dropout))
     return layers
 
 
@@ -80,9 +112,9 @@ class ResidualBlock(nn.Module):
         self.norm = nn.BatchNorm1d(width)
         self.linear1 = nn.Linear(width, hidden)
         self.activation = ACTIVATIONS[activation]()
-        self.dropout1 = nn.Dropout(dropout)
+        self.dropout1 = SeededDropout(dropout)
         self.linear2 = nn.Linear(hidden, width)
-        self.dropout2 = nn.Dropout(dropout)
+        self.dropout2 = SeededDropout(dropout)
 
     def forward(self, X):
         h = self.dropout1(self.activation(self.linear1(self.norm(X))))
@@ -220,4 +252,5 @@ class ConvModule(nn.Module):
 register_module(MLPModule)
 register_module(ConvModule)
 register_module(ResNetModule)
+register_layer(SeededDropout, lambda m: {"p": m.p, "inplace": m.inplace})
 register_layer(Reshape, lambda m: {"shape": list(m.shape)})

