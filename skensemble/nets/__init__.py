@@ -4,7 +4,7 @@ from ._conv import ConvNetClassifier, ConvNetRegressor
 from ._loader import TensorLoader
 from ._mlp import MLPNetClassifier, MLPNetRegressor
 from ._module_net import NetClassifier, NetRegressor
-from ._modules import ConvModule, MLPModule, ResNetModule
+from ._modules import ConvModule, MLPModule, ResNetModule, SeededDropout
 from ._resnet import ResNetClassifier, ResNetRegressor
 from ._skorch import NonFiniteLossError
 
@@ -21,5 +21,6 @@ __all__ = [
     "ResNetClassifier",
     "ResNetModule",
     "ResNetRegressor",
+    "SeededDropout",
     "TensorLoader",
 ]

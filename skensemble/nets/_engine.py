@@ -28,7 +28,7 @@ trainings across threads (reproducible, one at a time).
 
 import contextlib
 
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
 from torch import nn
 
 from ..utils._random import fit_generator, torch_seed
@@ -64,8 +64,30 @@ def raised_by_callback(exc):
     return False
 
 
+def _begin(net, X, y, restart_schedules):
+    """``on_train_begin``; learning-rate schedules bind to the optimizer in use, from its start if restarted.
+
+    skorch's ``LRScheduler`` resumes its schedule at the epoch count of the
+    history (``last_epoch``), which a training that continues the net's
+    clock wants; a training on a rebuilt optimizer (a new phase, such as
+    fine-tuning after a cut) starts the schedule over at the net's ``lr``.
+    """
+    restarted = []
+    if restart_schedules:
+        restarted = [cb for _, cb in net.callbacks_ if isinstance(cb, LRScheduler) and "last_epoch" not in vars(cb)]
+    for group in getattr(net, "optimizer_", None).param_groups if hasattr(net, "optimizer_") else []:
+        group.setdefault("initial_lr", group["lr"])  # an optimizer built outside skorch can resume a schedule
+    for cb in restarted:
+        cb.last_epoch = -1  # an LRScheduler keyword argument: read by skorch when it builds the schedule
+    try:
+        net.notify("on_train_begin", X=X, y=y)
+    finally:
+        for cb in restarted:
+            del cb.last_epoch
+
+
 @contextlib.contextmanager
-def training_session(net, X, y, seed):
+def training_session(net, X, y, seed, *, restart_schedules=False):
     """Open one training of ``net``: its generators, ``on_train_begin`` ... ``on_train_end``.
 
     The block runs the epochs.  A callback's ``KeyboardInterrupt`` inside
@@ -75,7 +97,7 @@ def training_session(net, X, y, seed):
     own_rng = module is not None and draws_only_from_fit_generator(module)
     global_rng = contextlib.nullcontext() if own_rng else torch_seed(seed, net.device)
     with fit_generator(seed, net.device), global_rng:
-        net.notify("on_train_begin", X=X, y=y)
+        _begin(net, X, y, restart_schedules)
         try:
             yield
         except KeyboardInterrupt as exc:
@@ -117,6 +139,6 @@ def train(net, X, y=None, *, seed, epochs=None, rebuild_optimizer=False, **fit_p
         net.initialize_optimizer()
     if epochs is not None and epochs <= 0:
         return net
-    with training_session(net, X, y, seed):
+    with training_session(net, X, y, seed, restart_schedules=rebuild_optimizer):
         net.fit_loop(X, y, epochs=epochs, **fit_params)
     return net

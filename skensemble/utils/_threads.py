@@ -11,8 +11,12 @@ a fit uses one thread for small nets and, for larger ones, the cores left
 free by the other runnable processes (at most the caller's
 ``torch.get_num_threads()``), and restores the caller's setting afterwards.
 
-The count is process-wide in torch: the first of concurrent fits (threads,
-``backend="threading"``) sets it, the others leave it, the last restores it.
+Concurrent fits (threads, ``backend="threading"``) each set their count in
+their own thread; the last to end restores the caller's.  The count is not
+part of a fit's randomness, but convolutions' and norm layers' gradients
+round differently on one thread and on two: fits of such nets above the
+one-thread size are bit-identical only at equal counts (set
+``SKENSEMBLE_FIT_THREADS`` for that); smaller nets and MLPs are.
 
 Override with the environment variable ``SKENSEMBLE_FIT_THREADS``: an
 integer (that many threads for every fit), ``"keep"`` (never change
@@ -30,6 +34,7 @@ import torch
 SMALL_WORK = 4_000_000  # forward multiply-adds of a training batch below which a second thread does not pay
 
 _lock = threading.Lock()
+_local = threading.local()  # each thread's nesting depth of fit_threads
 _active = 0
 _saved = None
 
@@ -103,18 +108,29 @@ def choose_threads(work, current):
 
 @contextmanager
 def fit_threads(work):
-    """Run a fit with :func:`choose_threads` torch threads; the caller's count is restored after."""
+    """Run a fit with :func:`choose_threads` torch threads; the caller's count is restored after.
+
+    Every fit sets its count in its own thread, also while other fits run:
+    torch keeps the OpenMP count per thread once a thread has set it, so a
+    fit that left the count to the first of concurrent fits ran with its
+    thread's default instead (two threads beside seven one-thread fits, and
+    results that depended on which fit started first: conv and norm
+    layers' gradients depend on the thread count).
+    """
     global _active, _saved
+    depth = getattr(_local, "depth", 0)
     with _lock:
         _active += 1
         if _active == 1:
             _saved = torch.get_num_threads()
-            n = choose_threads(work, _saved)
-            if n != _saved:
-                torch.set_num_threads(n)
+        n = choose_threads(work, _saved) if depth == 0 else None  # nested: the outer fit's choice stands
+    if n is not None and n != torch.get_num_threads():
+        torch.set_num_threads(n)
+    _local.depth = depth + 1
     try:
         yield
     finally:
+        _local.depth = depth
         with _lock:
             _active -= 1
             if _active == 0 and torch.get_num_threads() != _saved:
