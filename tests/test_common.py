@@ -129,7 +129,12 @@ _BATCH_NORM_WEIGHTS = (
 
 # Every entry needs a reason; keep this list short.
 EXPECTED_FAILED_CHECKS = {
-    **{name: {"check_sample_weight_equivalence_on_dense_data": _BATCH_NORM_WEIGHTS}
+    **{name: {"check_sample_weight_equivalence_on_dense_data": _BATCH_NORM_WEIGHTS,
+              "check_methods_subset_invariance": (
+                  "float32 products round differently on a batch of one row than on the whole "
+                  "set: up to 1.6e-7 in probability on the check's data (measured 2026-12-05, "
+                  "after per-fit generators changed the fitted weights), above the check's 1e-7; "
+                  "the residual net has nothing that couples the rows of a batch at prediction.")}
        for name in ("ResNetClassifier", "ResNetRegressor")},
     **{
         name: {"check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS}

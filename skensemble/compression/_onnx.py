@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..utils._access import get_module
+from ..utils._access import get_module, get_net_estimator
 from ..utils._threads import available_cores
 
 
@@ -192,12 +192,16 @@ class OnnxRuntimeModel:
 def to_onnx(estimator, path):
     """Write the net inside ``estimator`` as an ONNX file for deployment.
 
-    A ``QuantizedClassifier`` fitted with ``backend="onnxruntime"`` writes its
-    int8 model (dynamic or static); any other estimator holding a net (a net, a pruned or distilled
-    net, a pipeline ending in one) writes its float module, which takes the
-    net's input features (after the pipeline's preprocessing) as input ``X``
-    and returns logits.  torch's own int8 modules cannot be exported; their
-    float net is written.
+    A ``QuantizedClassifier``/``QuantizedRegressor`` fitted with
+    ``backend="onnxruntime"`` writes its int8 model (dynamic or static); any
+    other estimator holding a net (a net, a pruned or distilled net, a
+    pipeline ending in one) writes its float module, which takes the net's
+    input features (after the pipeline's preprocessing) as input ``X``.  A
+    classifier's graph returns ``logits``; a regressor's returns
+    ``predictions`` in the target's units and shape (the net's
+    standardisation of the targets undone inside the graph: one column per
+    target, or a vector for a 1-d ``y``), equal to ``predict``.  torch's own
+    int8 modules cannot be exported; their float net is written.
     """
     runtime = getattr(estimator, "quantized_module_", None)
     if isinstance(runtime, OnnxRuntimeModel):
@@ -205,9 +209,37 @@ def to_onnx(estimator, path):
     else:
         module = get_module(estimator)
         data = module_to_onnx(module, input_size(module))
+    net_estimator = get_net_estimator(estimator)
+    if net_estimator is not None and hasattr(net_estimator, "decode_outputs"):
+        data = append_target_decoding(data, net_estimator._y_mean, net_estimator._y_scale, net_estimator._y_1d)
     with open(path, "wb") as fh:
         fh.write(data)
     return path
+
+
+def append_target_decoding(onnx_bytes, mean, scale, one_d):
+    """The graph with its output mapped to target units: ``predictions = out * scale + mean`` (squeezed if 1-d)."""
+    onnx = _require("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load_from_string(onnx_bytes)
+    graph = model.graph
+    raw = graph.output[0].name
+    graph.initializer.extend([numpy_helper.from_array(np.asarray(scale, dtype=np.float32), "target_scale"),
+                              numpy_helper.from_array(np.asarray(mean, dtype=np.float32), "target_mean")])
+    graph.node.extend([helper.make_node("Mul", [raw, "target_scale"], ["scaled_outputs"]),
+                       helper.make_node("Add", ["scaled_outputs", "target_mean"],
+                                        ["predictions_2d" if one_d else "predictions"])])
+    shape = ["batch"]
+    if one_d:
+        graph.initializer.append(numpy_helper.from_array(np.asarray([1], dtype=np.int64), "squeeze_axis"))
+        graph.node.append(helper.make_node("Squeeze", ["predictions_2d", "squeeze_axis"], ["predictions"]))
+    else:
+        shape.append(len(mean))
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info("predictions", TensorProto.FLOAT, shape))
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
 
 def onnx_linear_weights(onnx_bytes, module):

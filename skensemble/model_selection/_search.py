@@ -235,6 +235,8 @@ class CompressionSearchCV(BaseSearchCV):
                     ensure_all_finite=False)
         base, grids, names = self._candidate_grid()
         self._grids = grids
+        if names is not None:
+            params = self._route_fit_params(dict(zip(names, grids[0]["model"])), params)
         user = (self.estimator, self.scoring, self.refit)
         score = self.scoring or ("accuracy" if is_classifier(self.estimator) else "r2")
         self.estimator = base
@@ -261,6 +263,31 @@ class CompressionSearchCV(BaseSearchCV):
         self._warn_if_uncompressed(results)
         self.pareto_front_ = self._pareto(results)
         return self
+
+    @staticmethod
+    def _route_fit_params(space, params):
+        """Fit parameters (``sample_weight``...) for the candidates inside the search's own pipeline.
+
+        The named space is searched as ``Pipeline([("model", candidate)])``,
+        so a parameter for the candidates' ``fit`` goes to ``model__<name>``
+        (``groups`` stays the splitter's).  A candidate whose ``fit`` does not
+        take it is refused here, with both names.
+        """
+        from sklearn.utils.validation import has_fit_parameter
+
+        routed = {}
+        for key, value in params.items():
+            if key == "groups":
+                routed[key] = value
+                continue
+            refused = [name for name, est in space.items() if not has_fit_parameter(est, key)]
+            if refused:
+                raise ValueError(
+                    f"CompressionSearchCV.fit got {key}, but the candidates {refused} do not take {key} in "
+                    "fit. Pass space= with candidates that do (a dict of name -> estimator), or fit without "
+                    f"{key}.")
+            routed[f"model__{key}"] = value
+        return routed
 
     def score(self, X, y=None, **params):
         """The chosen model's score (accuracy or R^2, or ``scoring``) on ``X``, ``y``.

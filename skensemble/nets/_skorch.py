@@ -15,6 +15,7 @@ from skorch.callbacks import Callback, EpochScoring
 from skorch.dataset import ValidSplit, get_len, unpack_data
 from skorch.utils import to_tensor
 
+from ..persistence import register_splitter
 from ..utils._threads import fit_threads
 from ..utils._torch import multiply_adds_per_row
 from ._closed_form import ClosedFormMLP
@@ -68,6 +69,7 @@ def pack_sample_weight(y, sample_weight):
     return np.column_stack([y2, weight])
 
 
+@register_splitter
 class LabelValidSplit(ValidSplit):
     """``ValidSplit`` that stratifies on the first column of 2-D targets.
 

@@ -7,7 +7,7 @@ through ``_save_state``/``_load_state`` (see :func:`register`).
 """
 
 from ._io import FORMAT_VERSION, Reader, UntrustedTypesError, Writer, load, save
-from ._registry import register, register_layer, register_module
+from ._registry import register, register_layer, register_module, register_splitter
 from ._sklearn_trust import CorruptModelError
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "register",
     "register_layer",
     "register_module",
+    "register_splitter",
     "save",
 ]

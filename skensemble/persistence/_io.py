@@ -44,7 +44,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from ._modules import UntrustedTypesError, describe, import_name, rebuild, resolve
-from ._registry import CALLBACKS, LAYERS, TYPES, estimator_classes, estimator_key, module_classes
+from ._registry import CALLBACKS, LAYERS, SPLITTERS, TYPES, estimator_classes, estimator_key, module_classes
 from ._sklearn_trust import DEFAULT_TRUSTED, check_default_trusted
 
 FORMAT = "skensemble-model"
@@ -110,6 +110,10 @@ class Writer:
             return {"t": "callable", "v": import_name(value)}
         if isinstance(value, Callback):
             return self._callback(value, path)
+        if _key_in(SPLITTERS, type(value)) is not None:
+            params = {"cv": value.cv, "stratified": value.stratified, "random_state": value.random_state}
+            return {"t": "splitter", "cls": _key_in(SPLITTERS, type(value)),
+                    "v": {k: self.encode(v, f"{path}.{k}") for k, v in params.items()}}
         if isinstance(value, NeuralNet):
             raise TypeError(
                 f"{path}: a raw skorch net ({type(value).__name__}) cannot be saved safely; "
@@ -359,6 +363,10 @@ class Reader:
             if node["v"] not in TYPES:
                 raise UntrustedTypesError(f"Unknown type {node['v']!r} in the file.")
             return TYPES[node["v"]]
+        if t == "splitter":
+            if node["cls"] not in SPLITTERS:
+                raise UntrustedTypesError(f"Unknown validation splitter {node['cls']!r} in the file.")
+            return SPLITTERS[node["cls"]](**{k: self.decode(v) for k, v in node["v"].items()})
         if t == "callable":  # a class or function given as a parameter: only when trusted
             return resolve({"import": node["v"]}, self.trusted)
         if t == "ref":

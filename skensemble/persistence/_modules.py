@@ -72,6 +72,9 @@ def resolve(builder_node, trusted):
             raise UntrustedTypesError(f"Unknown module class {builder_node['registered']!r}.")
         return builder
     name = builder_node["import"]
+    for cls in module_classes().values():  # skensemble's own modules, passed as a class (NetClassifier)
+        if import_name(cls) == name:
+            return cls
     for entry in trusted:
         if callable(entry) and not isinstance(entry, str) and import_name(entry) == name:
             return entry

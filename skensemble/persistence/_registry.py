@@ -12,6 +12,7 @@ This module imports nothing from skensemble's estimator packages.
 
 import torch
 from skorch import callbacks as skorch_callbacks
+from skorch.dataset import ValidSplit
 from sklearn.ensemble import StackingClassifier as SkStackingClassifier
 from sklearn.ensemble import StackingRegressor as SkStackingRegressor
 from sklearn.ensemble import VotingClassifier as SkVotingClassifier
@@ -91,6 +92,12 @@ def register_module(cls, *, key=None):
 def register_layer(cls, args, *, key=None):
     """Make a layer class saveable: ``args(layer)`` gives its constructor arguments as data."""
     LAYERS[key or cls.__name__] = (cls, args)
+    return cls
+
+
+def register_splitter(cls, *, key=None):
+    """Make a skorch ``ValidSplit`` subclass saveable: saved as its ``cv``, ``stratified`` and ``random_state``."""
+    SPLITTERS[key or class_key(cls)] = cls
     return cls
 
 
@@ -184,3 +191,6 @@ CALLBACKS = {
                  "BatchScoring", "PassthroughScoring", "ProgressBar", "EpochTimer", "PrintLog",
                  "Freezer", "Unfreezer")
 }
+
+# Validation splitters (skorch's train_split) saved as their class and three plain parameters.
+SPLITTERS = {"skorch.dataset.ValidSplit": ValidSplit}

@@ -202,6 +202,30 @@ def test_onnxruntime_backend_and_export(dense, digits_split, tmp_path):
     assert "QGemm" in ops and "Gemm" not in ops  # int8 kernels, no float matmul left
 
 
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_regressor_onnx_graphs_predict_in_target_units(tmp_path, n_targets):
+    """Defect 7 of issue 26: a regressor's graph undoes the target standardisation, as predict does."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from sklearn.datasets import make_regression
+
+    from skensemble.compression import PrunedRegressor, QuantizedRegressor, to_onnx
+    from skensemble.nets import MLPNetRegressor
+
+    X, y = make_regression(200, 5, n_targets=n_targets, random_state=0)
+    X, y = X.astype(np.float32), y + 100.0  # far from the standardised scale
+    net = MLPNetRegressor((16,), max_epochs=30, random_state=0).fit(X, y)
+    for est in (net, PrunedRegressor(FrozenEstimator(net), granularity="neuron", fine_tune_epochs=1,
+                                     random_state=0).fit(X, y),
+                QuantizedRegressor(FrozenEstimator(net), backend="onnxruntime", random_state=0).fit(X, y)):
+        to_onnx(est, tmp_path / "r.onnx")
+        session = ort.InferenceSession(str(tmp_path / "r.onnx"))
+        assert [o.name for o in session.get_outputs()] == ["predictions"]
+        out = session.run(None, {"X": X})[0]
+        assert out.shape == y.shape
+        np.testing.assert_allclose(out, est.predict(X), rtol=1e-5, atol=1e-4)
+
+
 def test_float32_served_by_onnxruntime(dense, digits_split, tmp_path):
     """dtype='float32': the net's own weights through ONNX Runtime, same predictions, saved as a graph."""
     pytest.importorskip("onnxruntime")

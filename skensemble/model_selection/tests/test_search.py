@@ -175,3 +175,20 @@ def test_default_space_on_an_unfitted_256_256_net(digits_split):
     assert -results["mean_test_latency"][search.best_index_] <= 0.5 * dense
     assert len(search.pareto_front_) >= 3
     _non_dominated(search.pareto_front_)
+
+
+def test_sample_weight_reaches_the_candidates_or_is_refused_by_name():
+    """Defect 9 of issue 26: the search's own pipeline routes sample_weight; candidates without it are named."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(200, 6, random_state=0)
+    space = {"wide": MLPNetClassifier((16,), max_epochs=5, random_state=0),
+             "narrow": MLPNetClassifier((4,), max_epochs=5, random_state=0)}
+    search = lambda: CompressionSearchCV(space["wide"], space=space, cv=2)  # noqa: E731
+    plain = search().fit(X, y).cv_results_["mean_test_score"]
+    uniform = search().fit(X, y, sample_weight=np.full(len(y), 3.0)).cv_results_["mean_test_score"]
+    skewed = search().fit(X, y, sample_weight=np.where(y == 1, 10.0, 0.1)).cv_results_["mean_test_score"]
+    np.testing.assert_array_equal(uniform, plain)  # equal weights are the unweighted fit
+    assert not np.array_equal(skewed, plain)  # the weights changed the candidates' fits
+    with pytest.raises(ValueError, match=r"candidates \['pruned neurons 0.5'.*do not take sample_weight"):
+        CompressionSearchCV(space["wide"], cv=2).fit(X, y, sample_weight=np.ones(len(y)))

@@ -483,3 +483,42 @@ def test_an_estimator_registered_outside_persistence_round_trips(data, tmp_path)
             np.testing.assert_array_equal(loaded.predict_proba(X_test), model.predict_proba(X_test))
         else:
             assert not hasattr(loaded, "layer_") and loaded.get_params() == model.get_params()
+
+
+def test_net_around_skensembles_own_module_class_loads(tmp_path):
+    """Defect 4 of issue 26: NetClassifier(MLPModule) -- and so FineTuned* of any built-in net -- loads untrusted."""
+    from sklearn.datasets import make_classification
+    from sklearn.frozen import FrozenEstimator
+
+    from skensemble.nets import MLPModule, MLPNetClassifier, NetClassifier
+    from skensemble.transfer import FineTunedClassifier
+
+    X, y = make_classification(120, 6, random_state=0)
+    net = NetClassifier(MLPModule, module_params={"hidden_layer_sizes": (8,)}, max_epochs=2,
+                        random_state=0).fit(X, y)
+    tuned = FineTunedClassifier(FrozenEstimator(MLPNetClassifier((8,), max_epochs=2, random_state=0).fit(X, y)),
+                                max_epochs=2, random_state=0).fit(X, y)
+    for est in (net, tuned):
+        skensemble.save(est, tmp_path / "m.zip")
+        np.testing.assert_array_equal(skensemble.load(tmp_path / "m.zip").predict_proba(X), est.predict_proba(X))
+
+
+def test_validation_split_in_net_params_is_saved(tmp_path):
+    """Defect 5 of issue 26: the nets guide's ``net_params={"train_split": ValidSplit(...)}`` saves and loads."""
+    from sklearn.datasets import make_classification
+    from skorch.callbacks import EarlyStopping
+    from skorch.dataset import ValidSplit
+
+    from skensemble.nets import MLPNetClassifier
+
+    X, y = make_classification(120, 6, random_state=0)
+    est = MLPNetClassifier((8,), max_epochs=30, random_state=0,
+                           net_params={"train_split": ValidSplit(0.25, stratified=False, random_state=3)},
+                           callbacks=[("es", EarlyStopping(patience=2))]).fit(X, y)
+    skensemble.save(est, tmp_path / "m.zip")
+    loaded = skensemble.load(tmp_path / "m.zip")
+    split = loaded.net_params["train_split"]
+    assert type(split) is ValidSplit and (split.cv, split.stratified, split.random_state) == (0.25, False, 3)
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    refit = loaded.fit(X, y)  # the loaded parameters train as the saved ones did
+    np.testing.assert_array_equal(refit.predict_proba(X), est.predict_proba(X))
