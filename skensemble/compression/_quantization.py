@@ -147,6 +147,22 @@ class _BaseQuantized(BaseCompressed):
         validate_data(self, X, reset=False, dtype=None)
         return BACKENDS[self.backend_].predict(self.quantized_module_, net_input(self.estimator_, X))
 
+    # --- pickle ---------------------------------------------------------------
+    def __getstate__(self):
+        state = super().__getstate__()
+        backend = BACKENDS.get(state.get("backend_"))
+        if "quantized_module_" in state and backend is not None and not backend.pickles_module:
+            state = dict(state)  # BaseEstimator.__getstate__ may hand out the live __dict__
+            state["_quantized_state_bytes"] = backend.state_bytes(state.pop("quantized_module_"))
+        return state
+
+    def __setstate__(self, state):
+        data = state.pop("_quantized_state_bytes", None)
+        super().__setstate__(state)
+        if data is not None:
+            self.quantized_module_ = BACKENDS[self.backend_].from_state_bytes(
+                data, get_module(self.estimator_), self.n_features_in_)
+
     # --- persistence protocol (see skensemble.persistence) ------------------
     def _save_state(self, writer, state, path):
         """Store the quantized model through its backend.

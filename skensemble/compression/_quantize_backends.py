@@ -50,6 +50,8 @@ class QuantizationBackend:
         Whether :meth:`quantize` needs calibration rows.
     """
 
+    pickles_module = True  # False: pickled estimators hold state_bytes(model) instead (see _PackedTorchBackend)
+
     name = None
     calibrated = False
 
@@ -117,22 +119,35 @@ class _TorchBackend(QuantizationBackend):
 
 
 class _PackedTorchBackend(_TorchBackend):
-    """torch's int8 layers keep packed weights: saved with ``torch.save``, loaded weights-only."""
+    """torch's int8 layers keep packed weights: saved with ``torch.save``, loaded weights-only.
 
-    def save(self, model, writer):
+    Their modules do not survive ``pickle`` either (torch 2.13: an unpickled
+    ``ConvReLU1d`` has no ``_parameters``), so a pickled estimator holds
+    :meth:`state_bytes` and rebuilds with :meth:`from_state_bytes`.
+    """
+
+    pickles_module = False
+
+    def state_bytes(self, model):
         buf = io.BytesIO()
         with warnings.catch_warnings():  # torch's own TypedStorage deprecation notice
             warnings.simplefilter("ignore", UserWarning)
             torch.save(model.state_dict(), buf)
-        return {"backend": self.name, "file": writer.add_file("quantized", "pt", buf.getvalue())}
+        return buf.getvalue()
 
-    def load(self, spec, reader, float_module, n_features):
-        model = self._skeleton(float_module, n_features, spec)
+    def from_state_bytes(self, data, float_module, n_features, spec=None):
+        model = self._skeleton(float_module, n_features, spec or {})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            state = torch.load(io.BytesIO(reader.file(spec["file"])), weights_only=True)
+            state = torch.load(io.BytesIO(data), weights_only=True)
         _load_quantized_state(model, state, self.name)
         return model
+
+    def save(self, model, writer):
+        return {"backend": self.name, "file": writer.add_file("quantized", "pt", self.state_bytes(model))}
+
+    def load(self, spec, reader, float_module, n_features):
+        return self.from_state_bytes(reader.file(spec["file"]), float_module, n_features, spec)
 
 
 class TorchDynamicInt8(_PackedTorchBackend):

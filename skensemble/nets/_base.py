@@ -94,6 +94,39 @@ def detached(value):
     return value
 
 
+def _optimizer_spec(optimizer, writer):
+    """The optimizer's state (moments, step counts) and parameter groups, as tensors and plain data."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, entries in state["state"].items():
+        for name, value in entries.items():
+            (tensors if torch.is_tensor(value) else scalars)[f"{index}.{name}"] = value
+    return {"prefix": writer.add_tensors("optimizer", tensors), "scalars": writer.plain(scalars),
+            "param_groups": writer.plain(state["param_groups"])}
+
+
+def _restore_optimizer(optimizer, spec, reader):
+    """Load a state written by :func:`_optimizer_spec`, when its parameter groups fit the rebuilt optimizer.
+
+    An optimizer built outside the net's own ``initialize_optimizer`` (for
+    example with one group per layer) cannot be matched: it stays fresh.
+    """
+    groups = spec["param_groups"]
+    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in optimizer.param_groups]:
+        return
+    entries = {}
+    for key, value in reader.tensors_under(spec["prefix"]).items():
+        index, _, name = key.partition(".")
+        entries.setdefault(int(index), {})[name] = value  # load_state_dict moves each to its parameter's device
+    for key, value in spec["scalars"].items():
+        index, _, name = key.partition(".")
+        entries.setdefault(int(index), {})[name] = value
+    for group in groups:
+        if isinstance(group.get("betas"), list):
+            group["betas"] = tuple(group["betas"])
+    optimizer.load_state_dict({"state": entries, "param_groups": groups})
+
+
 class BaseNet(BaseEstimator, metaclass=ABCMeta):
     """Base class of the net estimators (not public API).
 
@@ -447,6 +480,10 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             build = self._module_spec(self.n_features_in_, self._n_outputs())
             extra["net"] = {"module": writer.module(net.module_, path, build), "batch_size": net.batch_size,
                             "history": writer.plain(epochs)}
+            optimizer = getattr(net, "optimizer_", None)
+            # a net stored as structure only (its owner keeps the weights, e.g. quantized) trains no further
+            if optimizer is not None and id(net.module_) not in writer.structure_only:
+                extra["net"]["optimizer"] = _optimizer_spec(optimizer, writer)
         return state, extra
 
     def _load_state(self, reader, extra):
@@ -462,6 +499,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         net.initialize()
         net.module_ = reader.module(spec["module"], device)
         net.initialize_optimizer()
+        if spec.get("optimizer") is not None:  # files before 2026-12 hold none: a fresh optimizer
+            _restore_optimizer(net.optimizer_, spec["optimizer"], reader)
         net.history = History(spec["history"])
         self.net_ = net
 

@@ -66,6 +66,26 @@ def _source(estimator):
     return copy.deepcopy(source), copy.deepcopy(preprocessing)
 
 
+# the source net's training settings a fine-tuning keeps (its own parameters set the rest)
+_KEPT_SETTINGS = ("l1", "early_stopping", "validation_fraction", "n_iter_no_change", "callbacks", "amp")
+
+
+def _kept_settings(source):
+    """The training settings of a skensemble source net that fine-tuning keeps: early stopping,
+    callbacks, ``l1``, ``amp`` and ``net_params`` other than the module's and optimizer's (the
+    fine-tuning's own ``optimizer``, ``lr``, ``max_epochs``, ``batch_size`` and ``weight_decay``
+    replace those).  A raw skorch source keeps none (its settings are skorch's, not these)."""
+    if isinstance(source, NeuralNet):
+        return {}
+    params = source.get_params(deep=False)
+    kept = {k: params[k] for k in _KEPT_SETTINGS if k in params}
+    net_params = {k: v for k, v in (params.get("net_params") or {}).items()
+                  if not k.startswith(("module__", "optimizer__"))}
+    if net_params:
+        kept["net_params"] = net_params
+    return kept
+
+
 def _builder(source, n_features, replace_input):
     """What builds the source's module, and its arguments (the sizes that change left to infer)."""
     if isinstance(source, NeuralNet):
@@ -155,6 +175,7 @@ class _BaseFineTuned(BaseCompressed):
             builder, module_params=kwargs, max_epochs=self.max_epochs, lr=self.lr,
             batch_size=self.batch_size, optimizer=self.optimizer, weight_decay=self.weight_decay,
             device=str(source_net.device), random_state=seed, verbose=self.verbose,
+            **_kept_settings(source),
         )
         net_est._initialize(Xn, y)
         device = net_est.net_.device
@@ -247,7 +268,9 @@ class FineTunedClassifier(CompressedClassifierMixin, _BaseFineTuned):
     and trains the rest for ``max_epochs``: the head at ``lr`` and unfrozen
     pretrained layers at ``lr * body_lr_factor``.  With ``unfreeze_every``,
     frozen layers thaw one group at a time from the top (gradual unfreezing,
-    Howard & Ruder 2018).  The input layer is kept, so the new task needs
+    Howard & Ruder 2018).  The pretrained net's training settings carry over:
+    its early stopping (restarted at each stage), callbacks, ``l1``, ``amp``
+    and ``net_params`` other than the module's and optimizer's.  The input layer is kept, so the new task needs
     the pretraining's features.
 
     Parameters

@@ -278,3 +278,21 @@ def test_dtype_auto_and_half_precision_warnings(dense, digits_split, monkeypatch
         warnings.simplefilter("error")
         assert QuantizedClassifier(FrozenEstimator(dense), dtype="bfloat16").fit(X_train, y_train).dtype_ == \
             "bfloat16"
+
+
+@pytest.mark.parametrize("method", ["static", "dynamic"])
+def test_pickled_torch_int8_conv_net_predicts(method):
+    """Defect 8 of issue 26: torch's int8 conv layers do not survive pickle; the estimator does."""
+    from sklearn.datasets import make_classification
+
+    from skensemble.nets import ConvNetClassifier
+
+    X, y = make_classification(120, 16, random_state=0)
+    X = X.astype(np.float32)
+    net = ConvNetClassifier((1, 16), channels=(4,), hidden_layer_sizes=(8,), max_epochs=3, random_state=0).fit(X, y)
+    q = QuantizedClassifier(FrozenEstimator(net), backend="torch", method=method, calibration_size=100,
+                            random_state=0).fit(X, y)
+    clone = pickle.loads(pickle.dumps(q))
+    np.testing.assert_array_equal(clone.predict_proba(X), q.predict_proba(X))
+    assert type(clone.quantized_module_) is type(q.quantized_module_)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clone)).predict(X), q.predict(X))

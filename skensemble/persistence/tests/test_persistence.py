@@ -423,7 +423,10 @@ def test_files_of_format_version_1_still_load():
     data = Path(__file__).parent / "data"
     expected = np.load(data / "format1_expected.npz")
     vote = skensemble.load(data / "format1_ensemble.zip")
-    np.testing.assert_array_equal(vote.predict_proba(expected["X"]), expected["proba"])
+    # the file's weights load exactly; the arithmetic on them drifts with the libraries: since
+    # 2026-12-05 (this machine's fresh install) the probabilities differ by up to 3e-7 relative,
+    # also at the commit that wrote the expected values
+    np.testing.assert_allclose(vote.predict_proba(expected["X"]), expected["proba"], rtol=1e-6, atol=1e-9)
     assert [type(e).__name__ for e in vote.estimators_] == [
         "QuantizedClassifier", "QuantizedClassifier", "QuantizedClassifier",
         "DistilledClassifier", "ConvNetClassifier", "CascadeClassifier"]
@@ -522,3 +525,40 @@ def test_validation_split_in_net_params_is_saved(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
     refit = loaded.fit(X, y)  # the loaded parameters train as the saved ones did
     np.testing.assert_array_equal(refit.predict_proba(X), est.predict_proba(X))
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_partial_fit_after_load_equals_partial_fit_after_pickle(tmp_path, optimizer):
+    """Defect 10 of issue 26: the optimizer's state (moments, steps) is saved, so training continues the same."""
+    from sklearn.datasets import make_classification
+
+    from skensemble.nets import MLPNetClassifier
+
+    X, y = make_classification(150, 6, random_state=0)
+    est = MLPNetClassifier((8,), max_epochs=3, optimizer=optimizer, random_state=0).fit(X, y)
+    skensemble.save(est, tmp_path / "m.zip")
+    loaded, pickled = skensemble.load(tmp_path / "m.zip"), pickle.loads(pickle.dumps(est))
+    for _ in range(2):
+        loaded.partial_fit(X, y)
+        pickled.partial_fit(X, y)
+    np.testing.assert_array_equal(loaded.predict_proba(X), pickled.predict_proba(X))
+
+
+def test_fine_tuning_keeps_the_source_nets_training_settings():
+    """Defect 10 of issue 26: early stopping, callbacks, l1 and amp of the pretrained net carry over."""
+    from sklearn.datasets import make_classification
+    from skorch.callbacks import LRScheduler
+
+    from skensemble.nets import MLPNetClassifier
+    from skensemble.transfer import FineTunedClassifier
+
+    X, y = make_classification(300, 8, random_state=0)
+    source = MLPNetClassifier((16,), early_stopping=True, n_iter_no_change=2, l1=1e-4, amp="bfloat16",
+                              max_epochs=30, lr=0.05, random_state=0,
+                              callbacks=[("sched", LRScheduler("StepLR", step_size=5))]).fit(X, y)
+    tuned = FineTunedClassifier(FrozenEstimator(source), freeze="none", max_epochs=300, lr=0.05,
+                                random_state=0).fit(X, y)
+    inner = tuned.estimator_
+    assert (inner.early_stopping, inner.n_iter_no_change, inner.l1, inner.amp) == (True, 2, 1e-4, "bfloat16")
+    assert [name for name, _ in inner.callbacks] == ["sched"]
+    assert "valid_loss" in inner.history_[-1] and len(inner.history_) < 300  # it stopped early
