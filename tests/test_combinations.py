@@ -1,0 +1,247 @@
+"""The combination test: every net setting x every wrapper and use (issue 26).
+
+Each cell fits a use of a net configuration on tiny data, predicts, gives
+equal predictions after ``pickle`` and after ``skensemble.save``/``load``,
+and checks that the configuration's setting took effect in the fitted net
+(early stopping stopped, the scheduler changed the rate, the sample
+weights changed the fit, ...).  The default run takes a diagonal of the
+matrix that covers every configuration and every use at least once; the
+full matrix runs with ``-m slow``.  A combination that cannot work is
+listed in ``REFUSED`` with its reason and must be refused at ``fit`` with a
+message naming both parts.
+
+Adding a net option or a wrapper: add its row to ``CONFIGS`` or its column
+to ``USES`` in the same change.
+"""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler
+from skorch.dataset import ValidSplit
+
+import skensemble
+from skensemble.compression import (DistilledClassifier, DistilledRegressor, PrunedClassifier, PrunedRegressor,
+                                    QuantizedClassifier, QuantizedRegressor)
+from skensemble.ensemble import (DeepEnsembleClassifier, DeepEnsembleRegressor, StackingClassifier,
+                                 StackingRegressor, VotingClassifier, VotingRegressor)
+from skensemble.nets import (ConvNetClassifier, ConvNetRegressor, MLPModule, MLPNetClassifier, MLPNetRegressor,
+                             NetClassifier, NetRegressor, ResNetClassifier, ResNetRegressor)
+from skensemble.transfer import FineTunedClassifier, FineTunedRegressor
+
+TASKS = ("classifier", "regressor")
+
+
+def _data(task):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 8)).astype(np.float32)
+    score = X[:, 0] + 0.5 * X[:, 1] - X[:, 2]
+    y = np.where(score > 0, "yes", "no") if task == "classifier" else 10 * score + 50
+    return X, y
+
+
+def _net(task, **params):
+    cls = MLPNetClassifier if task == "classifier" else MLPNetRegressor
+    return cls(**{"hidden_layer_sizes": (8,), "max_epochs": 4, "random_state": 0, **params})
+
+
+def _cls(task, classifier, regressor):
+    return classifier if task == "classifier" else regressor
+
+
+# --- configurations: (build(task), check(fitted net estimator, task)) --------------------------------
+def _epochs_below(limit):
+    return lambda net, task: net.n_epochs_ < limit
+
+
+def _lrs_decay(net, task):
+    return net.net_.optimizer_.param_groups[0]["lr"] < 0.01
+
+
+CONFIGS = {
+    "defaults": (lambda t: _net(t), None),
+    "early stopping triggers": (lambda t: _net(t, early_stopping=True, n_iter_no_change=1, max_epochs=60,
+                                              lr=0.05), _epochs_below(60)),
+    "early stopping not triggered": (lambda t: _net(t, early_stopping=True, n_iter_no_change=50, max_epochs=3),
+                                     lambda net, task: net.n_epochs_ == 3),
+    "dropout": (lambda t: _net(t, dropout=0.3), None),
+    "batch norm": (lambda t: _net(t, batch_norm=True),
+                   lambda net, task: any(isinstance(m, torch.nn.BatchNorm1d) for m in net.module_.modules())),
+    "l1": (lambda t: _net(t, l1=1e-3), lambda net, task: net.net_.l1 == 1e-3),
+    "weight decay": (lambda t: _net(t, weight_decay=1e-3),
+                     lambda net, task: net.net_.optimizer_.param_groups[0]["weight_decay"] == 1e-3),
+    "sgd": (lambda t: _net(t, optimizer="sgd", lr=0.05),
+            lambda net, task: isinstance(net.net_.optimizer_, torch.optim.SGD)),
+    "amp auto": (lambda t: _net(t, amp="auto"), None),
+    "LRScheduler": (lambda t: _net(t, lr=0.01, callbacks=[("sched", LRScheduler("StepLR", step_size=1,
+                                                                                 gamma=0.5))]), _lrs_decay),
+    "GradientNormClipping": (lambda t: _net(t, callbacks=[("clip", GradientNormClipping(0.1))]), None),
+    "skorch EarlyStopping + ValidSplit": (
+        lambda t: _net(t, max_epochs=60, lr=0.05, callbacks=[("es", EarlyStopping(patience=1))],
+                       net_params={"train_split": ValidSplit(0.25, stratified=False, random_state=0)}),
+        _epochs_below(60)),
+    "float64 input": (lambda t: _net(t), None),
+    "conv": (lambda t: _cls(t, ConvNetClassifier, ConvNetRegressor)((1, 8), channels=(2,), hidden_layer_sizes=(8,),
+                                                                   max_epochs=3, random_state=0), None),
+    "resnet": (lambda t: _cls(t, ResNetClassifier, ResNetRegressor)(width=8, n_blocks=1, max_epochs=3,
+                                                                   random_state=0), None),
+    "user module": (lambda t: _cls(t, NetClassifier, NetRegressor)(MLPModule, module_params={"hidden_layer_sizes": (8,)},
+                                                                  max_epochs=3, random_state=0), None),
+}
+
+# --- uses: use(net, X, y, task) -> fitted estimator; its inner fitted net is found by _inner ----------
+def _fit(net, X, y, task):
+    return net.fit(X, y)
+
+
+def _pruned(granularity, **kw):
+    def use(net, X, y, task):
+        return _cls(task, PrunedClassifier, PrunedRegressor)(net, sparsity=0.5, granularity=granularity,
+                                                             fine_tune_epochs=2, random_state=0, **kw).fit(X, y)
+    return use
+
+
+def _distilled_student(net, X, y, task):
+    teacher = _net(task, hidden_layer_sizes=(16,))
+    return _cls(task, DistilledClassifier, DistilledRegressor)(teacher, student=net, augment_factor=1,
+                                                               random_state=0).fit(X, y)
+
+
+def _distilled_teacher(net, X, y, task):
+    return _cls(task, DistilledClassifier, DistilledRegressor)(net, student=_net(task), augment_factor=1,
+                                                               random_state=0).fit(X, y)
+
+
+def _quantized(**kw):
+    def use(net, X, y, task):
+        return _cls(task, QuantizedClassifier, QuantizedRegressor)(net, random_state=0, **kw).fit(X, y)
+    return use
+
+
+def _quantized_pruned(net, X, y, task):
+    pruned = _cls(task, PrunedClassifier, PrunedRegressor)(net, sparsity=0.5, granularity="neuron",
+                                                           fine_tune_epochs=1, random_state=0)
+    return _cls(task, QuantizedClassifier, QuantizedRegressor)(pruned, random_state=0).fit(X, y)
+
+
+def _fine_tuned(net, X, y, task):
+    source = net.fit(X, y)
+    return _cls(task, FineTunedClassifier, FineTunedRegressor)(FrozenEstimator(source), max_epochs=2,
+                                                               random_state=0).fit(X, y)
+
+
+def _deep(net, X, y, task):
+    return _cls(task, DeepEnsembleClassifier, DeepEnsembleRegressor)(net, n_estimators=2, random_state=0).fit(X, y)
+
+
+def _voting(net, X, y, task):
+    return _cls(task, VotingClassifier, VotingRegressor)([("a", net), ("b", clone(net))], **({"voting": "soft"} if task == "classifier" else {})).fit(X, y)
+
+
+def _stacking(net, X, y, task):
+    return _cls(task, StackingClassifier, StackingRegressor)([("a", net), ("b", clone(net))], cv=2).fit(X, y)
+
+
+def _grid(net, X, y, task):
+    return GridSearchCV(net, {"random_state": [0, 1]}, cv=2, n_jobs=2).fit(X, y).best_estimator_
+
+
+USES = {
+    "fit": _fit,
+    "prune weights": _pruned("weight"),
+    "prune neurons": _pruned("neuron"),
+    "prune neurons in 3 steps": _pruned("neuron", n_steps=3),
+    "distil: student": _distilled_student,
+    "distil: teacher": _distilled_teacher,
+    "int8 dynamic": _quantized(),
+    "int8 static": _quantized(method="static"),
+    "float16": _quantized(dtype="float16", backend="torch"),
+    "int8 of pruned": _quantized_pruned,
+    "fine-tune": _fine_tuned,
+    "deep ensemble": _deep,
+    "voting": _voting,
+    "stacking": _stacking,
+    "GridSearchCV n_jobs=2": _grid,
+}
+
+# (configuration, use) -> the words the refusal at fit must contain (both parts named)
+REFUSED = {}
+
+
+def _inner(est):
+    """The fitted net estimator a use's setting check reads (the one that trained with the configuration)."""
+    for attr in ("estimators_", "estimator_", "student_"):
+        inner = getattr(est, attr, None)
+        if isinstance(inner, list):
+            inner = inner[0]
+        if inner is not None and hasattr(inner, "net_"):
+            return inner
+        if inner is not None:
+            found = _inner(inner)
+            if found is not None:
+                return found
+    return est if hasattr(est, "net_") else None
+
+
+def _predictions(est, X, task):
+    return est.predict_proba(X) if task == "classifier" else est.predict(X)
+
+
+def _run_cell(config, use, task, tmp_path):
+    build, check = CONFIGS[config]
+    X, y = _data(task)
+    if config == "float64 input":
+        X = X.astype(np.float64)
+    if config == "defaults" and use == "fit":  # pandas in, labels out
+        X = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    net = build(task)
+    if (config, use) in REFUSED:
+        with pytest.raises((ValueError, TypeError), match=REFUSED[(config, use)]):
+            USES[use](net, X, y, task)
+        return
+    est = USES[use](net, X, y, task)
+    pred = _predictions(est, X, task)
+    assert len(pred) == len(X) and np.all(np.isfinite(pred))
+    if task == "classifier":
+        assert set(est.predict(X)) <= {"yes", "no"}
+    np.testing.assert_array_equal(_predictions(pickle.loads(pickle.dumps(est)), X, task), pred)
+    skensemble.save(est, tmp_path / "m.zip")
+    np.testing.assert_array_equal(_predictions(skensemble.load(tmp_path / "m.zip"), X, task), pred)
+    if check is not None and use not in ("distil: teacher",):  # the teacher is not kept
+        inner = _inner(est)
+        if use in ("fit", "GridSearchCV n_jobs=2", "deep ensemble", "voting", "stacking", "distil: student"):
+            assert inner is not None and check(inner, task), f"{config} did not take effect in {use}"
+
+
+def _diagonal():
+    """Every configuration and every use at least once, for each task."""
+    configs, uses = list(CONFIGS), list(USES)
+    n = max(len(configs), len(uses))
+    return [(configs[i % len(configs)], uses[(i * 7) % len(uses)], task)
+            for task in TASKS for i in range(n)]
+
+
+def test_the_diagonal_covers_every_configuration_and_use():
+    cells = _diagonal()
+    for task in TASKS:
+        assert {c for c, _, t in cells if t == task} == set(CONFIGS)
+        assert {u for _, u, t in cells if t == task} == set(USES)
+
+
+@pytest.mark.parametrize("config, use, task", _diagonal())
+def test_combination(config, use, task, tmp_path):
+    _run_cell(config, use, task, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("use", list(USES))
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_full_matrix(config, use, task, tmp_path):
+    _run_cell(config, use, task, tmp_path)
