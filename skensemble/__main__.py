@@ -20,6 +20,13 @@ def _compress(args):
     except DataError as exc:
         print(f"skensemble compress: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("skensemble compress: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - any failure: one line naming it, not a traceback
+        lines = str(exc).strip().splitlines() or [""]
+        print(f"skensemble compress: error: {type(exc).__name__}: {lines[0]}", file=sys.stderr)
+        return 1
     return 0
 
 

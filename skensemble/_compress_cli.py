@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 MAX_LEVELS = 50  # text columns with more levels are target-encoded instead of one-hot encoded
+MIN_ROWS = 20  # rows with a target below which a 3-fold search on 75% of them means nothing
 MAX_CLASSES = 20  # a numeric target with more distinct values (or any fraction) is a regression target
 
 
@@ -35,10 +36,14 @@ def read_table(path, target, task="auto", log=print):
         raise DataError(f"Could not read {path} as CSV: {exc}") from None
     if target not in df.columns:
         raise DataError(f"Target column {target!r} is not in {path.name}; columns: {list(df.columns)}")
+    missing_target = df[target].isna()
+    if missing_target.any():
+        log(f"Dropping {int(missing_target.sum())} rows whose target {target!r} is missing.")
+        df = df[~missing_target].reset_index(drop=True)
+    if len(df) < MIN_ROWS:
+        raise DataError(f"{path.name} has {len(df)} rows with a target; cross-validated compression needs "
+                        f"at least {MIN_ROWS}.")
     y = df.pop(target)
-    if y.isna().any():
-        raise DataError(f"Target column {target!r} has {int(y.isna().sum())} missing values; "
-                        "drop those rows first.")
     task = detect_task(y) if task == "auto" else task
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise DataError(f"--task regression needs a numeric target; {target!r} is {y.dtype}.")
@@ -47,6 +52,12 @@ def read_table(path, target, task="auto", log=print):
             "a regressor needs a target that varies"
         raise DataError(f"Target column {target!r} has only one class ({y.iloc[0]!r}); {kind}.")
     for c in list(df.columns):
+        if df[c].isna().all():
+            raise DataError(f"Column {c!r} is missing on every row: it carries nothing to learn from; drop it.")
+        if _looks_like_dates(df[c]):
+            example = df[c].dropna().iloc[0]
+            raise DataError(f"Column {c!r} holds dates (e.g. {example!r}), which the nets cannot read as they "
+                            "are: convert it to numbers (days since a start, year, month, weekday) or drop it.")
         if not pd.api.types.is_numeric_dtype(df[c]) and df[c].nunique() == len(df):
             log(f"Dropping column {c!r}: a different value on every row (an identifier) "
                 "carries nothing to learn from.")
@@ -54,6 +65,21 @@ def read_table(path, target, task="auto", log=print):
     if df.shape[1] == 0:
         raise DataError("The CSV has no usable feature columns besides the target.")
     return df, y, task
+
+
+_DATE = r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}(:\d{2})?)?\s*$"
+
+
+def _looks_like_dates(column):
+    """Whether a text column holds dates (or date-times) on nearly every row (ISO or d/m/y forms)."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return True
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    values = column.dropna().astype(str)
+    return len(values) > 0 and values.str.match(_DATE).mean() >= 0.9
 
 
 def detect_task(y):

@@ -59,9 +59,12 @@ def test_compress_chooses_what_the_library_chooses(wine_csv, tmp_path):
         (None, ["missing.csv", "--target", "label"], "No such file"),
         (None, ["{csv}", "--target", "nope"], "Target column 'nope' is not in"),
         (lambda df: df.assign(label="same"), ["{csv}", "--target", "label"], "only one class"),
-        (lambda df: df.assign(label=np.where(df.index == 3, None, df["label"])),
-         ["{csv}", "--target", "label"], "1 missing values"),
         (None, ["{csv}", "--target", "label", "--task", "regression"], "needs a numeric target"),
+        (lambda df: df.assign(empty=np.nan), ["{csv}", "--target", "label"],
+         "Column 'empty' is missing on every row"),
+        (lambda df: df.head(1), ["{csv}", "--target", "label"], "has 1 rows with a target"),
+        (lambda df: df.assign(day=[f"2024-03-{1 + i % 28:02d}" for i in range(len(df))]),
+         ["{csv}", "--target", "label"], "Column 'day' holds dates (e.g. '2024-03-01')"),
     ],
 )
 def test_compress_errors(wine_csv, tmp_path, capsys, edit, args, message):
@@ -72,7 +75,34 @@ def test_compress_errors(wine_csv, tmp_path, capsys, edit, args, message):
         path = bad
     argv = ["compress"] + [a.format(csv=path) for a in args] + ["--out", str(tmp_path / "o")]
     assert main(argv) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1  # one line
+
+
+def test_rows_without_a_target_are_dropped_with_a_message(wine_csv, tmp_path):
+    from skensemble._compress_cli import read_table
+
+    path, pd = wine_csv
+    df = pd.read_csv(path)
+    df.loc[[3, 7], "label"] = None
+    df.to_csv(tmp_path / "t.csv", index=False)
+    said = []
+    X, y, task = read_table(tmp_path / "t.csv", "label", log=said.append)
+    assert len(X) == len(y) == len(df) - 2 and not y.isna().any()
+    assert said[0] == "Dropping 2 rows whose target 'label' is missing."
+
+
+def test_any_failure_is_one_line_and_non_zero(wine_csv, tmp_path, capsys, monkeypatch):
+    """A failure deep inside the search comes out as one line naming it, exit code 1."""
+    import skensemble._compress_cli as cli
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the search broke\nwith a long traceback-like text")
+
+    monkeypatch.setattr(cli, "run_compress", broken)
+    path, _ = wine_csv
+    assert main(["compress", str(path), "--target", "label", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == "skensemble compress: error: RuntimeError: the search broke\n"
 
 
 def test_demo_quick_prints_the_report(tmp_path, capsys):

@@ -41,7 +41,7 @@ TASKS = ("classifier", "regressor")
 def _data(task):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(120, 8)).astype(np.float32)
-    score = X[:, 0] + 0.5 * X[:, 1] - X[:, 2]
+    score = X[:, 0] + 0.5 * X[:, 1] - X[:, 2] + rng.normal(scale=0.7, size=len(X))  # noisy: early stopping stops
     y = np.where(score > 0, "yes", "no") if task == "classifier" else 10 * score + 50
     return X, y
 
@@ -87,6 +87,9 @@ CONFIGS = {
                        net_params={"train_split": ValidSplit(0.25, stratified=False, random_state=0)}),
         _epochs_below(60)),
     "float64 input": (lambda t: _net(t), None),
+    "int input": (lambda t: _net(t), None),
+    "pandas input": (lambda t: _net(t), None),
+    "sample_weight": (lambda t: _net(t), None),  # checked in _run_cell: the weights change the fit
     "conv": (lambda t: _cls(t, ConvNetClassifier, ConvNetRegressor)((1, 8), channels=(2,), hidden_layer_sizes=(8,),
                                                                    max_epochs=3, random_state=0), None),
     "resnet": (lambda t: _cls(t, ResNetClassifier, ResNetRegressor)(width=8, n_blocks=1, max_epochs=3,
@@ -96,8 +99,8 @@ CONFIGS = {
 }
 
 # --- uses: use(net, X, y, task) -> fitted estimator; its inner fitted net is found by _inner ----------
-def _fit(net, X, y, task):
-    return net.fit(X, y)
+def _fit(net, X, y, task, **fit_params):
+    return net.fit(X, y, **fit_params)
 
 
 def _pruned(granularity, **kw):
@@ -148,8 +151,85 @@ def _stacking(net, X, y, task):
     return _cls(task, StackingClassifier, StackingRegressor)([("a", net), ("b", clone(net))], cv=2).fit(X, y)
 
 
-def _grid(net, X, y, task):
-    return GridSearchCV(net, {"random_state": [0, 1]}, cv=2, n_jobs=2).fit(X, y).best_estimator_
+def _grid(net, X, y, task, **fit_params):
+    return GridSearchCV(net, {"random_state": [0, 1]}, cv=2, n_jobs=2).fit(X, y, **fit_params).best_estimator_
+
+
+def _partial_fit(net, X, y, task):
+    classes = {"classes": np.unique(y)} if task == "classifier" else {}
+    for _ in range(3):
+        net.partial_fit(X, y, **classes)
+    assert net.n_epochs_ == 3
+    return net
+
+
+def _clone(net, X, y, task, **fit_params):
+    return clone(clone(net)).fit(X, y, **fit_params)
+
+
+def _cross_validate_threads(net, X, y, task):
+    from joblib import parallel_backend
+    from sklearn.model_selection import cross_validate
+
+    with parallel_backend("threading", n_jobs=2):
+        return cross_validate(net, X, y, cv=2, return_estimator=True)["estimator"][0]
+
+
+def _selection(net, X, y, task, **fit_params):
+    from skensemble.ensemble import EnsembleSelectionClassifier, EnsembleSelectionRegressor
+
+    return _cls(task, EnsembleSelectionClassifier, EnsembleSelectionRegressor)(
+        [("a", net), ("b", clone(net).set_params(random_state=1))], ensemble_size=4, cv=2).fit(X, y, **fit_params)
+
+
+def _cascade(net, X, y, task, **fit_params):
+    from sklearn.linear_model import LogisticRegression
+
+    from skensemble.ensemble import CascadeClassifier
+
+    if task == "regressor":  # the cascade is a classifier: the regressor's column is ensemble selection
+        return _selection(net, X, y, task, **fit_params)
+    return CascadeClassifier([("lr", LogisticRegression()), ("net", net)], threshold=0.8).fit(X, y, **fit_params)
+
+
+def _search(net, X, y, task):
+    from skensemble.model_selection import CompressionSearchCV
+
+    space = {"uncompressed": net, "int8": _cls(task, QuantizedClassifier, QuantizedRegressor)(clone(net))}
+    return CompressionSearchCV(net, space=space, cv=2, max_drop=0.5).fit(X, y).best_estimator_
+
+
+def _report(net, X, y, task):
+    from skensemble.report import compression_report
+
+    est = net.fit(X, y)
+    table = compression_report({"net": est}, X, y, n_repeats=1).to_dict()["net"]
+    assert table["parameters"] > 0 and table["saved bytes"] > 0
+    return est
+
+
+def _onnx(net, X, y, task):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import tempfile
+
+    from skensemble.compression import to_onnx
+
+    est = net.fit(X, y)
+    with tempfile.TemporaryDirectory() as tmp:
+        to_onnx(est, f"{tmp}/m.onnx")
+        out = ort.InferenceSession(f"{tmp}/m.onnx").run(None, {"X": np.asarray(X, dtype=np.float32)})[0]
+    want = est.logits(X) if task == "classifier" else est.predict(X)
+    # the graph is float32; a net fitted with mixed precision predicts under autocast (bfloat16 rounding)
+    tol = 1e-4 if est.amp_dtype_ == "float32" else 2e-2
+    np.testing.assert_allclose(out, want, rtol=tol, atol=tol * max(1.0, np.abs(want).max()))
+    return est
+
+
+def _fine_tuned_all(net, X, y, task):
+    source = net.fit(X, y)
+    return _cls(task, FineTunedClassifier, FineTunedRegressor)(FrozenEstimator(source), freeze="none",
+                                                               reinit=1, max_epochs=2, random_state=0).fit(X, y)
 
 
 USES = {
@@ -168,6 +248,24 @@ USES = {
     "voting": _voting,
     "stacking": _stacking,
     "GridSearchCV n_jobs=2": _grid,
+    "partial_fit": _partial_fit,
+    "clone": _clone,
+    "cross_validate threading": _cross_validate_threads,
+    "ensemble selection": _selection,
+    "cascade": _cascade,
+    "CompressionSearchCV": _search,
+    "compression report": _report,
+    "to_onnx": _onnx,
+    "fine-tune all, reinit 1": _fine_tuned_all,
+}
+
+# uses whose fit takes sample_weight (the sample_weight configuration passes it there)
+WEIGHTED_USES = {"fit", "clone", "GridSearchCV n_jobs=2", "ensemble selection", "cascade"}
+# (configuration, use) pairs that do not apply, with the reason
+NOT_APPLICABLE = {
+    ("sample_weight", use): "the compression, transfer, deep-ensemble, voting and stacking wrappers take no "
+                            "sample_weight in fit yet (issue 26 follow-up); the search refuses them by name"
+    for use in USES if use not in WEIGHTED_USES
 }
 
 # (configuration, use) -> the words the refusal at fit must contain (both parts named)
@@ -194,18 +292,26 @@ def _predictions(est, X, task):
 
 
 def _run_cell(config, use, task, tmp_path):
+    if (config, use) in NOT_APPLICABLE:
+        pytest.skip(NOT_APPLICABLE[(config, use)])
     build, check = CONFIGS[config]
     X, y = _data(task)
     if config == "float64 input":
         X = X.astype(np.float64)
-    if config == "defaults" and use == "fit":  # pandas in, labels out
+    elif config == "int input":
+        X = np.round(X * 10).astype(np.int64)
+    elif config == "pandas input" or (config == "defaults" and use == "fit"):
         X = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+        y = pd.Series(y, name="target")
     net = build(task)
     if (config, use) in REFUSED:
         with pytest.raises((ValueError, TypeError), match=REFUSED[(config, use)]):
             USES[use](net, X, y, task)
         return
-    est = USES[use](net, X, y, task)
+    fit_params = {}
+    if config == "sample_weight":
+        fit_params["sample_weight"] = np.where(np.asarray(X)[:, 0] > 0, 5.0, 0.2)
+    est = USES[use](net, X, y, task, **fit_params)
     pred = _predictions(est, X, task)
     assert len(pred) == len(X) and np.all(np.isfinite(pred))
     if task == "classifier":
@@ -213,22 +319,36 @@ def _run_cell(config, use, task, tmp_path):
     np.testing.assert_array_equal(_predictions(pickle.loads(pickle.dumps(est)), X, task), pred)
     skensemble.save(est, tmp_path / "m.zip")
     np.testing.assert_array_equal(_predictions(skensemble.load(tmp_path / "m.zip"), X, task), pred)
-    if check is not None and use not in ("distil: teacher",):  # the teacher is not kept
+    if fit_params:  # the weights changed the fit
+        unweighted = USES[use](build(task), X, y, task)
+        assert not np.array_equal(_predictions(unweighted, X, task), pred), f"sample_weight ignored by {use}"
+    if check is not None and use in SETTING_VISIBLE:
         inner = _inner(est)
-        if use in ("fit", "GridSearchCV n_jobs=2", "deep ensemble", "voting", "stacking", "distil: student"):
-            assert inner is not None and check(inner, task), f"{config} did not take effect in {use}"
+        assert inner is not None and check(inner, task), f"{config} did not take effect in {use}"
+
+
+# uses whose fitted estimator holds a net trained with the configuration's own settings
+SETTING_VISIBLE = {"fit", "GridSearchCV n_jobs=2", "deep ensemble", "voting", "stacking", "distil: student",
+                   "clone", "cross_validate threading", "compression report", "to_onnx"}
 
 
 def _diagonal():
-    """Every configuration and every use at least once, for each task."""
+    """Every configuration and every use at least once per task, in cells that apply."""
     configs, uses = list(CONFIGS), list(USES)
-    n = max(len(configs), len(uses))
-    return [(configs[i % len(configs)], uses[(i * 7) % len(uses)], task)
-            for task in TASKS for i in range(n)]
+    cells = []
+    for task in TASKS:
+        for i in range(max(len(configs), len(uses))):
+            config, use = configs[i % len(configs)], uses[(i * 7) % len(uses)]
+            if (config, use) in NOT_APPLICABLE:
+                cells.append((config, next(u for u in uses if (config, u) not in NOT_APPLICABLE), task))
+                config = "defaults"
+            cells.append((config, use, task))
+    return cells
 
 
 def test_the_diagonal_covers_every_configuration_and_use():
     cells = _diagonal()
+    assert not [cell for cell in cells if cell[:2] in NOT_APPLICABLE]
     for task in TASKS:
         assert {c for c, _, t in cells if t == task} == set(CONFIGS)
         assert {u for _, u, t in cells if t == task} == set(USES)
