@@ -105,7 +105,7 @@ def make_encoder(X, log=print):
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, TargetEncoder
+    from sklearn.preprocessing import OneHotEncoder
 
     numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
     text = [c for c in X.columns if c not in numeric]
@@ -121,9 +121,22 @@ def make_encoder(X, log=print):
              ("categorical", make_pipeline(SimpleImputer(strategy="most_frequent"),
                                            OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
               few),
-             ("target_encoded", make_pipeline(SimpleImputer(strategy="most_frequent"),
-                                              TargetEncoder(random_state=0)), many)]
+             ("target_encoded", make_pipeline(SimpleImputer(strategy="most_frequent"), _target_encoder()),
+              many)]
     return ColumnTransformer([step for step in steps if step[2]], verbose_feature_names_out=False)
+
+
+def _target_encoder():
+    """``TargetEncoder`` cross-fitted on shuffled folds, seeded (scikit-learn 1.9 takes the folds as ``cv``
+    and deprecates ``random_state``; earlier versions take only ``random_state``)."""
+    import sklearn
+    from sklearn.model_selection import KFold
+    from sklearn.preprocessing import TargetEncoder
+
+    major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
+    if (major, minor) >= (1, 9):
+        return TargetEncoder(cv=KFold(5, shuffle=True, random_state=0))
+    return TargetEncoder(random_state=0)
 
 
 def compression_space(task, encoder, epochs, quick, random_state=0):

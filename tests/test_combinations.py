@@ -94,8 +94,8 @@ CONFIGS = {
                                                                    max_epochs=3, random_state=0), None),
     "resnet": (lambda t: _cls(t, ResNetClassifier, ResNetRegressor)(width=8, n_blocks=1, max_epochs=3,
                                                                    random_state=0), None),
-    "user module": (lambda t: _cls(t, NetClassifier, NetRegressor)(MLPModule, module_params={"hidden_layer_sizes": (8,)},
-                                                                  max_epochs=3, random_state=0), None),
+    "user module": (lambda t: _cls(t, NetClassifier, NetRegressor)(
+        MLPModule, module_params={"hidden_layer_sizes": (8,)}, max_epochs=3, random_state=0), None),
 }
 
 # --- uses: use(net, X, y, task) -> fitted estimator; its inner fitted net is found by _inner ----------
@@ -144,7 +144,8 @@ def _deep(net, X, y, task):
 
 
 def _voting(net, X, y, task):
-    return _cls(task, VotingClassifier, VotingRegressor)([("a", net), ("b", clone(net))], **({"voting": "soft"} if task == "classifier" else {})).fit(X, y)
+    soft = {"voting": "soft"} if task == "classifier" else {}
+    return _cls(task, VotingClassifier, VotingRegressor)([("a", net), ("b", clone(net))], **soft).fit(X, y)
 
 
 def _stacking(net, X, y, task):

@@ -146,7 +146,8 @@ class ClosedFormMLP:
                 if functions is not None:
                     h = functions[0](h, activation)
                 outputs.append(h)
-                masks.append(dropout_mask(h, dropout.p, generator) if dropout is not None and dropout.training else None)
+                drops = dropout is not None and dropout.training
+                masks.append(dropout_mask(h, dropout.p, generator) if drops else None)
                 if masks[-1] is not None:
                     h = h * masks[-1]
             weight = None

@@ -75,7 +75,8 @@ def _begin(net, X, y, restart_schedules):
     restarted = []
     if restart_schedules:
         restarted = [cb for _, cb in net.callbacks_ if isinstance(cb, LRScheduler) and "last_epoch" not in vars(cb)]
-    for group in getattr(net, "optimizer_", None).param_groups if hasattr(net, "optimizer_") else []:
+    optimizer = getattr(net, "optimizer_", None)
+    for group in optimizer.param_groups if optimizer is not None else []:
         group.setdefault("initial_lr", group["lr"])  # an optimizer built outside skorch can resume a schedule
     for cb in restarted:
         cb.last_epoch = -1  # an LRScheduler keyword argument: read by skorch when it builds the schedule

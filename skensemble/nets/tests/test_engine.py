@@ -177,3 +177,24 @@ def test_concurrent_threaded_fits_equal_the_sequential_fit(data, make):
     """Defect 6: eight fits in threads with the same random_state equal the sequential fit exactly."""
     X, y = data
     _threaded_equals_sequential(make, X, y)
+
+
+def test_cross_validate_and_voting_in_threads_equal_sequential(data):
+    """Defect 6, as reported: cross_validate under the threading backend and VotingClassifier(n_jobs=3)."""
+    from joblib import parallel_backend
+    from sklearn.model_selection import cross_validate
+
+    from skensemble.ensemble import VotingClassifier
+
+    X, y = data
+    net = MLPNetClassifier((16,), dropout=0.3, max_epochs=3, random_state=0)
+    members = [(f"m{i}", MLPNetClassifier((8 + 4 * i,), dropout=0.3, max_epochs=3, random_state=i))
+               for i in range(3)]  # different widths: not fused, fitted in parallel
+    sequential = [e.predict_proba(X) for e in cross_validate(net, X, y, cv=3, return_estimator=True)["estimator"]]
+    vote = VotingClassifier(members, voting="soft").fit(X, y).predict_proba(X)
+    with parallel_backend("threading", n_jobs=3):
+        threaded = cross_validate(net, X, y, cv=3, n_jobs=3, return_estimator=True)["estimator"]
+        vote_threads = VotingClassifier(members, voting="soft", n_jobs=3).fit(X, y).predict_proba(X)
+    for est, want in zip(threaded, sequential):
+        np.testing.assert_array_equal(est.predict_proba(X), want)
+    np.testing.assert_array_equal(vote_threads, vote)
