@@ -15,7 +15,8 @@ model is returned:
 * value arrays have one row per node; histogram-boosting trees with
   categorical splits (whose bitset indices are not checked) are refused.
 
-The calibration helpers of ``CalibratedClassifierCV`` are plain Python
+The calibration helpers of ``CalibratedClassifierCV`` and the
+cross-validation splitters ``KFold``/``StratifiedKFold`` are plain Python
 objects whose attributes skops loads and type-checks like any other, and
 numpy dtypes are rebuilt from an empty array of their type; they are
 trusted too.  Types a user names in ``trusted=`` are the user's call and
@@ -34,6 +35,10 @@ DEFAULT_TRUSTED = (
     # a numpy dtype (e.g. the object dtype SimpleImputer records for text
     # columns), rebuilt by skops from an empty array of that dtype, never pickled
     "numpy.dtype",
+    # cross-validation splitters held as parameters (TargetEncoder(cv=KFold(...))): three plain
+    # attributes (n_splits, shuffle, random_state) that skops type-checks; no index is followed
+    "sklearn.model_selection._split.KFold",
+    "sklearn.model_selection._split.StratifiedKFold",
 )
 
 
