@@ -304,8 +304,8 @@ class CompressionSearchCV(BaseSearchCV):
     def _warn_if_uncompressed(self, results):
         if self.best_candidate_ == UNCOMPRESSED:
             warnings.warn(
-                f"No compressed candidate met the budget max_drop={self.max_drop}: every compression lost "
-                "more score than that, so the search chose the uncompressed model.", UserWarning)
+                f"The search chose the uncompressed model: no compressed candidate both kept its score "
+                f"within max_drop={self.max_drop} and cost less by {self.objective!r}.", UserWarning)
 
     def _pareto(self, results):
         import pandas as pd
