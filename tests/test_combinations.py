@@ -261,17 +261,10 @@ USES = {
 }
 
 # (configuration, use) -> the words the refusal at fit must contain (both parts named).
-# sample_weight: the compression, transfer and deep-ensemble wrappers and partial_fit take none yet (a gap
-# of issue 26, in its closing note): Python refuses the keyword, naming the method; the search names its
-# candidates that refuse it.
+# sample_weight: fine-tuning a pretrained net and the nets' partial_fit take none yet (in issue 26's
+# closing note): Python refuses the keyword, naming the method.
 _NO_WEIGHTS = r"fit\(\) got an unexpected keyword argument 'sample_weight'"
-REFUSED = {
-    **{("sample_weight", use): _NO_WEIGHTS
-       for use in ("prune weights", "prune neurons", "prune neurons in 3 steps", "distil: student",
-                   "distil: teacher", "int8 dynamic", "int8 static", "float16", "int8 of pruned", "fine-tune",
-                   "fine-tune all, reinit 1", "deep ensemble", "partial_fit")},
-    ("sample_weight", "CompressionSearchCV"): r"candidates \['int8'\] do not take sample_weight in fit",
-}
+REFUSED = {("sample_weight", use): _NO_WEIGHTS for use in ("fine-tune", "fine-tune all, reinit 1", "partial_fit")}
 
 # (configuration, use) pairs that do not apply, with the reason
 NOT_APPLICABLE = {}

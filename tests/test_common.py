@@ -162,14 +162,24 @@ EXPECTED_FAILED_CHECKS = {
         for name in ("QuantizedClassifier", "QuantizedRegressor")
     },
 }
+# the wrappers that take sample_weight train a net with it (issue 26): the nets' reason holds for them
+for _name in ("PrunedClassifier", "PrunedRegressor", "QuantizedClassifier", "QuantizedRegressor",
+              "DeepEnsembleClassifier", "DeepEnsembleRegressor"):
+    EXPECTED_FAILED_CHECKS.setdefault(_name, {})["check_sample_weight_equivalence_on_dense_data"] = (
+        "its net is trained with the weights: " + _FLOAT32_WEIGHTS)
+for _name in ("DistilledClassifier", "DistilledRegressor"):
+    EXPECTED_FAILED_CHECKS.setdefault(_name, {})["check_sample_weight_equivalence_on_dense_data"] = (
+        "the weights reach the teacher's fit, but the student learns from a transfer set built from the rows "
+        "of X, in which a repeated row is two rows and a row of weight 2 one: the students differ.")
 
 
 @parametrize_with_checks(
     cheap_estimators(),
-    expected_failed_checks=lambda est: (
-        EXPECTED_FAILED_CHECKS.get(type(est).__name__, {})
-        if getattr(est, "method", None) != "static" else {}
-    ),
+    expected_failed_checks=lambda est: {
+        check: reason for check, reason in EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}).items()
+        # static int8 scales by calibrated ranges, not by the batch: it is subset-invariant
+        if not (check == "check_methods_subset_invariance" and getattr(est, "method", None) == "static")
+    },
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -17,6 +17,7 @@ from sklearn.base import (
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import has_fit_parameter
 
 from ..nets._engine import train
 from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels
@@ -24,15 +25,23 @@ from ..utils._access import get_net, get_net_estimator, is_net
 from ..utils._compat import check_is_fitted, validate_data
 
 
-def fit_or_copy(estimator, X, y):
-    """Fit a clone of ``estimator``, or deep-copy the fitted one inside a FrozenEstimator.
+def fit_or_copy(estimator, X, y, sample_weight=None, owner=None):
+    """Fit a clone of ``estimator`` (weighted by ``sample_weight``), or deep-copy the fitted one in a FrozenEstimator.
 
-    Either way the user's object is never modified.
+    Either way the user's object is never modified.  A fitted estimator is
+    not refitted, so the weights do not reach it (its wrapper's own
+    training, if any, uses them).  An estimator whose ``fit`` takes no
+    ``sample_weight`` is refused, naming ``owner`` and it.
     """
     if isinstance(estimator, FrozenEstimator):
         check_is_fitted(estimator.estimator)
         return copy.deepcopy(estimator.estimator)
-    return clone(estimator).fit(X, y)
+    if sample_weight is None:
+        return clone(estimator).fit(X, y)
+    if not has_fit_parameter(estimator, "sample_weight"):
+        raise TypeError(f"{owner or 'The wrapper'} got sample_weight, but its estimator "
+                        f"{type(estimator).__name__} takes no sample_weight in fit.")
+    return clone(estimator).fit(X, y, sample_weight=sample_weight)
 
 
 def net_targets(estimator, y):
@@ -51,7 +60,7 @@ def net_targets(estimator, y):
     return np.asarray(y, dtype=np.float32).reshape(len(y), -1)
 
 
-def train_epochs(estimator, Xn, targets, epochs, seed, *, rebuild_optimizer=False):
+def train_epochs(estimator, Xn, targets, epochs, seed, *, rebuild_optimizer=False, sample_weight=None):
     """Train the net inside ``estimator`` for ``epochs`` more epochs on its input ``Xn``.
 
     Through the one training engine (``skensemble.nets._engine.train``): the
@@ -59,7 +68,8 @@ def train_epochs(estimator, Xn, targets, epochs, seed, *, rebuild_optimizer=Fals
     count with this budget and may end it; schedulers start over on the
     optimizer in use).
     """
-    train(get_net(estimator), Xn, targets, seed=seed, epochs=epochs, rebuild_optimizer=rebuild_optimizer)
+    train(get_net(estimator), Xn, targets, seed=seed, epochs=epochs, rebuild_optimizer=rebuild_optimizer,
+          sample_weight=sample_weight)
 
 
 def direct_outputs(estimator):

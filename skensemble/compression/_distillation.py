@@ -23,7 +23,7 @@ from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, chec
 from ..utils._params import store_params
 from ..utils._random import draw_seed, torch_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
-from ._base import BaseCompressed, CompressedClassifierMixin, direct_outputs
+from ._base import BaseCompressed, CompressedClassifierMixin, direct_outputs, fit_or_copy
 from ._distillation_loss import DistillationLoss, teacher_logits_from_proba
 
 _CHUNK = 8192
@@ -257,7 +257,7 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         store_params(self, locals())
 
     # --- teacher ----------------------------------------------------------
-    def _fit_teacher(self, X, y):
+    def _fit_teacher(self, X, y, sample_weight=None):
         teacher = self.teacher
         if not hasattr(teacher, "predict_proba"):
             raise TypeError(
@@ -268,7 +268,7 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         if isinstance(teacher, FrozenEstimator):
             fitted = teacher
         else:
-            fitted = clone(teacher).fit(X, y)
+            fitted = fit_or_copy(teacher, X, y, sample_weight, owner=type(self).__name__)
         classes = getattr(fitted, "classes_", None)
         if classes is None or not np.array_equal(np.asarray(classes), np.unique(y)):
             raise ValueError(
@@ -305,8 +305,11 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         return get_net(student)
 
     @_fit_context(prefer_skip_nested_validation=False)  # teacher and student validate their own
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the teacher, build the transfer set and train the student.
+
+        ``sample_weight`` weighs the teacher's fit (when it is not a fitted
+        one): the student learns the weighted teacher on the transfer set.
 
         Returns
         -------
@@ -317,7 +320,7 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         check_classification_targets(y)
         augmenter = get_augmenter(self.augmentation)
         seed = draw_seed(self.random_state)
-        teacher = self._fit_teacher(X, y)
+        teacher = self._fit_teacher(X, y, sample_weight)
         encoder = LabelEncoder().fit(y)
         classes = encoder.classes_
         student = self._make_student(seed)

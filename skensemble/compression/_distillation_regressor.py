@@ -15,7 +15,7 @@ from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context, chec
 from ..utils._params import store_params
 from ..utils._random import draw_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
-from ._base import CompressedRegressorMixin, direct_outputs
+from ._base import CompressedRegressorMixin, direct_outputs, fit_or_copy
 from ._distillation import _BaseDistilled
 from ._distillation_loss import RegressionDistillationLoss
 
@@ -133,12 +133,12 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
     ):
         store_params(self, locals())
 
-    def _fit_teacher(self, X, y):
+    def _fit_teacher(self, X, y, sample_weight=None):
         self._check_task(self.teacher, "teacher")
         if isinstance(self.teacher, FrozenEstimator):
             check_is_fitted(self.teacher.estimator)
             return self.teacher
-        return clone(self.teacher).fit(X, y)
+        return fit_or_copy(self.teacher, X, y, sample_weight, owner=type(self).__name__)
 
     def _make_student(self, seed):
         if self.student is None:
@@ -146,8 +146,11 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
         return self._checked_student(BaseNet, "a skensemble net regressor", seed)
 
     @_fit_context(prefer_skip_nested_validation=False)  # teacher and student validate their own
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the teacher, build the transfer set and train the student.
+
+        ``sample_weight`` weighs the teacher's fit (when it is not a fitted
+        one): the student learns the weighted teacher on the transfer set.
 
         Parameters
         ----------
@@ -167,7 +170,7 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
         seed = draw_seed(self.random_state)
         student = self._make_student(seed)
         self._check_init_teacher(self.teacher)
-        teacher = self._fit_teacher(X, y)
+        teacher = self._fit_teacher(X, y, sample_weight)
 
         X_transfer = make_transfer_set(X32, augmenter, self.augment_factor,
                                        self.max_transfer_samples, seed)

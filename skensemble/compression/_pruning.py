@@ -7,7 +7,7 @@ import torch
 
 from ..persistence import register
 from ..utils._access import get_net, net_input
-from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions
+from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_sample_weight
 from ..utils._random import draw_seed
 from ._base import (
     BaseCompressed,
@@ -75,8 +75,18 @@ class _BasePruned(BaseCompressed):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)  # estimator is validated by its own fit
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit (or copy) the net, prune it and fine-tune it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the net's fit (when ``estimator`` is not a fitted one)
+            and of every fine-tuning: the weighted mean of per-sample losses.
 
         Returns
         -------
@@ -84,14 +94,16 @@ class _BasePruned(BaseCompressed):
             The fitted estimator.
         """
         y = self._check_fit_input(X, y, "prunes")
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
         seed = draw_seed(self.random_state)
-        estimator = fit_or_copy(self.estimator, X, y)
+        estimator = fit_or_copy(self.estimator, X, y, sample_weight, owner=type(self).__name__)
         net = get_net(estimator)
         module = net.module_
         Xn = net_input(estimator, X)
         targets = net_targets(estimator, y)
         if self.granularity == "layer":
-            return self._fit_layers(estimator, Xn, targets, seed)
+            return self._fit_layers(estimator, Xn, targets, seed, sample_weight)
         importance = get_importance(self.importance, seed)
         groups = example = None
         if self.granularity == "neuron":
@@ -120,7 +132,7 @@ class _BasePruned(BaseCompressed):
             # a fresh optimizer per step: the parameters changed (neurons) or their zeros must stay
             # untouched by old moments (weights); schedulers and early stopping start over with it
             train_epochs(estimator, Xn, targets, self.fine_tune_epochs, seed + step + 1,
-                         rebuild_optimizer=True)
+                         rebuild_optimizer=True, sample_weight=sample_weight)
             record = {
                 "step": step + 1,
                 "target_sparsity": target,
@@ -147,7 +159,7 @@ class _BasePruned(BaseCompressed):
         self.history_ = history
         return self
 
-    def _fit_layers(self, estimator, Xn, targets, seed):
+    def _fit_layers(self, estimator, Xn, targets, seed, sample_weight=None):
         """Layer trimming: skip the least important blocks step by step, fine-tuning after each step."""
         net = get_net(estimator)
         module = net.module_
@@ -166,7 +178,7 @@ class _BasePruned(BaseCompressed):
             removed += trim(net, [b for b in blocks if b not in dict(removed)], n_now, X_score, y_score)
             n_before = len(net.history)
             train_epochs(estimator, Xn, targets, self.fine_tune_epochs, seed + step + 1,
-                         rebuild_optimizer=True)
+                         rebuild_optimizer=True, sample_weight=sample_weight)
             history.append({
                 "step": step + 1,
                 "removed_layers": [name for name, _ in removed],

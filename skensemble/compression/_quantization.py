@@ -10,7 +10,8 @@ from sklearn.utils import check_random_state
 from ..nets._targets import LogitsClassifierMixin
 from ..persistence import register
 from ..utils._access import get_module, net_input
-from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
+from ..utils._compat import (_fit_context, HasMethods, Interval, StrOptions, check_is_fitted, check_sample_weight,
+                             validate_data)
 from ..utils._access import get_net_estimator
 from ..utils._capabilities import cpu_capability, cpu_has_bf16, cpu_has_fp16
 from ._base import BaseCompressed, CompressedClassifierMixin, CompressedRegressorMixin, fit_or_copy
@@ -103,8 +104,18 @@ class _BaseQuantized(BaseCompressed):
         return "weight-only"
 
     @_fit_context(prefer_skip_nested_validation=False)  # estimator is validated by its own fit
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit (or copy) the net and quantize it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the net's fit (when ``estimator`` is not a fitted one);
+            calibration is unweighted.
 
         Returns
         -------
@@ -112,8 +123,10 @@ class _BaseQuantized(BaseCompressed):
             The fitted estimator.
         """
         y = self._check_fit_input(X, y, "quantizes")
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
         self._resolve_backend()  # an impossible combination fails before any training
-        estimator = fit_or_copy(self.estimator, X, y)
+        estimator = fit_or_copy(self.estimator, X, y, sample_weight, owner=type(self).__name__)
         module = get_module(estimator)
         self.dtype_ = self._resolve_dtype(module)
         backend = get_backend(self._resolve_backend(self.dtype_))

@@ -44,9 +44,11 @@ class _BaseDeepEnsemble(MetaEstimatorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         return [_seeded(base, int(rng.randint(_MAX_SEED))) for _ in range(self.n_estimators)]
 
-    def _fit_members(self, X, y):
+    def _fit_members(self, X, y, sample_weight=None):
         members = self._members()
         reason = fusable_reason(members[0])
+        if sample_weight is not None and reason is None:
+            reason = "sample_weight is given (fused members train unweighted)"
         if self.fused is True and reason is not None:
             raise ValueError(f"fused=True, but these members cannot be trained fused: {reason}. "
                              "Use fused='auto' (fused when possible) or fused=False.")
@@ -54,7 +56,7 @@ class _BaseDeepEnsemble(MetaEstimatorMixin, BaseEstimator):
         if self.fused_:
             return fused_fit(members, X, y)
         with worker_errors(self):
-            return parallel_fit(members, X, y, self.n_jobs, None, owner=self)
+            return parallel_fit(members, X, y, self.n_jobs, None, owner=self, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         from sklearn.utils import get_tags
@@ -129,8 +131,9 @@ class DeepEnsembleClassifier(ClassifierMixin, _BaseDeepEnsemble):
         return MLPNetClassifier()
 
     @_fit_context(prefer_skip_nested_validation=False)  # members validate their own parameters
-    def fit(self, X, y):
-        """Fit the members on ``(X, y)``, fused when possible.
+    def fit(self, X, y, sample_weight=None):
+        """Fit the members on ``(X, y)``, fused when possible (not with ``sample_weight``, which each member's
+        fit takes).
 
         Returns
         -------
@@ -140,7 +143,7 @@ class DeepEnsembleClassifier(ClassifierMixin, _BaseDeepEnsemble):
         _, y_checked = validate_data(self, X, y, reset=True, dtype=None, ensure_all_finite=False)
         check_classification_targets(y_checked)
         self.classes_ = np.unique(y_checked)
-        self.estimators_ = self._fit_members(X, y)
+        self.estimators_ = self._fit_members(X, y, sample_weight)
         return self
 
     def predict_proba(self, X):
@@ -218,8 +221,9 @@ class DeepEnsembleRegressor(RegressorMixin, _BaseDeepEnsemble):
         return MLPNetRegressor()
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
-        """Fit the members on ``(X, y)``, fused when possible.
+    def fit(self, X, y, sample_weight=None):
+        """Fit the members on ``(X, y)``, fused when possible (not with ``sample_weight``, which each member's
+        fit takes).
 
         Returns
         -------
@@ -228,7 +232,7 @@ class DeepEnsembleRegressor(RegressorMixin, _BaseDeepEnsemble):
         """
         validate_data(self, X, y, reset=True, dtype=None, ensure_all_finite=False, y_numeric=True,
                       multi_output=True)
-        self.estimators_ = self._fit_members(X, y)
+        self.estimators_ = self._fit_members(X, y, sample_weight)
         return self
 
     def predict(self, X, return_std=False):

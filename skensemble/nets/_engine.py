@@ -28,7 +28,7 @@ trainings across threads (reproducible, one at a time).
 
 import contextlib
 
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Callback, EpochScoring, LRScheduler
 from torch import nn
 
 from ..utils._random import fit_generator, torch_seed
@@ -107,7 +107,34 @@ def training_session(net, X, y, seed, *, restart_schedules=False):
         net.notify("on_train_end", X=X, y=y)
 
 
-def train(net, X, y=None, *, seed, epochs=None, rebuild_optimizer=False, **fit_params):
+@contextlib.contextmanager
+def _weighted(net, y, sample_weight):
+    """Train skensemble's net on ``y`` weighted by ``sample_weight``; yields the targets to train on.
+
+    The net's loss becomes the weighted mean of per-sample losses (as in a
+    weighted ``fit``): its criterion reduces nothing for the block, the
+    targets carry the weights as a last column, and a classifier's
+    validation accuracy is weighted.  Everything is restored after.
+    """
+    from ._skorch import _weighted_accuracy, pack_sample_weight
+
+    if sample_weight is None:
+        yield y
+        return
+    if not hasattr(net, "sample_weighted"):
+        raise TypeError(f"sample_weight: {type(net).__name__} is not one of skensemble's nets, whose loss takes "
+                        "sample weights; fit it without them.")
+    saved = (net.sample_weighted, net.criterion_.reduction, list(net.callbacks_))
+    net.sample_weighted, net.criterion_.reduction = True, "none"
+    net.callbacks_ = [(name, EpochScoring(_weighted_accuracy, name="valid_acc", lower_is_better=False).initialize()
+                       if name == "valid_acc" else cb) for name, cb in net.callbacks_]
+    try:
+        yield pack_sample_weight(y, sample_weight)
+    finally:
+        net.sample_weighted, net.criterion_.reduction, net.callbacks_ = saved
+
+
+def train(net, X, y=None, *, seed, epochs=None, rebuild_optimizer=False, sample_weight=None, **fit_params):
     """Train the initialized skorch ``net`` on ``(X, y)`` for ``epochs`` (default: its ``max_epochs``).
 
     Parameters
@@ -126,6 +153,8 @@ def train(net, X, y=None, *, seed, epochs=None, rebuild_optimizer=False, **fit_p
         parameters changed; a continued training starts its own schedule).
         Callbacks that hold the optimizer (``LRScheduler``) follow it, as
         they bind in ``on_train_begin``.
+    sample_weight : array-like of shape (n_samples,) or None
+        Train on the weighted mean of per-sample losses (skensemble's nets only).
     **fit_params
         Passed to the module's ``forward``, as skorch does.
 
@@ -140,6 +169,7 @@ def train(net, X, y=None, *, seed, epochs=None, rebuild_optimizer=False, **fit_p
         net.initialize_optimizer()
     if epochs is not None and epochs <= 0:
         return net
-    with training_session(net, X, y, seed, restart_schedules=rebuild_optimizer):
-        net.fit_loop(X, y, epochs=epochs, **fit_params)
+    with _weighted(net, y, sample_weight) as targets, \
+            training_session(net, X, targets, seed, restart_schedules=rebuild_optimizer):
+        net.fit_loop(X, targets, epochs=epochs, **fit_params)
     return net

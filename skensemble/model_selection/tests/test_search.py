@@ -190,5 +190,12 @@ def test_sample_weight_reaches_the_candidates_or_is_refused_by_name():
     skewed = search().fit(X, y, sample_weight=np.where(y == 1, 10.0, 0.1)).cv_results_["mean_test_score"]
     np.testing.assert_array_equal(uniform, plain)  # equal weights are the unweighted fit
     assert not np.array_equal(skewed, plain)  # the weights changed the candidates' fits
-    with pytest.raises(ValueError, match=r"candidates \['pruned neurons 0.5'.*do not take sample_weight"):
-        CompressionSearchCV(space["wide"], cv=2).fit(X, y, sample_weight=np.ones(len(y)))
+    # the default space takes them (pruning, quantization, distillation fit their nets with them)
+    weighted = CompressionSearchCV(space["wide"], cv=2).fit(X, y, sample_weight=np.where(y == 1, 10.0, 0.1))
+    assert np.isfinite(weighted.cv_results_["mean_test_score"]).all()
+    with pytest.raises(ValueError, match=r"candidates \['tuned'\] do not take sample_weight"):
+        from skensemble.transfer import FineTunedClassifier
+
+        tuned = FineTunedClassifier(FrozenEstimator(clone(space["narrow"]).fit(X, y)), max_epochs=1)
+        CompressionSearchCV(space["wide"], space={**space, "tuned": tuned}, cv=2).fit(
+            X, y, sample_weight=np.ones(len(y)))
