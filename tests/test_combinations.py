@@ -260,11 +260,8 @@ USES = {
     "fine-tune all, reinit 1": _fine_tuned_all,
 }
 
-# (configuration, use) -> the words the refusal at fit must contain (both parts named).
-# sample_weight: fine-tuning a pretrained net and the nets' partial_fit take none yet (in issue 26's
-# closing note): Python refuses the keyword, naming the method.
-_NO_WEIGHTS = r"fit\(\) got an unexpected keyword argument 'sample_weight'"
-REFUSED = {("sample_weight", use): _NO_WEIGHTS for use in ("fine-tune", "fine-tune all, reinit 1", "partial_fit")}
+# (configuration, use) -> the words the refusal at fit must contain (both parts named)
+REFUSED = {}
 
 # (configuration, use) pairs that do not apply, with the reason
 NOT_APPLICABLE = {}

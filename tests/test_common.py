@@ -164,6 +164,7 @@ EXPECTED_FAILED_CHECKS = {
 }
 # the wrappers that take sample_weight train a net with it (issue 26): the nets' reason holds for them
 for _name in ("PrunedClassifier", "PrunedRegressor", "QuantizedClassifier", "QuantizedRegressor",
+              "FineTunedClassifier", "FineTunedRegressor",
               "DeepEnsembleClassifier", "DeepEnsembleRegressor"):
     EXPECTED_FAILED_CHECKS.setdefault(_name, {})["check_sample_weight_equivalence_on_dense_data"] = (
         "its net is trained with the weights: " + _FLOAT32_WEIGHTS)

@@ -311,8 +311,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         self.net_ = net
         return self
 
-    def _partial_fit(self, X, y, classes=None):
-        """One more epoch on ``(X, y)``; the first call validates, builds and initializes the net."""
+    def _partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One more epoch on ``(X, y)`` (weighted by ``sample_weight``); the first call builds the net."""
         if not hasattr(self, "net_"):
             self._validate_params()
             X, y = self._validate_fit_data(X, y)
@@ -325,7 +325,9 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             X, y = self._validate_fit_data(X, y, reset=False)
             y_enc = self.encode_targets(y)
         net = self.net_
-        train(net, X, y_enc, seed=self._seed + len(net.history), epochs=1)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
+        train(net, X, y_enc, seed=self._seed + len(net.history), epochs=1, sample_weight=sample_weight)
         return self
 
     def _check_outputs(self, net, X):

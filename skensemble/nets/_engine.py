@@ -28,6 +28,8 @@ trainings across threads (reproducible, one at a time).
 
 import contextlib
 
+import numpy as np
+
 from skorch.callbacks import Callback, EpochScoring, LRScheduler
 from torch import nn
 
@@ -118,8 +120,8 @@ def _weighted(net, y, sample_weight):
     """
     from ._skorch import _weighted_accuracy, pack_sample_weight
 
-    if sample_weight is None:
-        yield y
+    if sample_weight is None or np.all(sample_weight == sample_weight[0]):
+        yield y  # equal weights are the unweighted training, exactly (not just to float rounding)
         return
     if not hasattr(net, "sample_weighted"):
         raise TypeError(f"sample_weight: {type(net).__name__} is not one of skensemble's nets, whose loss takes "

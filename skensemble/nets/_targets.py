@@ -103,7 +103,7 @@ class NetClassifierMixin(LogitsClassifierMixin):
     def _validate_fit_data(self, X, y, reset=True):
         return validate_data(self, detached(X), detached(y), reset=reset, dtype=np.float32)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on ``(X, y)``; the first call builds the net.
 
         skorch's and scikit-learn's incremental habit: call it repeatedly
@@ -120,6 +120,8 @@ class NetClassifierMixin(LogitsClassifierMixin):
         classes : array-like of shape (n_classes,), default=None
             Every class the calls will see; needed on the first call when its
             ``y`` lacks some of them, ignored afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            This epoch's loss is the weighted mean of per-sample losses.
 
         Returns
         -------
@@ -130,7 +132,7 @@ class NetClassifierMixin(LogitsClassifierMixin):
             unseen = np.setdiff1d(column_or_1d(y), classes)
             if len(unseen):
                 raise ValueError(f"y has labels {unseen.tolist()} that are not in classes.")
-        return self._partial_fit(X, y, classes)
+        return self._partial_fit(X, y, classes, sample_weight)
 
     def logits(self, X, *, check_input=True):
         """The net's raw outputs (logits, before the softmax) as float64.
@@ -227,7 +229,7 @@ class NetRegressorMixin(RegressorMixin):
         return validate_data(self, detached(X), detached(y), reset=reset, dtype=np.float32,
                              y_numeric=True, multi_output=True)
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``(X, y)``; the first call builds the net.
 
         The targets' standardisation (mean and scale) is taken from the
@@ -240,13 +242,15 @@ class NetRegressorMixin(RegressorMixin):
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            This epoch's loss is the weighted mean of per-sample losses.
 
         Returns
         -------
         self : object
             The estimator.
         """
-        return self._partial_fit(X, y)
+        return self._partial_fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X, *, check_input=True):
         """Predicted targets, shaped like the ``y`` seen at fit.

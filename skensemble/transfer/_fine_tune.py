@@ -26,6 +26,7 @@ from ..utils._compat import (
     StrOptions,
     _fit_context,
     check_is_fitted,
+    check_sample_weight,
 )
 from ..utils._random import draw_seed
 from ._freeze import (
@@ -156,8 +157,17 @@ class _BaseFineTuned(BaseCompressed):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Copy the fitted net, give it a new head for ``y`` and train what ``freeze`` leaves free.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The new task's data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            The new task's targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The fine-tuning's loss is the weighted mean of per-sample losses.
 
         Returns
         -------
@@ -165,6 +175,8 @@ class _BaseFineTuned(BaseCompressed):
             The fitted estimator.
         """
         y = self._validate_targets(X, y)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
         seed = draw_seed(self.random_state)
         source, preprocessing = _source(self.estimator)
         source_net = get_net(source)
@@ -190,7 +202,7 @@ class _BaseFineTuned(BaseCompressed):
         self.reinitialized_layers_ = reinitialized(module, trained_new, self.reinit, seed + 2)
         trained_new += self.reinitialized_layers_
         frozen = frozen_layers(module, trained_new, self.freeze)
-        self._train(net_est, Xn, y, trained_new, frozen, seed)
+        self._train(net_est, Xn, y, trained_new, frozen, seed, sample_weight)
         self.estimator_ = net_est if preprocessing is None else Pipeline(
             list(preprocessing.steps) + [("net", net_est)])
         self._set_target_attributes(net_est)
@@ -234,7 +246,7 @@ class _BaseFineTuned(BaseCompressed):
             groups.append({"params": body, "lr": self.lr * self.body_lr_factor})
         return cls(groups, lr=self.lr, weight_decay=self.weight_decay)
 
-    def _train(self, net_est, Xn, y, new_layers, frozen, seed):
+    def _train(self, net_est, Xn, y, new_layers, frozen, seed, sample_weight=None):
         """Train in stages: every ``unfreeze_every`` epochs the next frozen group from the top thaws."""
         net, module = net_est.net_, net_est.net_.module_
         targets = net_est.encode_targets(y)
@@ -253,7 +265,7 @@ class _BaseFineTuned(BaseCompressed):
             leaves = [n for g in layer_groups(module, new_layers) for n in g]
             net.optimizer_ = self._optimizer(module, new_layers, [n for n in leaves if n not in frozen])
             with frozen_norms_in_eval(module, frozen):
-                train_epochs(net_est, Xn, targets, epochs, seed + stage)
+                train_epochs(net_est, Xn, targets, epochs, seed + stage, sample_weight=sample_weight)
         self._frozen_now = frozen
 
 

@@ -198,3 +198,33 @@ def test_cross_validate_and_voting_in_threads_equal_sequential(data):
     for est, want in zip(threaded, sequential):
         np.testing.assert_array_equal(est.predict_proba(X), want)
     np.testing.assert_array_equal(vote_threads, vote)
+
+
+def test_weighted_training_in_partial_fit_pruning_and_fine_tuning(data):
+    """Every training of the engine takes sample weights: equal weights are the unweighted training, exactly."""
+    from skensemble.transfer import FineTunedClassifier
+
+    X, y = data
+    skew = np.where(y == 1, 10.0, 0.1)
+
+    def partial(weights):
+        est = MLPNetClassifier((8,), random_state=0)
+        for _ in range(3):
+            est.partial_fit(X, y, classes=np.unique(y), sample_weight=weights)
+        return est.predict_proba(X)
+
+    def pruned(weights):
+        net = MLPNetClassifier((16,), max_epochs=5, random_state=0).fit(X, y)
+        return PrunedClassifier(FrozenEstimator(net), granularity="neuron", fine_tune_epochs=3,
+                                random_state=0).fit(X, y, sample_weight=weights).predict_proba(X)
+
+    def tuned(weights):
+        net = MLPNetClassifier((16,), max_epochs=5, random_state=0).fit(X, y)
+        return FineTunedClassifier(FrozenEstimator(net), max_epochs=3, random_state=0).fit(
+            X, y, sample_weight=weights).predict_proba(X)
+
+    for train in (partial, pruned, tuned):
+        plain = train(None)
+        np.testing.assert_array_equal(train(np.full(len(y), 2.0)), plain)
+        weighted = train(skew)
+        assert weighted[:, 1].mean() > plain[:, 1].mean()  # class 1 weighs more: it gains probability
