@@ -16,7 +16,7 @@ from skorch.dataset import ValidSplit
 
 from ..nets import MLPNetClassifier
 from ..nets._base import BaseNet
-from ..nets._engine import train
+from ..nets._engine import swapped_callback, train
 from ..persistence import register
 from ..utils._access import get_net, is_net, net_input
 from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
@@ -45,10 +45,6 @@ def _agreement(net, X, y):
     y = np.asarray(y)
     teacher = y[:, : y.shape[1] - 2].argmax(axis=1)
     return float(np.mean(net.predict(X) == teacher))
-
-
-def _teacher_agreement():
-    return EpochScoring(_agreement, name="valid_acc", lower_is_better=False).initialize()
 
 
 class _BaseDistilled(BaseCompressed):
@@ -111,23 +107,22 @@ class _BaseDistilled(BaseCompressed):
         agreement with the teacher's class on them.  A student without
         validation trains on every transfer row.
         """
-        original = (net.criterion, net.train_split, getattr(net, "classes_inferred_", None),
-                    net.verbose, list(net.callbacks_))
+        criterion_before, split_before, verbose_before = net.criterion, net.train_split, net.verbose
+        classes_inferred = getattr(net, "classes_inferred_", None)
         net.verbose = max(net.verbose, self.verbose)  # skorch's epoch table when verbose
         net.set_params(criterion=criterion, train_split=_transfer_split(net.train_split, seed),
                        **{f"criterion__{k}": v for k, v in criterion_params.items()})
-        net.callbacks_ = [(name, _teacher_agreement() if name == "valid_acc" else cb)
-                          for name, cb in net.callbacks_]
+        agreement = EpochScoring(_agreement, name="valid_acc", lower_is_better=False)
         try:
-            train(net, X_transfer, targets, seed=seed)
+            with swapped_callback(net, "valid_acc", agreement):
+                train(net, X_transfer, targets, seed=seed)
         finally:
-            net.criterion, net.train_split, net.verbose, net.callbacks_ = (
-                original[0], original[1], original[3], original[4])
+            net.criterion, net.train_split, net.verbose = criterion_before, split_before, verbose_before
             for k in criterion_params:
                 delattr(net, f"criterion__{k}")
             net.initialize_criterion()
-            if original[2] is not None:
-                net.classes_inferred_ = original[2]
+            if classes_inferred is not None:
+                net.classes_inferred_ = classes_inferred
 
     def _save_state(self, writer, state, path):
         """The teacher is not needed to predict: it is not saved (``teacher_`` loads as None)."""

@@ -9,17 +9,19 @@ per-step cost is paid once.
 On the CPU the members are those of K separate fits bit for bit: each
 member starts from the weights its own fit would draw (its seed), sees its
 own shuffled batches and dropout masks (drawn from a generator seeded as
-its own fit's, ``skensemble.nets._engine``); the loss of the stack is the sum of the members' mean losses, so that
-each member's gradients are those of its own fit, computed with the same
-arithmetic (batched products only where they equal the member's own,
-``_batched``); and the optimizer (Adam, AdamW, SGD or RMSprop, which act
-element by element) steps the stacked tensors where that rounds every
-element as the member's own step does, and aliases of each member's slices
-(tensors of the member's own shapes) elsewhere.  On CUDA the products are always batched (the same statistically,
-not bit for bit).  Nets whose activations have no written gradient train
-through autograd, equal to separate fits up to float rounding.  The
-fitted members are ordinary fitted nets: their weights, optimizer state and
-epoch history are written back to each.
+its own fit's, ``skensemble.nets._engine``); the loss of the stack is the
+sum of the members' mean losses, so that each member's gradients are those
+of its own fit, computed with the same arithmetic (batched products only
+where they equal the member's own, ``_batched``); and the optimizer (Adam,
+AdamW, SGD or RMSprop, which act element by element) steps the stacked
+tensors where that rounds every element as the member's own step does, and
+aliases of each member's slices (tensors of the member's own shapes)
+elsewhere.  On CUDA the products are always batched (the same
+statistically, not bit for bit).  Nets whose activations have no written
+gradient train through autograd, equal to separate fits up to float
+rounding.  The fitted members are ordinary fitted nets: their weights,
+optimizer state and epoch history are written back to each, and their
+callbacks see one training each (``training_session``).
 """
 
 import contextlib

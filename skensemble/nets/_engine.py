@@ -110,6 +110,17 @@ def training_session(net, X, y, seed, *, restart_schedules=False):
 
 
 @contextlib.contextmanager
+def swapped_callback(net, name, callback):
+    """Run the block with the net's callback named ``name`` (if any) replaced by ``callback``, initialized."""
+    saved = list(net.callbacks_)
+    net.callbacks_ = [(n, callback.initialize() if n == name else cb) for n, cb in saved]
+    try:
+        yield
+    finally:
+        net.callbacks_ = saved
+
+
+@contextlib.contextmanager
 def _weighted(net, y, sample_weight):
     """Train skensemble's net on ``y`` weighted by ``sample_weight``; yields the targets to train on.
 
@@ -126,14 +137,14 @@ def _weighted(net, y, sample_weight):
     if not hasattr(net, "sample_weighted"):
         raise TypeError(f"sample_weight: {type(net).__name__} is not one of skensemble's nets, whose loss takes "
                         "sample weights; fit it without them.")
-    saved = (net.sample_weighted, net.criterion_.reduction, list(net.callbacks_))
+    saved = (net.sample_weighted, net.criterion_.reduction)
     net.sample_weighted, net.criterion_.reduction = True, "none"
-    net.callbacks_ = [(name, EpochScoring(_weighted_accuracy, name="valid_acc", lower_is_better=False).initialize()
-                       if name == "valid_acc" else cb) for name, cb in net.callbacks_]
+    accuracy = EpochScoring(_weighted_accuracy, name="valid_acc", lower_is_better=False)
     try:
-        yield pack_sample_weight(y, sample_weight)
+        with swapped_callback(net, "valid_acc", accuracy):
+            yield pack_sample_weight(y, sample_weight)
     finally:
-        net.sample_weighted, net.criterion_.reduction, net.callbacks_ = saved
+        net.sample_weighted, net.criterion_.reduction = saved
 
 
 def train(net, X, y=None, *, seed, epochs=None, rebuild_optimizer=False, sample_weight=None, **fit_params):
