@@ -27,6 +27,7 @@ from ._version import __version__
 from . import compression, ensemble, metrics, model_selection, nets, persistence, report, transfer, utils  # noqa: E402
 from .persistence import load, save  # noqa: E402
 from ._show_versions import show_versions  # noqa: E402
+from .utils._config import config_context, get_config, set_config  # noqa: E402
 from .nets import ConvNetClassifier, ConvNetRegressor, MLPNetClassifier, MLPNetRegressor  # noqa: E402
 
 __all__ = [
@@ -36,7 +37,9 @@ __all__ = [
     "MLPNetRegressor",
     "__version__",
     "compression",
+    "config_context",
     "ensemble",
+    "get_config",
     "load",
     "metrics",
     "model_selection",
@@ -44,6 +47,7 @@ __all__ = [
     "persistence",
     "report",
     "save",
+    "set_config",
     "show_versions",
     "transfer",
     "utils",

@@ -22,6 +22,7 @@ from skorch import NeuralNet
 
 from ..utils._compat import check_sample_weight, validate_data
 from ..utils._device import resolve_device
+from ..utils._config import get_config
 from ._fused import fused_fit, fusion_groups
 
 
@@ -174,7 +175,7 @@ def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=No
 
     placed = place_all([clone(e) for e in estimators], resolve_devices(devices))
     fitted = [None] * len(placed)
-    if fused and sample_weight is None:
+    if fused and sample_weight is None and get_config()["fused_training"]:
         for group in fusion_groups(placed):
             for i, est in zip(group, fused_fit([placed[i] for i in group], X, y)):
                 fitted[i] = est

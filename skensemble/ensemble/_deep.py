@@ -10,6 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from ..nets import MLPNetClassifier, MLPNetRegressor
 from ..persistence import register
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context, check_is_fitted, validate_data
+from ..utils._config import get_config
 from ._base import parallel_fit, worker_errors
 from ._fused import fused_fit, fusable_reason
 
@@ -49,10 +50,11 @@ class _BaseDeepEnsemble(MetaEstimatorMixin, BaseEstimator):
         reason = fusable_reason(members[0])
         if sample_weight is not None and reason is None:
             reason = "sample_weight is given (fused members train unweighted)"
-        if self.fused is True and reason is not None:
+        allowed = get_config()["fused_training"]  # skensemble.set_config(fused_training=False): never fused
+        if allowed and self.fused is True and reason is not None:
             raise ValueError(f"fused=True, but these members cannot be trained fused: {reason}. "
                              "Use fused='auto' (fused when possible) or fused=False.")
-        self.fused_ = self.fused is not False and reason is None and len(members) > 1
+        self.fused_ = allowed and self.fused is not False and reason is None and len(members) > 1
         if self.fused_:
             return fused_fit(members, X, y)
         with worker_errors(self):

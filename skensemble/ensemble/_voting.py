@@ -15,6 +15,7 @@ from sklearn.utils import Bunch
 from ..persistence import register
 from ..utils._compat import BaseVoting, StrOptions, check_is_fitted, raise_for_params
 from ._base import SklearnEnsembleMixin, worker_errors
+from ..utils._config import get_config
 from ._fused import fused_fit, fusion_groups
 
 
@@ -34,7 +35,7 @@ class _FusedMembersMixin:
     def _validate_estimators(self):
         names, estimators = super()._validate_estimators()
         data = self.__dict__.get("_fuse_on")
-        if data is None or not self.fused:
+        if data is None or not self.fused or not get_config()["fused_training"]:
             return names, estimators
         X, y = data
         if hasattr(self, "le_"):  # a classifier's members get the encoded labels

@@ -18,9 +18,11 @@ round differently on one thread and on two: fits of such nets above the
 one-thread size are bit-identical only at equal counts (set
 ``SKENSEMBLE_FIT_THREADS`` for that); smaller nets and MLPs are.
 
-Override with the environment variable ``SKENSEMBLE_FIT_THREADS``: an
-integer (that many threads for every fit), ``"keep"`` (never change
-torch's setting) or ``"auto"`` (the default).
+Override with ``skensemble.set_config(fit_threads=...)`` (or
+``config_context``): an integer (that many threads for every fit),
+``"keep"`` (never change torch's setting) or ``"auto"`` (the default).  The
+environment variable ``SKENSEMBLE_FIT_THREADS`` sets the default (worker
+processes read it too).
 """
 
 import glob
@@ -30,6 +32,8 @@ import time
 from contextlib import contextmanager
 
 import torch
+
+from ._config import get_config
 
 SMALL_WORK = 4_000_000  # forward multiply-adds of a training batch below which a second thread does not pay
 
@@ -96,11 +100,11 @@ def busy_cores():
 
 def choose_threads(work, current):
     """Torch threads for a fit whose batches take ``work`` multiply-adds forward, the caller having ``current``."""
-    setting = os.environ.get("SKENSEMBLE_FIT_THREADS", "auto").strip().lower()
+    setting = get_config()["fit_threads"]  # skensemble.set_config; default: SKENSEMBLE_FIT_THREADS or "auto"
     if setting == "keep":
         return current
-    if setting.isdigit() and int(setting) > 0:
-        return int(setting)
+    if setting != "auto":
+        return setting
     if work < SMALL_WORK:
         return 1
     return max(1, min(current, available_cores() - busy_cores()))
