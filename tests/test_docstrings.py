@@ -11,9 +11,16 @@ import skensemble
 
 
 def _modules():
+    """The package's modules whose docstrings hold examples (a module without any is no test case)."""
+    finder = doctest.DocTestFinder()
     for info in pkgutil.walk_packages(skensemble.__path__, "skensemble."):
         if ".tests" not in info.name and not info.name.endswith("__main__"):
-            yield info.name
+            if any(test.examples for test in finder.find(importlib.import_module(info.name))):
+                yield info.name
+
+
+def test_examples_are_found():
+    assert len(list(_modules())) >= 20  # the estimators' and helpers' Examples sections
 
 
 @pytest.mark.parametrize("name", sorted(_modules()))

@@ -147,7 +147,8 @@ def test_same_random_state_same_model(name, data, fitted):
 
 def test_parallel_ensembles_are_deterministic(data):
     X, y = data
-    members = [(f"n{s}", MLPNetClassifier((8,), max_epochs=5, random_state=s)) for s in range(2)]
+    # different widths: not fused into one module, so the two members really are fitted in parallel
+    members = [(f"n{s}", MLPNetClassifier((8 + 4 * s,), max_epochs=5, random_state=s)) for s in range(2)]
     runs = [VotingClassifier(members, voting="soft", n_jobs=2).fit(X, y).predict_proba(X) for _ in range(2)]
     np.testing.assert_array_equal(runs[0], runs[1])
     runs = [CascadeClassifier(members, n_jobs=2).fit(X, y).predict_proba(X) for _ in range(2)]

@@ -93,7 +93,30 @@ def test_nested_blocks_restore_once(two_threads):
 
 def test_machine_readings_are_sane():
     assert 1 <= _threads.available_cores() <= (__import__("os").cpu_count() or 1)
-    assert _threads.busy_cores() >= 0
+
+
+
+def test_a_spinning_process_counts_as_busy():
+    """busy_cores sees another process's runnable thread (it read 0 on every machine before, it can fail now)."""
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # the child is running its loop
+        assert max(_threads.busy_cores() for _ in range(5)) >= 1
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_unreadable_machine_counts_as_idle(monkeypatch):
+    def unreadable():
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(_threads, "_runnable_total", unreadable)
+    assert _threads.busy_cores() == 0
 
 
 def test_own_threads_falling_asleep_do_not_count_as_busy(monkeypatch):
