@@ -27,6 +27,7 @@ callbacks see one training each (``training_session``).
 import contextlib
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -101,6 +102,19 @@ class _Member:
         self.generator = make_generator(estimator._seed, net.device)
 
 
+@dataclass(slots=True)
+class _Block:
+    """What the backward pass of one stacked linear layer needs: its input, the activation after it (module,
+    ``(forward, derivative)`` pair, pre-activation and output) and the dropout noise (``None`` where absent)."""
+
+    inputs: torch.Tensor
+    activation: nn.Module = None
+    functions: tuple = None
+    pre: torch.Tensor = None
+    out: torch.Tensor = None
+    noise: torch.Tensor = None
+
+
 class StackedMLP(nn.Module):
     """The members' ``MLPModule`` layers stacked: inputs ``(K, B, n_in)``, outputs ``(K, B, n_out)``."""
 
@@ -144,28 +158,27 @@ class StackedMLP(nn.Module):
         tensors already there, which :meth:`member_parameters`' aliases view.
         """
         with torch.no_grad():
-            blocks = []  # per linear layer: [input, activation, functions, pre-activation, output, noise]
+            blocks = []  # one _Block per linear layer
             for kind, what in self.plan:
                 if kind == "linear":
-                    blocks.append([X, None, None, None, None, None])
+                    blocks.append(_Block(X))
                     X = batched.linear(X, self.weights[what], self.biases[what])
                 elif kind == "act":
-                    functions = activation_functions(what)
-                    blocks[-1][1:4] = [what, functions, X]
-                    X = functions[0](X, what)
-                    blocks[-1][4] = X
+                    block = blocks[-1]
+                    block.activation, block.functions, block.pre = what, activation_functions(what), X
+                    X = block.functions[0](X, what)
+                    block.out = X
                 elif what > 0 and self.training:
-                    noise = _dropout_noise(X, what, generators)
-                    blocks[-1][5] = noise
-                    X = X * noise
+                    blocks[-1].noise = _dropout_noise(X, what, generators)
+                    X = X * blocks[-1].noise
             losses, grad = _losses_and_grad(X, y, classifier)
             for i in range(len(blocks) - 1, -1, -1):
-                inputs, activation, functions, pre, out, noise = blocks[i]
-                if noise is not None:
-                    grad = grad * noise
-                if functions is not None:
-                    grad = functions[1](grad, out, pre, activation)
-                batched.weight_grad(grad, inputs, out=_grad_buffer(self.weights[i]))
+                block = blocks[i]
+                if block.noise is not None:
+                    grad = grad * block.noise
+                if block.functions is not None:
+                    grad = block.functions[1](grad, block.out, block.pre, block.activation)
+                batched.weight_grad(grad, block.inputs, out=_grad_buffer(self.weights[i]))
                 torch.sum(grad, 1, keepdim=True, out=_grad_buffer(self.biases[i]))
                 if i:
                     grad = batched.input_grad(grad, self.weights[i])

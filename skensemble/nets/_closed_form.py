@@ -19,6 +19,8 @@ the optimizer step is the net's own.  Fused ensembles
 stacked members.
 """
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -86,13 +88,21 @@ def _loss_kind(criterion, sample_weighted):
     return None
 
 
+@dataclass(slots=True)
+class DenseLayer:
+    """One linear layer of a plan and what follows it: the activation module, its ``(forward, derivative)``
+    pair and the ``SeededDropout`` after it (``None`` where there is none; all ``None`` after the last)."""
+
+    linear: nn.Linear
+    activation: nn.Module = None
+    functions: tuple = None
+    dropout: SeededDropout = None
+
+
 class ClosedFormMLP:
     """A closed-form training step for one net; :meth:`plan` returns ``None`` when it does not apply.
 
-    ``layers``: ``(linear, activation, functions, dropout)``: the activation
-    module after each linear layer, its ``(forward, derivative)`` pair and the
-    ``SeededDropout`` after it (all ``None`` after the last linear layer; the
-    dropout ``None`` where there is none).
+    ``layers``: one :class:`DenseLayer` per linear layer of the MLP.
     """
 
     def __init__(self, layers, loss, l1, sample_weighted):
@@ -114,17 +124,19 @@ class ClosedFormMLP:
             return None
         layers = []
         for layer in module.layers:
+            last = layers[-1] if layers else None
             if type(layer) is nn.Linear:
-                layers.append([layer, None, None, None])
-            elif layers and layers[-1][1] is None and activation_functions(layer) is not None:
-                layers[-1][1:3] = [layer, activation_functions(layer)]
-            elif type(layer) is SeededDropout and layers and layers[-1][1] is not None and layers[-1][3] is None:
-                layers[-1][3] = layer
+                layers.append(DenseLayer(layer))
+            elif last is not None and last.activation is None and activation_functions(layer) is not None:
+                last.activation, last.functions = layer, activation_functions(layer)
+            elif (type(layer) is SeededDropout and last is not None and last.activation is not None
+                  and last.dropout is None):
+                last.dropout = layer
             else:  # batch norm, an activation without a written derivative, ...
                 return None
-        if not layers or layers[-1][1] is not None:
+        if not layers or layers[-1].activation is not None:
             return None
-        return cls([tuple(row) for row in layers], loss, float(net.l1), net.sample_weighted)
+        return cls(layers, loss, float(net.l1), net.sample_weighted)
 
     def step(self, X, y):
         """Forward pass, loss and gradients (added to ``.grad``): ``(loss, output)``, or ``None``.
@@ -138,7 +150,8 @@ class ClosedFormMLP:
         with torch.no_grad():
             inputs, pres, outputs, masks = [], [], [], []
             h = X
-            for linear, activation, functions, dropout in self.layers:
+            for layer in self.layers:
+                linear, activation, functions, dropout = layer.linear, layer.activation, layer.functions, layer.dropout
                 inputs.append(h)
                 h = (torch.addmm(linear.bias, h, linear.weight.t()) if linear.bias is not None
                      else h.mm(linear.weight.t()))
@@ -159,7 +172,8 @@ class ClosedFormMLP:
                 return None
             loss, grad = loss_grad
             for i in range(len(self.layers) - 1, -1, -1):
-                linear, activation, functions, _ = self.layers[i]
+                layer = self.layers[i]
+                linear, activation, functions = layer.linear, layer.activation, layer.functions
                 if masks[i] is not None:
                     grad = grad * masks[i]
                 if functions is not None:
@@ -170,7 +184,7 @@ class ClosedFormMLP:
                 if i:
                     grad = grad.mm(linear.weight)
             if self.l1:
-                weights = [row[0].weight for row in self.layers]
+                weights = [layer.linear.weight for layer in self.layers]
                 loss = loss + self.l1 * sum(w.abs().sum() for w in weights)
                 for w in weights:
                     _accumulate(w, torch.sign(w).mul_(self.l1))
