@@ -31,7 +31,7 @@ from ..utils._random import draw_seed, torch_seed
 from ..utils._torch import eval_mode
 from ._engine import train
 from ._loader import TensorLoader, writable
-from ._skorch import LabelValidSplit, StopOnNonFiniteLoss, pack_sample_weight
+from ._skorch import LabelValidSplit, StopOnNonFiniteLoss
 from ._modules import ACTIVATIONS
 
 OPTIMIZERS = {
@@ -177,7 +177,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     def _validate_X(self, X, reset):
         return validate_data(self, detached(X), reset=reset, dtype=np.float32)
 
-    def _make_net(self, n_features, n_outputs, *, seed, device, n_samples=None, weighted=False):
+    def _make_net(self, n_features, n_outputs, *, seed, device, n_samples=None):
         """The skorch net for this data (not initialized); the batch is capped at ``n_samples``."""
         module, module_kwargs = self._module_spec(n_features, n_outputs)
         optimizer = self.optimizer
@@ -216,7 +216,6 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             "amp_dtype": self._autocast_dtype(device),
             "verbose": self.verbose,
             "l1": self.l1,
-            "sample_weighted": weighted,
             "iterator_train": TensorLoader,
             "iterator_train__shuffle": True,
             "iterator_train__merge_single_row": True,
@@ -225,8 +224,6 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             "iterator_valid__batch_size": _PREDICT_BATCH_SIZE,
             "iterator_valid__device": device,
         }
-        if weighted:
-            params["criterion__reduction"] = "none"
         params.update(_lean_defaults(optimizer, self.verbose, self.net_params or {}))
         params.update({f"module__{k}": v for k, v in module_kwargs.items()})
         params.update(self._extra_net_params(n_outputs))
@@ -271,7 +268,6 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
 
     def _build(self, X, y, sample_weight=None, classes=None):
         """Validate targets and build the (untrained) skorch net for this data."""
-        weighted = sample_weight is not None
         y_enc, n_outputs = self._prepare_y(y, sample_weight, classes)
         self.device_ = resolve_device(self.device)
         dtype, reason = amp_dtype(self.amp, self.device_)
@@ -280,7 +276,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         self.amp_dtype_ = "float32" if dtype is None else str(dtype).removeprefix("torch.")
         self._seed = draw_seed(self.random_state)
         net = self._make_net(X.shape[1], n_outputs, seed=self._seed, device=self.device_,
-                             n_samples=X.shape[0], weighted=weighted)
+                             n_samples=X.shape[0])
         return net, y_enc
 
     def _fit(self, X, y, sample_weight=None):
@@ -294,8 +290,6 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             if np.all(sample_weight == sample_weight[0]):
                 sample_weight = None
         net, y_enc = self._build(X, y, sample_weight)
-        if sample_weight is not None:
-            y_enc = pack_sample_weight(y_enc, sample_weight)
         with torch_seed(self._seed, self.device_):
             net.initialize()  # what skorch's fit does first; then the outputs are checked
         self._check_outputs(net, X[:2])
@@ -303,11 +297,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                               for m in net.module_.modules()):
             raise ValueError(f"{type(self).__name__}'s module has batch norm layers, which "
                              "need at least 2 samples to train; got 1 sample.")
-        train(net, X, y_enc, seed=self._seed)
-        if sample_weight is not None:
-            # later training (fine-tuning by the compression estimators) gets plain targets
-            net.sample_weighted = False
-            net.set_params(criterion__reduction="mean")
+        train(net, X, y_enc, seed=self._seed, sample_weight=sample_weight)  # weighted by the engine
         self.net_ = net
         return self
 

@@ -34,6 +34,8 @@ from skorch.callbacks import Callback, EpochScoring, LRScheduler
 from torch import nn
 
 from ..utils._random import fit_generator, torch_seed
+from ._modules import SeededDropout
+from ._skorch import _weighted_accuracy, pack_sample_weight
 
 # torch's layers that draw from the global generator when training
 _GLOBAL_RANDOM_LAYERS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
@@ -48,8 +50,6 @@ def draws_only_from_fit_generator(module):
     A user's module may call ``torch.rand`` or ``F.dropout`` in ``forward``:
     it is never assumed to.
     """
-    from ._modules import SeededDropout
-
     if not type(module).__module__.startswith("skensemble."):
         return False
     return not any(isinstance(m, _GLOBAL_RANDOM_LAYERS) and not isinstance(m, SeededDropout)
@@ -129,8 +129,6 @@ def _weighted(net, y, sample_weight):
     targets carry the weights as a last column, and a classifier's
     validation accuracy is weighted.  Everything is restored after.
     """
-    from ._skorch import _weighted_accuracy, pack_sample_weight
-
     if sample_weight is None or np.all(sample_weight == sample_weight[0]):
         yield y  # equal weights are the unweighted training, exactly (not just to float rounding)
         return

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
-from skorch.callbacks import Callback, EpochScoring
+from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit, get_len, unpack_data
 from skorch.utils import to_tensor
 
@@ -87,8 +87,9 @@ class _SampleWeightMixin:
     """Weighted mean of per-sample losses when the targets carry weights.
 
     With ``sample_weighted=True`` the last target column is the sample weight
-    (see :func:`pack_sample_weight`) and the criterion is built with
-    ``reduction="none"``.
+    (see :func:`pack_sample_weight`) and the criterion reduces nothing
+    (``reduction="none"``); the training engine sets both for a weighted
+    training (``skensemble.nets._engine``) and restores them after.
     """
 
     def __init__(self, *args, sample_weighted=False, **kwargs):
@@ -353,23 +354,13 @@ def _net_overrides(cls, hook):
 
 
 def _weighted_accuracy(net, X, y):
+    """Validation accuracy weighted by the weight column of packed targets (see :func:`pack_sample_weight`)."""
     y = np.asarray(y)
-    if y.ndim == 1:  # training on plain targets after a weighted fit
-        return float(np.mean(net.predict(X) == y))
     return float(np.average(net.predict(X) == y[:, 0], weights=y[:, -1]))
 
 
 class SkorchClassifier(_LeanHooksMixin, _AmpMixin, _L1Mixin, _SampleWeightMixin, NeuralNetClassifier):
     """skorch ``NeuralNetClassifier`` with L1 penalty, sample weights and mixed precision."""
-
-    @property
-    def _default_callbacks(self):
-        callbacks = super()._default_callbacks
-        if not self.sample_weighted:
-            return callbacks
-        # skorch's validation accuracy would compare labels with the weight column
-        weighted = EpochScoring(_weighted_accuracy, name="valid_acc", lower_is_better=False)
-        return [(n, weighted if n == "valid_acc" else cb) for n, cb in callbacks]
 
     @staticmethod
     def _target(y):

@@ -228,3 +228,11 @@ def test_weighted_training_in_partial_fit_pruning_and_fine_tuning(data):
         np.testing.assert_array_equal(train(np.full(len(y), 2.0)), plain)
         weighted = train(skew)
         assert weighted[:, 1].mean() > plain[:, 1].mean()  # class 1 weighs more: it gains probability
+
+
+def test_a_weighted_fit_keeps_its_optimizer_state_and_leaves_the_net_unweighted(data):
+    """Weighted fits go through the engine's weighted training too: nothing rebuilds the optimizer after them."""
+    X, y = data
+    est = MLPNetClassifier((8,), max_epochs=3, random_state=0).fit(X, y, sample_weight=np.where(y == 1, 3.0, 1.0))
+    assert len(est.net_.optimizer_.state) == len(list(est.module_.parameters()))  # Adam's moments are kept
+    assert est.net_.sample_weighted is False and est.net_.criterion_.reduction == "mean"
