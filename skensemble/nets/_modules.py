@@ -41,8 +41,10 @@ class SeededDropout(nn.Dropout):
     draw alone.  Outside a fit (or with no fit generator) it draws from
     torch's global generator like ``nn.Dropout``.  In eval mode it is the
     identity.  It holds no state: a module saved with ``nn.Dropout`` loads
-    into one with this layer and the reverse.  Use it in your own modules
-    to make them train reproducibly in threads without a lock.
+    into one with this layer and the reverse.  In a module of your own it
+    draws from the fit's generator too, but such a module still trains
+    inside torch's seeded global generator (its ``forward`` may call torch's
+    random functions), one fit at a time when fits run in threads.
     """
 
     def forward(self, input):
