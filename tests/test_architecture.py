@@ -1,27 +1,54 @@
-"""The package's import structure: no cycles, and the layers of docs/architecture.md.
+"""The package's structure: no import cycles, the layers of docs/architecture.md, and private names.
 
 Imports are read from the source (function-level imports included), so a
 cycle hidden behind a deferred import fails too.
+
+Only the adapters in ``skensemble/_compat/`` read private names of scikit-learn, skorch or torch.
+A private name is one with a leading underscore (not a dunder).  The check
+enumerates, from the source of the package (tests excluded):
+
+* imports from a private module of those libraries, or of a private name;
+* attribute reads and ``getattr``/``hasattr``/``setattr`` of a name that the
+  library defines privately (collected from the library's own source: its
+  private functions, classes, methods and attributes) and that skensemble
+  does not define as an attribute of its own;
+* reads of torch's operator namespaces (``torch.ops``, ``torch._C``);
+* overrides: a method or class attribute of one of skensemble's classes that
+  replaces a private one of a library base class must be listed, with its
+  reason, in that library's adapter (``OVERRIDDEN``), and every listed one
+  must still be overridden.
+
+A planted violation shows that each kind of read is caught.
 """
 
 import ast
+import functools
+import importlib
+import inspect
+import pkgutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+import skensemble
+from skensemble import _compat
+from skensemble._compat import UntestedVersionError, check_version, release
 
 ROOT = Path(__file__).resolve().parent.parent / "skensemble"
 
 # Each subpackage may import only from the layers listed for it (and itself).
 ALLOWED = {
-    "utils": set(),
-    "persistence": {"utils"},
-    "nets": {"utils", "persistence"},
-    "ensemble": {"utils", "persistence", "nets"},  # fused training stacks the MLP nets
-    "compression": {"utils", "persistence", "nets"},
-    "transfer": {"utils", "persistence", "nets", "compression"},
-    "report": {"utils", "persistence"},
-    "metrics": {"utils", "persistence", "report"},
-    "model_selection": {"utils", "persistence", "nets", "compression", "report", "metrics"},
+    "_compat": set(),  # the adapters import nothing of skensemble; every layer may use them
+    "utils": {"_compat"},
+    "persistence": {"_compat", "utils"},
+    "nets": {"_compat", "utils", "persistence"},
+    "ensemble": {"_compat", "utils", "persistence", "nets"},  # fused training stacks the MLP nets
+    "compression": {"_compat", "utils", "persistence", "nets"},
+    "transfer": {"_compat", "utils", "persistence", "nets", "compression"},
+    "report": {"_compat", "utils", "persistence"},
+    "metrics": {"_compat", "utils", "persistence", "report"},
+    "model_selection": {"_compat", "utils", "persistence", "nets", "compression", "report", "metrics"},
 }
 
 
@@ -119,3 +146,241 @@ def test_persistence_imports_no_estimator_package(graph):
 def test_the_walker_sees_cycles():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+# --- private names: only the adapters read them ---
+
+PACKAGE = Path(skensemble.__file__).parent
+ADAPTERS = PACKAGE / "_compat"
+LIBRARIES = ("sklearn", "skorch", "torch")
+# where each library's private names are collected (torch: the parts skensemble uses; all of it is slow)
+LIBRARY_SOURCES = {
+    "sklearn": None,
+    "skorch": None,
+    "torch": ["nn", "optim", "ao", "utils", "autograd", "amp", "onnx", "fx", "__init__.py", "_tensor.py",
+              "serialization.py", "random.py", "overrides.py", "functional.py", "quantization"],
+}
+OPERATOR_NAMESPACES = {"ops", "_C", "_ops"}
+
+
+def _private(name):
+    return name.startswith("_") and not name.startswith("__")
+
+
+@dataclass(frozen=True)
+class PrivateRead:
+    """One read of another library's private name: where, what and how."""
+
+    path: str
+    line: int
+    name: str
+    how: str  # "import", "attribute", "getattr" or "operator namespace"
+
+    def __str__(self):
+        return f"{self.path}:{self.line}: {self.how} of {self.name}"
+
+
+def _parse(path):
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def _sources(base, parts):
+    paths = [base] if parts is None else [base / part for part in parts]
+    for path in paths:
+        if path.suffix == ".py":
+            yield path
+        elif path.is_dir():
+            yield from (p for p in path.rglob("*.py") if "tests" not in p.parts and "testing" not in p.name)
+
+
+@functools.lru_cache(maxsize=None)
+def library_private_names(library):
+    """Private names that ``library`` defines: functions, classes, methods, class and instance attributes."""
+    base = Path(importlib.import_module(library).__file__).parent
+    names = set()
+    for path in _sources(base, LIBRARY_SOURCES[library]):
+        try:
+            tree = _parse(path)
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+    return frozenset(n for n in names if _private(n))
+
+
+def own_attribute_names(paths):
+    """Names skensemble defines as attributes of its own objects: methods, class attributes, attribute stores."""
+    names = set()
+    for path in paths:
+        for node in ast.walk(_parse(path)):
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                        names.add(item.name)
+                    elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+                        targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+                        names.update(t.id for t in targets if isinstance(t, ast.Name))
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+    return frozenset(n for n in names if _private(n))
+
+
+def private_reads(source, path, library_names, own):
+    """Every read of a library's private name in ``source`` (a module's text)."""
+    reads = []
+    tree = ast.parse(source)
+    library_aliases = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                root = alias.name.split(".")[0]
+                if root in LIBRARIES:
+                    library_aliases.add((alias.asname or root))
+                    if any(_private(part) for part in alias.name.split(".")):
+                        reads.append(PrivateRead(path, node.lineno, alias.name, "import"))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            parts = node.module.split(".")
+            if parts[0] not in LIBRARIES:
+                continue
+            if any(_private(part) for part in parts):
+                reads.append(PrivateRead(path, node.lineno, node.module, "import"))
+            reads += [PrivateRead(path, node.lineno, f"{node.module}.{a.name}", "import")
+                      for a in node.names if _private(a.name)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            if (isinstance(node.value, ast.Name) and node.value.id in library_aliases
+                    and node.attr in OPERATOR_NAMESPACES):
+                reads.append(PrivateRead(path, node.lineno, f"{node.value.id}.{node.attr}", "operator namespace"))
+            elif _private(node.attr) and node.attr in library_names and node.attr not in own:
+                reads.append(PrivateRead(path, node.lineno, node.attr, "attribute"))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "hasattr", "setattr", "delattr") and len(node.args) > 1
+              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            name = node.args[1].value
+            if _private(name) and name in library_names and name not in own:
+                reads.append(PrivateRead(path, node.lineno, name, "getattr"))
+    return reads
+
+
+def package_modules():
+    """The package's modules, tests and adapters excluded."""
+    return sorted(p for p in PACKAGE.rglob("*.py")
+                  if "tests" not in p.relative_to(PACKAGE).parts and ADAPTERS not in p.parents)
+
+
+def check_package(extra=None):
+    """Private reads outside the adapters; ``extra`` maps a made-up path to a module's text (a planted one)."""
+    library_names = frozenset().union(*(library_private_names(lib) for lib in LIBRARIES))
+    modules = package_modules()
+    sources = {str(p.relative_to(PACKAGE.parent)): p.read_text() for p in modules}
+    sources.update(extra or {})
+    own = own_attribute_names(modules)
+    return [read for path, text in sources.items() for read in private_reads(text, path, library_names, own)]
+
+
+def test_no_module_outside_the_adapters_reads_a_private_name():
+    reads = check_package()
+    assert not reads, "private names read outside skensemble/_compat/:\n" + "\n".join(map(str, reads))
+
+
+PLANTED = '''
+import torch
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import _check_sample_weight
+import torch.utils._pytree
+
+
+def optimizers(net, layer):
+    kernel = torch.ops.aten.threshold_backward
+    return net._optimizers, getattr(layer, "_forward_pre_hooks"), kernel
+'''
+
+
+def test_a_planted_violation_is_caught():
+    reads = check_package(extra={"skensemble/planted.py": PLANTED})
+    planted = {(r.how, r.name) for r in reads if r.path == "skensemble/planted.py"}
+    assert planted == {
+        ("import", "sklearn.utils._param_validation"),
+        ("import", "sklearn.utils.validation._check_sample_weight"),
+        ("import", "torch.utils._pytree"),
+        ("operator namespace", "torch.ops"),
+        ("attribute", "_optimizers"),
+        ("getattr", "_forward_pre_hooks"),
+    }
+    assert all(r.path == "skensemble/planted.py" for r in reads)
+    assert "skensemble/planted.py:10: attribute of _optimizers" in map(str, reads)
+
+
+def test_the_adapters_read_what_the_package_used_to():
+    """The collected names include the private pieces the adapters exist for (the check has teeth)."""
+    names = library_private_names("skorch") | library_private_names("torch") | library_private_names("sklearn")
+    for name in ("_optimizers", "_criteria", "_forward_pre_hooks", "_non_persistent_buffers_set",
+                 "_BatchNorm", "_ConvNd", "_weights_not_none", "_check_sample_weight"):
+        assert name in names
+
+
+def _skensemble_classes():
+    for info in pkgutil.walk_packages(skensemble.__path__, "skensemble."):
+        if ".tests" in info.name or info.name.endswith(".__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__:
+                yield cls
+
+
+# private class attributes that Python or a library sets on every subclass, not skensemble's code
+AUTOMATIC = {"_abc_impl", "_sklearn_auto_wrap_output_keys"}
+
+
+def overridden_private_names():
+    """``{library: {name}}``: private attributes of library classes that skensemble's classes (or mixins) replace."""
+    found = {lib: set() for lib in LIBRARIES}
+    for cls in _skensemble_classes():
+        mro = cls.__mro__
+        for i, own in enumerate(mro):
+            if own.__module__.split(".")[0] != "skensemble":
+                continue
+            for name in set(vars(own)) - AUTOMATIC:
+                if not _private(name):
+                    continue
+                for base in mro[i + 1:]:
+                    library = base.__module__.split(".")[0]
+                    if library in LIBRARIES and name in vars(base):
+                        found[library].add(name)
+    return found
+
+
+def test_overridden_private_names_are_listed_in_the_adapters():
+    found = overridden_private_names()
+    for library in LIBRARIES:
+        adapter = importlib.import_module(f"skensemble._compat.{library}")
+        assert found[library] == set(adapter.OVERRIDDEN), (
+            f"{library}: overridden {sorted(found[library])}, listed in the adapter {sorted(adapter.OVERRIDDEN)}")
+        assert all(reason.strip() for reason in adapter.OVERRIDDEN.values())
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_each_adapter_states_the_versions_it_was_tested_on(library):
+    adapter = importlib.import_module(f"skensemble._compat.{library}")
+    lowest, newest = adapter.TESTED
+    assert release(lowest) <= release(newest)
+    installed = importlib.import_module(library).__version__
+    assert release(lowest) <= release(installed) <= release(newest), (
+        f"{library} {installed} is not among the tested versions {adapter.TESTED}: test it and update TESTED")
+
+
+def test_a_version_outside_the_tested_ones_is_refused_clearly():
+    check_version("scikit-learn", "1.9.1", "1.6", "1.9")
+    with pytest.raises(UntestedVersionError, match=r"tested with scikit-learn 1.6 to 1.9.x .* found "
+                                                   r"scikit-learn 1.10.0.*pip install 'scikit-learn>=1.6,<1.10'"):
+        check_version("scikit-learn", "1.10.0", "1.6", "1.9")
+    with pytest.raises(UntestedVersionError, match="found skorch 1.1.0"):
+        check_version("skorch", "1.1.0", "1.2", "1.4")
+    assert release("2.13.0+cpu") == (2, 13)
+    assert issubclass(UntestedVersionError, ImportError) and _compat.UntestedVersionError is UntestedVersionError

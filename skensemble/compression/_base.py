@@ -22,7 +22,7 @@ from sklearn.utils.validation import has_fit_parameter
 from ..nets._engine import train
 from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels
 from ..utils._access import get_net, get_net_estimator, is_net
-from ..utils._compat import check_is_fitted, validate_data
+from .._compat.sklearn import check_is_fitted, validate_data
 
 
 def fit_or_copy(estimator, X, y, sample_weight=None, owner=None):
@@ -108,7 +108,7 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
     _skensemble_net_attr = "estimator_"
 
     def _check_fit_input(self, X, y, verb):
-        """Validate X and y (parameters: by fit's _fit_context), and that ``estimator`` is a net; return y."""
+        """Validate X and y (parameters: by fit's fit_context), and that ``estimator`` is a net; return y."""
         y = self._validate_targets(X, y)
         if not is_net(self.estimator):
             raise TypeError(

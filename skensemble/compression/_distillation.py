@@ -19,7 +19,7 @@ from ..nets._base import BaseNet
 from ..nets._engine import swapped_callback, train
 from ..persistence import register
 from ..utils._access import get_net, is_net, net_input
-from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
+from .._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ..utils._params import store_params
 from ..utils._random import draw_seed, torch_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
@@ -299,7 +299,7 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
                 student.initialize()
         return get_net(student)
 
-    @_fit_context(prefer_skip_nested_validation=False)  # teacher and student validate their own
+    @fit_context(prefer_skip_nested_validation=False)  # teacher and student validate their own
     def fit(self, X, y, sample_weight=None):
         """Fit the teacher, build the transfer set and train the student.
 

@@ -3,7 +3,6 @@
 import numbers
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import r2_score
 
@@ -11,7 +10,7 @@ from ..nets import MLPNetRegressor
 from ..nets._base import BaseNet
 from ..persistence import register
 from ..utils._access import get_net
-from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context, check_is_fitted, validate_data
+from .._compat.sklearn import HasMethods, Interval, StrOptions, fit_context, check_is_fitted, validate_data
 from ..utils._params import store_params
 from ..utils._random import draw_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
@@ -145,7 +144,7 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
             return MLPNetRegressor((64,), random_state=seed)
         return self._checked_student(BaseNet, "a skensemble net regressor", seed)
 
-    @_fit_context(prefer_skip_nested_validation=False)  # teacher and student validate their own
+    @fit_context(prefer_skip_nested_validation=False)  # teacher and student validate their own
     def fit(self, X, y, sample_weight=None):
         """Fit the teacher, build the transfer set and train the student.
 

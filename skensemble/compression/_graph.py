@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_flatten
 
+from .._compat.torch import tensors_in
 from ..utils._torch import eval_mode
 
 
@@ -122,7 +122,7 @@ def _in_place(kind, target):
 
 
 def _tensors(tree):
-    return [t for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor)]
+    return tensors_in(tree)
 
 
 def record(module, example_input):

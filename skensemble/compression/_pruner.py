@@ -8,6 +8,7 @@ all layers (``scope="global"``) and never empties a layer.
 import torch
 from torch.nn.utils import prune
 
+from .._compat.torch import fold_pruning_masks
 from ._surgery import cut
 
 
@@ -60,9 +61,7 @@ def apply_weight_masks(module, masks):
 def fold_weight_masks(module):
     """Make masked weights plain parameters again (zeros stay zeros)."""
     for layer in module.modules():
-        for hook in list(layer._forward_pre_hooks.values()):
-            if isinstance(hook, prune.BasePruningMethod):
-                prune.remove(layer, hook._tensor_name)
+        fold_pruning_masks(layer)
 
 
 def _units_to_keep(groups, scores, sparsity, scope):

@@ -7,7 +7,7 @@ import torch
 
 from ..persistence import register
 from ..utils._access import get_net, net_input
-from ..utils._compat import _fit_context, HasMethods, Interval, StrOptions, check_sample_weight
+from .._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_sample_weight
 from ..utils._random import draw_seed
 from ._base import (
     BaseCompressed,
@@ -74,7 +74,7 @@ class _BasePruned(BaseCompressed):
         self.random_state = random_state
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=False)  # estimator is validated by its own fit
+    @fit_context(prefer_skip_nested_validation=False)  # estimator is validated by its own fit
     def fit(self, X, y, sample_weight=None):
         """Fit (or copy) the net, prune it and fine-tune it.
 

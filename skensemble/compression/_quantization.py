@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 from ..nets._targets import LogitsClassifierMixin
 from ..persistence import register
 from ..utils._access import get_module, net_input
-from ..utils._compat import (_fit_context, HasMethods, Interval, StrOptions, check_is_fitted, check_sample_weight,
+from .._compat.sklearn import (fit_context, HasMethods, Interval, StrOptions, check_is_fitted, check_sample_weight,
                              validate_data)
 from ..utils._access import get_net_estimator
 from ..utils._capabilities import cpu_capability, cpu_has_bf16, cpu_has_fp16
@@ -103,7 +103,7 @@ class _BaseQuantized(BaseCompressed):
             )
         return "weight-only"
 
-    @_fit_context(prefer_skip_nested_validation=False)  # estimator is validated by its own fit
+    @fit_context(prefer_skip_nested_validation=False)  # estimator is validated by its own fit
     def fit(self, X, y, sample_weight=None):
         """Fit (or copy) the net and quantize it.
 

@@ -17,6 +17,7 @@ from collections import defaultdict
 import torch
 from torch import nn
 
+from .._compat.torch import BATCH_NORM_TYPES, is_non_persistent_buffer
 from ..utils._torch import count_params
 from ._dependency import OUTPUT_LAYER, PRODUCERS, Entry, Group, analyse
 
@@ -85,7 +86,7 @@ def _resized(layer):
             layer.in_channels = layer.weight.shape[1]
         else:  # depthwise: one filter per channel
             layer.in_channels = layer.groups = layer.out_channels
-    elif isinstance(layer, nn.modules.batchnorm._BatchNorm):
+    elif isinstance(layer, BATCH_NORM_TYPES):
         ref = layer.weight if layer.weight is not None else layer.running_mean
         layer.num_features = ref.shape[0]
     elif isinstance(layer, nn.LayerNorm):
@@ -123,7 +124,7 @@ def cut(module, plan):
         if isinstance(old, nn.Parameter):
             setattr(owner, attr, nn.Parameter(new, requires_grad=old.requires_grad))
         else:
-            owner.register_buffer(attr, new, persistent=attr not in owner._non_persistent_buffers_set)
+            owner.register_buffer(attr, new, persistent=not is_non_persistent_buffer(owner, attr))
         touched.add(owner)
     for layer in touched:
         _resized(layer)

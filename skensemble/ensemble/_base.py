@@ -9,7 +9,7 @@ inside the job, so other joblib backends get the same limit.
 """
 
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import has_fit_parameter
 from skorch import NeuralNet
 
-from ..utils._compat import check_sample_weight, validate_data
+from .._compat.sklearn import check_sample_weight, print_elapsed_time, validate_data
 from ..utils._device import resolve_device
 from ..utils._config import get_config
 from ._fused import fused_fit, fusion_groups
@@ -155,27 +155,39 @@ def weight_params(sample_weight):
     return {} if sample_weight is None else {"sample_weight": sample_weight}
 
 
-def fit_member(estimator, X, y, n_threads, sample_weight=None):
-    """The job that fits one member: a fixed torch thread count, then ``fit``."""
-    with torch_threads(n_threads):
-        return estimator.fit(X, y, **weight_params(sample_weight))
+def fit_member(estimator, X, y, n_threads, fit_params=None, message=None):
+    """The job that fits one member: a fixed torch thread count, then ``fit``.
+
+    ``message``: ``(source, text)`` printed with the fit's time, as scikit-learn's
+    ``verbose`` ensembles do (``[Voting] ... (1 of 2) Processing lr, total=0.1s``).
+    """
+    with torch_threads(n_threads), (print_elapsed_time(*message) if message else nullcontext()):
+        return estimator.fit(X, y, **(fit_params or {}))
 
 
-def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=None, fused=False):
+def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=None, fused=False,
+                 fit_params=None, messages=None):
     """Fit clones of ``estimators``, the i-th on ``devices[i % len]``; same-shape nets fused with ``fused``.
 
     With ``fused``, groups of two or more MLP nets that differ only in their
     seeds are trained together as one batched module (see
-    ``skensemble.ensemble._fused``; not with sample weights).  The others are
-    fitted in parallel: each job sets torch's thread count to
-    ``cpu_count // n_jobs`` (loky, Dask or any joblib backend), so parallel
-    net fits do not oversubscribe the cores.
+    ``skensemble.ensemble._fused``; not with sample weights or other fit
+    parameters).  The others are fitted in parallel: each job sets torch's
+    thread count to ``cpu_count // n_jobs`` (loky, Dask or any joblib
+    backend), so parallel net fits do not oversubscribe the cores.
+    ``fit_params`` (one dict per estimator) replaces ``sample_weight`` where
+    members get their own parameters (metadata routing); ``messages`` (one
+    per estimator, ``(source, text)`` or ``None``) are printed with each
+    member's fit time.
     """
     from sklearn.utils.parallel import Parallel, delayed
 
     placed = place_all([clone(e) for e in estimators], resolve_devices(devices))
+    if fit_params is None:
+        fit_params = [weight_params(sample_weight)] * len(placed)
+    messages = messages or [None] * len(placed)
     fitted = [None] * len(placed)
-    if fused and sample_weight is None and get_config()["fused_training"]:
+    if fused and not any(fit_params) and get_config()["fused_training"]:
         for group in fusion_groups(placed):
             for i, est in zip(group, fused_fit([placed[i] for i in group], X, y)):
                 fitted[i] = est
@@ -183,7 +195,7 @@ def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=No
     n_threads = threads_per_job(n_jobs)
     with worker_errors(owner):
         done = Parallel(n_jobs=n_jobs)(
-            delayed(fit_member)(placed[i], X, y, n_threads, sample_weight) for i in rest
+            delayed(fit_member)(placed[i], X, y, n_threads, fit_params[i], messages[i]) for i in rest
         )
     for i, est in zip(rest, done):
         fitted[i] = est

@@ -8,8 +8,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch
 
 from ..persistence import register
-from ..utils._compat import (
-    _fit_context,
+from .._compat.sklearn import (
+    fit_context,
     BaseHeterogeneousEnsemble,
     Interval,
     StrOptions,
@@ -146,7 +146,7 @@ class CascadeClassifier(ClassifierMixin, BaseHeterogeneousEnsemble):
             return np.asarray(self.threshold, dtype=float)
         return np.full(n_stages - 1, float(self.threshold))
 
-    @_fit_context(prefer_skip_nested_validation=False)  # members validate their own parameters
+    @fit_context(prefer_skip_nested_validation=False)  # members validate their own parameters
     def fit(self, X, y, sample_weight=None):
         """Fit every stage on the training data and set the thresholds.
 

@@ -9,7 +9,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from ..nets import MLPNetClassifier, MLPNetRegressor
 from ..persistence import register
-from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context, check_is_fitted, validate_data
+from .._compat.sklearn import HasMethods, Interval, StrOptions, fit_context, check_is_fitted, validate_data
 from ..utils._config import get_config
 from ._base import parallel_fit, worker_errors
 from ._fused import fused_fit, fusable_reason
@@ -132,7 +132,7 @@ class DeepEnsembleClassifier(ClassifierMixin, _BaseDeepEnsemble):
     def _default_estimator():
         return MLPNetClassifier()
 
-    @_fit_context(prefer_skip_nested_validation=False)  # members validate their own parameters
+    @fit_context(prefer_skip_nested_validation=False)  # members validate their own parameters
     def fit(self, X, y, sample_weight=None):
         """Fit the members on ``(X, y)``, fused when possible (not with ``sample_weight``, which each member's
         fit takes).
@@ -222,7 +222,7 @@ class DeepEnsembleRegressor(RegressorMixin, _BaseDeepEnsemble):
     def _default_estimator():
         return MLPNetRegressor()
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
         """Fit the members on ``(X, y)``, fused when possible (not with ``sample_weight``, which each member's
         fit takes).

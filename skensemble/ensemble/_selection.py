@@ -10,8 +10,8 @@ from sklearn.utils import Bunch
 from sklearn.utils.parallel import Parallel, delayed
 
 from ..persistence import register
-from ..utils._compat import (
-    _fit_context,
+from .._compat.sklearn import (
+    fit_context,
     BaseHeterogeneousEnsemble,
     Interval,
     StrOptions,
@@ -74,7 +74,7 @@ def _scorer(scoring, classes, sample_weight):
 class _BaseEnsembleSelection(BaseHeterogeneousEnsemble):
     """Caruana's greedy selection, whatever the task; the subclass says what is averaged."""
 
-    @_fit_context(prefer_skip_nested_validation=False)  # members validate their own parameters
+    @fit_context(prefer_skip_nested_validation=False)  # members validate their own parameters
     def fit(self, X, y, sample_weight=None):
         """Select and weight members on out-of-fold predictions, then refit them.
 

@@ -4,7 +4,7 @@ from sklearn.ensemble import StackingClassifier as _SkStackingClassifier
 from sklearn.ensemble import StackingRegressor as _SkStackingRegressor
 
 from ..persistence import register
-from ..utils._compat import StrOptions
+from .._compat.sklearn import StrOptions
 from ._base import SklearnEnsembleMixin
 
 

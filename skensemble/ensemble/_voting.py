@@ -1,65 +1,67 @@
 """Voting ensembles of nets and any scikit-learn classifiers or regressors."""
 
 import numpy as np
+import sklearn
 from sklearn.ensemble import VotingClassifier as _SkVotingClassifier
 from sklearn.ensemble import VotingRegressor as _SkVotingRegressor
-from sklearn.utils.validation import column_or_1d
-
-from contextlib import contextmanager
-
-from sklearn.base import clone
-from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
+from sklearn.utils.metadata_routing import process_routing
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import column_or_1d, has_fit_parameter
 
 from ..persistence import register
-from ..utils._compat import BaseVoting, StrOptions, check_is_fitted, raise_for_params
-from ._base import SklearnEnsembleMixin, worker_errors
-from ..utils._config import get_config
-from ._fused import fused_fit, fusion_groups
+from .._compat.sklearn import StrOptions, check_is_fitted, fit_context, raise_for_params, weights_not_none
+from ._base import SklearnEnsembleMixin, parallel_fit, weight_params, worker_errors
 
 
-class _Prefitted(FrozenEstimator):
-    """A member already trained fused; scikit-learn's fit loop passes it through."""
+class _VotingFitMixin:
+    """Voting's ``fit``: validate the members, then fit them (same-shape nets fused, the others in parallel).
 
-
-class _FusedMembersMixin:
-    """Members that are MLP nets of one architecture, differing only in seeds, trained fused.
-
-    scikit-learn's voting ``fit`` fits clones of the validated members; the
-    groups that can be batched are trained together first (on the data and
-    targets scikit-learn's loop would give them) and handed to the loop
-    already fitted, then unwrapped, so ``estimators_`` holds plain fitted nets.
+    scikit-learn's voting ``fit`` clones and fits every member in its own
+    loop; skensemble's replaces that loop (the validation is scikit-learn's,
+    then :meth:`SklearnEnsembleMixin._validate_estimators`), so groups of MLP
+    nets of one architecture that differ only in their seeds train as one
+    batched module, and the other members fit in parallel with ``n_jobs``
+    and the thread rule (``skensemble.ensemble._base.parallel_fit``).
     """
 
-    def _validate_estimators(self):
-        names, estimators = super()._validate_estimators()
-        data = self.__dict__.get("_fuse_on")
-        if data is None or not self.fused or not get_config()["fused_training"]:
-            return names, estimators
-        X, y = data
-        if hasattr(self, "le_"):  # a classifier's members get the encoded labels
-            y = LabelEncoder().fit_transform(y)
-        estimators = list(estimators)
-        for group in fusion_groups(estimators):
-            for i, est in zip(group, fused_fit([clone(estimators[i]) for i in group], X, y)):
-                estimators[i] = _Prefitted(est)
-        return names, estimators
-
-    @contextmanager
-    def _fusing(self, X, y, fit_params):
-        self._fuse_on = None if fit_params.get("sample_weight") is not None else (X, y)
-        try:
-            yield
-        finally:
-            del self._fuse_on
-        self.estimators_ = [e.estimator if isinstance(e, _Prefitted) else e for e in self.estimators_]
-        self.named_estimators_ = Bunch(**{k: e.estimator if isinstance(e, _Prefitted) else e
-                                          for k, e in self.named_estimators_.items()})
+    def _fit_members(self, X, y, fit_params):
+        routing = sklearn.get_config()["enable_metadata_routing"]
+        sample_weight = None if routing else fit_params.pop("sample_weight", None)
+        raise_for_params(fit_params, self, "fit")
+        names, estimators = self._validate_estimators()
+        if self.weights is not None and len(self.weights) != len(self.estimators):
+            raise ValueError(
+                "Number of `estimators` and weights must be equal; got"
+                f" {len(self.weights)} weights, {len(self.estimators)} estimators"
+            )
+        kept = [(name, est) for name, est in zip(names, estimators) if est != "drop"]
+        if routing:
+            routed = process_routing(self, "fit", **fit_params)
+            member_params = [dict(routed[name]["fit"]) for name, _ in kept]
+        else:
+            for _, est in kept:
+                if sample_weight is not None and not has_fit_parameter(est, "sample_weight"):
+                    raise TypeError(f"Underlying estimator {type(est).__name__} does not support sample weights.")
+            member_params = [weight_params(sample_weight)] * len(kept)
+        messages = [("Voting", f"({i} of {len(kept)}) Processing {name}") if self.verbose else None
+                    for i, (name, _) in enumerate(kept, 1)]
+        self.estimators_ = parallel_fit(
+            [est for _, est in kept], X, y, self.n_jobs, None, owner=self,
+            fused=self.fused, fit_params=member_params, messages=messages)
+        self.named_estimators_ = Bunch()
+        fitted = iter(self.estimators_)
+        for name, est in self.estimators:
+            member = est if est == "drop" else next(fitted)
+            self.named_estimators_[name] = member
+            if hasattr(member, "feature_names_in_"):
+                self.feature_names_in_ = member.feature_names_in_
+        return self
 
 
 @register
-class VotingClassifier(_FusedMembersMixin, SklearnEnsembleMixin, _SkVotingClassifier):
+class VotingClassifier(_VotingFitMixin, SklearnEnsembleMixin, _SkVotingClassifier):
     """scikit-learn's ``VotingClassifier`` with device placement for nets.
 
     Everything of :class:`sklearn.ensemble.VotingClassifier` holds; in addition:
@@ -156,21 +158,42 @@ class VotingClassifier(_FusedMembersMixin, SklearnEnsembleMixin, _SkVotingClassi
     def _members_need_proba(self):
         return self.voting == "soft"
 
+    @fit_context(prefer_skip_nested_validation=False)  # the members are validated by their own fit
     def fit(self, X, y, **fit_params):
         """Fit the members (same-shape nets fused, the others in parallel with ``n_jobs``), as in scikit-learn.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels (any type).
+        **fit_params : dict
+            ``sample_weight``, passed to every member; with scikit-learn's
+            metadata routing enabled, whatever the members request.
 
         Returns
         -------
         self : object
             The fitted ensemble.
         """
-        with self._fusing(self._X(X), y, fit_params):
-            super().fit(X, y, **fit_params)
-        return self
+        y_type = type_of_target(y, input_name="y")
+        if y_type in ("unknown", "continuous"):
+            raise ValueError(
+                f"Unknown label type: {y_type}. Maybe you are trying to fit a classifier, "
+                "which expects discrete classes on a regression target with continuous values.")
+        if y_type not in ("binary", "multiclass"):
+            raise NotImplementedError(
+                f"{type(self).__name__} only supports binary or multiclass classification. "
+                "Multilabel and multi-output classification are not supported.")
+        self.le_ = LabelEncoder().fit(y)
+        self.classes_ = self.le_.classes_
+        with worker_errors(self):
+            return self._fit_members(self._X(X), self.le_.transform(y), dict(fit_params))
 
 
 @register
-class VotingRegressor(_FusedMembersMixin, SklearnEnsembleMixin, _SkVotingRegressor):
+class VotingRegressor(_VotingFitMixin, SklearnEnsembleMixin, _SkVotingRegressor):
     """scikit-learn's ``VotingRegressor`` with device placement for nets.
 
     Everything of :class:`sklearn.ensemble.VotingRegressor` holds; as in
@@ -238,24 +261,22 @@ class VotingRegressor(_FusedMembersMixin, SklearnEnsembleMixin, _SkVotingRegress
     def _members_need_proba(self):
         return False
 
+    @fit_context(prefer_skip_nested_validation=False)  # the members are validated by their own fit
     def fit(self, X, y, **fit_params):
-        """Fit the members (in parallel with ``n_jobs``) on (X, y); y may have several columns.
+        """Fit the members (same-shape nets fused, the others in parallel with ``n_jobs``); y may have several columns.
 
         scikit-learn's ``VotingRegressor`` accepts one target only; the
         average works for any number, so ``y`` of shape (n_samples, n_targets)
         is kept (a single column is flattened, with scikit-learn's warning).
         """
-        raise_for_params(fit_params, self, "fit", allow=["sample_weight"])
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         y = np.asarray(y)
         if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
             y = column_or_1d(y, warn=True)
         self._y_1d = y.ndim == 1
-        X = self._X(X)
-        with worker_errors(self), self._fusing(X, y, fit_params):
-            BaseVoting.fit(self, X, y, **fit_params)
-        return self
+        with worker_errors(self):
+            return self._fit_members(self._X(X), y, dict(fit_params))
 
     def _member_predictions(self, X):
         """Each member's predictions as ``(n_estimators, n_samples, n_targets)``."""
@@ -266,7 +287,7 @@ class VotingRegressor(_FusedMembersMixin, SklearnEnsembleMixin, _SkVotingRegress
 
     def predict(self, X):
         """Weighted mean of the members' predictions, shaped like the ``y`` seen at fit."""
-        out = np.average(self._member_predictions(X), axis=0, weights=self._weights_not_none)
+        out = np.average(self._member_predictions(X), axis=0, weights=weights_not_none(self))
         return out.ravel() if self._y_1d else out
 
     def transform(self, X):

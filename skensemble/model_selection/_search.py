@@ -12,7 +12,7 @@ from ..compression import DistilledClassifier, DistilledRegressor, PrunedClassif
 from ..compression import QuantizedClassifier, QuantizedRegressor
 from ..metrics import COSTS, make_cost_scorer
 from ..report import pareto_front
-from ..utils._compat import BaseSearchCV, Interval, StrOptions
+from .._compat.sklearn import BaseSearchCV, Interval, StrOptions
 from ._refit import cheapest_within
 
 UNCOMPRESSED = "uncompressed"

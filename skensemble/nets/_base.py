@@ -24,7 +24,8 @@ from sklearn.base import BaseEstimator
 from skorch.callbacks import EarlyStopping
 from skorch.history import History
 
-from ..utils._compat import Interval, StrOptions, check_is_fitted, check_sample_weight, validate_data
+from .._compat.torch import BATCH_NORM_TYPES
+from .._compat.sklearn import validate_params, Interval, StrOptions, check_is_fitted, check_sample_weight, validate_data
 from ..utils._capabilities import cpu_capability, cpu_has_bf16
 from ..utils._device import resolve_device
 from ..utils._random import draw_seed, torch_seed
@@ -293,7 +294,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         with torch_seed(self._seed, self.device_):
             net.initialize()  # what skorch's fit does first; then the outputs are checked
         self._check_outputs(net, X[:2])
-        if len(X) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        if len(X) < 2 and any(isinstance(m, BATCH_NORM_TYPES)
                               for m in net.module_.modules()):
             raise ValueError(f"{type(self).__name__}'s module has batch norm layers, which "
                              "need at least 2 samples to train; got 1 sample.")
@@ -304,7 +305,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     def _partial_fit(self, X, y, classes=None, sample_weight=None):
         """One more epoch on ``(X, y)`` (weighted by ``sample_weight``); the first call builds the net."""
         if not hasattr(self, "net_"):
-            self._validate_params()
+            validate_params(self)
             X, y = self._validate_fit_data(X, y)
             net, y_enc = self._build(X, y, classes=classes)
             with torch_seed(self._seed, self.device_):

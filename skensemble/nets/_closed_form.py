@@ -25,10 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._compat.skorch import registered_modules
+from .._compat.torch import activation_backward_kernels, has_hooks
 from ..utils._random import current_generator
 from ._modules import MLPModule, SeededDropout, dropout_mask
 
-_aten = torch.ops.aten
+_aten = activation_backward_kernels()  # None where this torch lacks one: then no plan
 
 # activation class -> (the activation, applied in place where its gradient can be computed from its
 # output; the gradient through it from its output ``out`` or input ``pre``, by the aten kernel autograd
@@ -59,20 +61,6 @@ def activation_functions(layer):
     if type(layer) is nn.GELU and layer.approximate != "none":
         return None
     return _ACTIVATIONS.get(type(layer))
-
-
-def _has_hooks(module):
-    """Whether any hook would see the forward or backward pass (per module, per parameter or global)."""
-    hooks = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
-    if any(getattr(nn.modules.module, "_global" + h, None) for h in hooks):
-        return True
-    for m in module.modules():
-        if any(getattr(m, h, None) for h in hooks):
-            return True
-    for p in module.parameters():
-        if getattr(p, "_backward_hooks", None) or getattr(p, "_post_accumulate_grad_hooks", None):
-            return True
-    return False
 
 
 def _loss_kind(criterion, sample_weighted):
@@ -117,10 +105,10 @@ class ClosedFormMLP:
         module = getattr(net, "module_", None)
         if type(module) is not MLPModule or getattr(net, "amp_dtype", None) is not None:
             return None
-        if _has_hooks(module) or not all(p.requires_grad for p in module.parameters()):
+        if _aten is None or has_hooks(module) or not all(p.requires_grad for p in module.parameters()):
             return None
         loss = _loss_kind(net.criterion_, net.sample_weighted)
-        if loss is None or net._criteria != ["criterion"] or net._modules != ["module"]:
+        if loss is None or registered_modules(net) != (["module"], ["criterion"]):
             return None
         layers = []
         for layer in module.layers:

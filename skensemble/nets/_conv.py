@@ -4,7 +4,7 @@ import math
 import numbers
 
 from ..persistence import register
-from ..utils._compat import Interval, StrOptions
+from .._compat.sklearn import Interval, StrOptions
 from ..utils._params import store_params
 from ._base import BaseNet
 from ._modules import ConvModule

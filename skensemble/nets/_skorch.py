@@ -15,6 +15,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit, get_len, unpack_data
 from skorch.utils import to_tensor
 
+from .._compat.skorch import module_names, optimizer_names
 from ..persistence import register_splitter
 from ..utils._threads import fit_threads
 from ..utils._torch import multiply_adds_per_row
@@ -170,7 +171,7 @@ class _AmpMixin:
         # step every optimizer (skipped when the scaled gradients overflowed)
         step_fn()
         scaler = self._grad_scaler()
-        for name in self._optimizers:
+        for name in optimizer_names(self):
             scaler.step(getattr(self, name + "_"))
         scaler.update()
 
@@ -260,7 +261,7 @@ class _LeanHooksMixin:
                 if any(m.training != training or custom for m, custom in parts):
                     module.train(training)
             return
-        for name in self._modules + self._criteria:
+        for name in module_names(self):
             module = getattr(self, name + "_")
             if isinstance(module, torch.nn.Module) and any(
                     m.training != training or _custom_train(type(m)) for m in module.modules()):
@@ -310,7 +311,7 @@ _CLOSURE_FREE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.opt
 
 def _closure_free(net):
     """Whether ``net``'s step may compute the gradients, then step its one optimizer without a closure."""
-    return (type(net.optimizer_) in _CLOSURE_FREE and net._optimizers == ["optimizer"]
+    return (type(net.optimizer_) in _CLOSURE_FREE and optimizer_names(net) == ["optimizer"]
             and not getattr(net, "_scales_loss", False)
             and not any(_overrides(type(cb), "on_grad_computed") for _, cb in net.callbacks_))
 
@@ -336,7 +337,7 @@ class _FitState:
         self.batch_end = self._hooks(net, "on_batch_end", _net_overrides(type(net), "on_batch_end"))
         self.modules = [
             (module, [(m, _custom_train(type(m))) for m in module.modules()])
-            for module in (getattr(net, name + "_") for name in net._modules + net._criteria)
+            for module in (getattr(net, name + "_") for name in module_names(net))
             if isinstance(module, torch.nn.Module)
         ]
         self.closure_free = _closure_free(net)

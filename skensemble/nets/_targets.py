@@ -8,7 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 from torch import nn
 
-from ..utils._compat import _fit_context, check_is_fitted, validate_data
+from .._compat.sklearn import fit_context, check_is_fitted, validate_data
 from ._base import detached
 
 
@@ -79,7 +79,7 @@ class NetClassifierMixin(LogitsClassifierMixin):
         check_is_fitted(self, "classes_")
         return encode_labels(self.classes_, y)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the net on ``X`` (n_samples, n_features) and class labels ``y``.
 
@@ -204,7 +204,7 @@ class NetRegressorMixin(RegressorMixin):
         out = np.asarray(outputs, dtype=np.float64) * self._y_scale + self._y_mean
         return out.ravel() if self._y_1d else out
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the net on ``X`` (n_samples, n_features) and targets ``y``.
 

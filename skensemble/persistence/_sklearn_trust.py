@@ -99,8 +99,9 @@ def check_tree_predictor(predictor, n_features, what="histogram tree"):
 
 def check_default_trusted(obj, checked_types):
     """Check every Tree/TreePredictor inside ``obj`` whose type is in ``checked_types``."""
-    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
-    from sklearn.tree._tree import Tree
+    from .._compat.sklearn import tree_types
+
+    Tree, TreePredictor = tree_types()
 
     seen = set()
 

@@ -15,12 +15,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._compat.torch import CONV_TYPES
 from ..utils._access import get_module, net_input
 from ..utils._torch import eval_mode
 
 
 def _layer_macs(layer, out):
-    if isinstance(layer, nn.modules.conv._ConvNd):
+    if isinstance(layer, CONV_TYPES):
         per_output = layer.in_channels // layer.groups * math.prod(layer.kernel_size)
         return out[0].numel() * per_output
     if hasattr(layer, "in_features") and hasattr(layer, "out_features"):  # Linear, int8 Linear

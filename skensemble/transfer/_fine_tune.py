@@ -20,11 +20,11 @@ from ..nets import NetClassifier, NetRegressor
 from ..nets._base import OPTIMIZERS
 from ..persistence import register
 from ..utils._access import get_net, get_net_estimator, is_net
-from ..utils._compat import (
+from .._compat.sklearn import (
     HasMethods,
     Interval,
     StrOptions,
-    _fit_context,
+    fit_context,
     check_is_fitted,
     check_sample_weight,
 )
@@ -156,7 +156,7 @@ class _BaseFineTuned(BaseCompressed):
         self.random_state = random_state
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Copy the fitted net, give it a new head for ``y`` and train what ``freeze`` leaves free.
 

@@ -2,9 +2,9 @@
 
 from contextlib import contextmanager
 
-import torch
 from torch import nn
 
+from .._compat.torch import BATCH_NORM_TYPES
 from ..compression._dependency import OUTPUT_LAYER, PRODUCERS, analyse
 from ..compression._graph import record
 from ..utils._random import torch_seed
@@ -163,7 +163,7 @@ def frozen_norms_in_eval(module, names):
 
     for name in names:
         layer = module.get_submodule(name)
-        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+        if isinstance(layer, BATCH_NORM_TYPES):
             handles.append(layer.register_forward_pre_hook(to_eval))
     try:
         yield

@@ -6,6 +6,8 @@ from contextlib import contextmanager
 
 import torch
 
+from .._compat.torch import CONV_TYPES, packed_weights
+
 
 @contextmanager
 def eval_mode(module):
@@ -56,9 +58,7 @@ def count_params(module, nonzero=False):
     """
     tensors = list(module.parameters()) + [b for b in module.buffers() if b.dtype in _INT8]
     for layer in module.modules():
-        packed = getattr(layer, "_packed_params", None)
-        if packed is not None and hasattr(packed, "_weight_bias"):
-            tensors += [t for t in packed._weight_bias() if t is not None]
+        tensors += packed_weights(layer)
     total = 0
     for t in tensors:
         t = t.dequantize() if t.is_quantized else t
@@ -86,7 +86,7 @@ def multiply_adds_per_row(module, row):
             positions = output[0, 0].numel()  # a convolution's output positions
         total += layer.weight.numel() * positions
 
-    layers = [m for m in module.modules() if isinstance(m, (torch.nn.Linear, torch.nn.modules.conv._ConvNd))]
+    layers = [m for m in module.modules() if isinstance(m, (torch.nn.Linear, *CONV_TYPES))]
     handles = [m.register_forward_hook(count) for m in layers]
     try:
         with torch.no_grad(), eval_mode(module):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.datasets import make_classification, make_regression
 from sklearn.frozen import FrozenEstimator
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+from skorch.callbacks import Callback, LRScheduler
 
 from skensemble.compression import DistilledClassifier, DistilledRegressor, PrunedClassifier
 from skensemble.nets import (ConvNetClassifier, MLPNetClassifier, MLPNetRegressor, NetClassifier,
