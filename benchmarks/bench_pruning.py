@@ -147,7 +147,7 @@ def run_residual(name, dense, X_train, X_test, y_train, y_test, head, fine_tune,
 
 def residual_sections(quick, repeats):
     import skensemble.compression._dependency as dependency
-    import skensemble.compression._surgery as surgery
+    import skensemble.compression.pruning._surgery as surgery
     import torch_pruning as tp
     from pathlib import Path
 

@@ -143,6 +143,19 @@ def test_persistence_imports_no_estimator_package(graph):
                         if t.split(".")[1:2] and t.split(".")[1] in ("nets", "compression", "ensemble")}, src
 
 
+def test_compression_families_never_import_each_other(graph):
+    families = ("pruning", "quantization", "distillation")
+
+    def family(module):
+        parts = module.split(".")
+        return parts[2] if parts[1:2] == ["compression"] and len(parts) > 2 and parts[2] in families else None
+
+    crossing = sorted((src, dst) for src, targets in graph.items() for dst in targets
+                      if family(src) and family(dst) and family(src) != family(dst))
+    assert crossing == []
+    assert {family(m) for m in graph} >= set(families)
+
+
 def test_the_walker_sees_cycles():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None

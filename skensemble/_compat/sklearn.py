@@ -89,6 +89,8 @@ def check_sample_weight(sample_weight, X):
     sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
     if np.any(sample_weight < 0):
         raise ValueError("Negative values in sample_weight are not allowed.")
+    if not np.any(sample_weight > 0):  # scikit-learn checks this itself from 1.7 on
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight
 
 

@@ -1,21 +1,35 @@
-"""Compression meta-estimators: pruning, distillation and quantization."""
+"""Compression meta-estimators: pruning, distillation and quantization.
 
-from ._augment import MixupAugmenter, MungeAugmenter, NoiseAugmenter
-from ._distillation import DistilledClassifier
-from ._distillation_regressor import DistilledRegressor
-from ._distillation_loss import DistillationLoss
+One folder per family (:mod:`.pruning`, :mod:`.quantization`,
+:mod:`.distillation`); the families never import each other.  Shared here:
+``_base`` (the meta-estimators' base and fine-tuning), ``_graph`` (recording a
+module's computation) and ``_dependency`` (which tensors must be cut
+together; also used by ``skensemble.transfer``), ``_onnx`` (export).
+"""
+
 from ._onnx import OnnxRuntimeModel, to_onnx
-from ._importance import (
+from .distillation import (
+    DistillationLoss,
+    DistilledClassifier,
+    DistilledRegressor,
+    MixupAugmenter,
+    MungeAugmenter,
+    NoiseAugmenter,
+)
+from .pruning import (
     Importance,
     MagnitudeImportance,
+    PrunedClassifier,
+    PrunedRegressor,
     RandomImportance,
+    StructuralPruningError,
     TaylorImportance,
+    count_params,
+    find_groups,
+    remove_units,
+    sparsity_schedule,
 )
-from ._pruning import PrunedClassifier, PrunedRegressor
-from ._quantization import QuantizedClassifier, QuantizedRegressor
-from ._torch_int8 import Int8WeightOnlyLinear
-from ._schedule import sparsity_schedule
-from ._surgery import StructuralPruningError, count_params, find_groups, remove_units
+from .quantization import Int8WeightOnlyLinear, QuantizedClassifier, QuantizedRegressor
 
 __all__ = [
     "DistillationLoss",

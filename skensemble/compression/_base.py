@@ -2,6 +2,7 @@
 
 import copy
 import functools
+from typing import Callable, NamedTuple
 
 import numpy as np
 from scipy.special import log_softmax, softmax
@@ -97,6 +98,16 @@ def _estimator_has(attr):
     return check
 
 
+
+class PredictionInput(NamedTuple):
+    """What a compression estimator predicts with: ``estimator`` (the fitted inner model), ``X`` as it
+    takes it, and ``outputs``: its logits or predictions on that X without a second validation (``None``
+    where the inner model is not one of skensemble's nets)."""
+
+    estimator: object
+    X: object
+    outputs: Callable | None
+
 class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
     """What the compression meta-estimators share, whatever the task.
 
@@ -130,22 +141,23 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
                 "for it."
             )
 
-    def _check_X(self, X):
-        """Validate ``X`` once; return it with the fitted estimator to predict with.
+    def _prediction_input(self, X):
+        """Validate ``X`` once; return a :class:`PredictionInput`: X, the fitted estimator and a direct path.
 
         When that estimator is one of skensemble's nets, X comes back as
-        float32 and the returned callable gives its logits (classifiers) or
-        predictions (regressors) without validating again (a second validation costs about as much as a small
-        net's forward pass at batch 1).  Otherwise X is returned as given (a
-        pipeline inside may need its DataFrame) and the callable is None.
+        float32 and ``outputs`` gives its logits (classifiers) or predictions
+        (regressors) without validating again (a second validation costs
+        about as much as a small net's forward pass at batch 1).  Otherwise X
+        is returned as given (a pipeline inside may need its DataFrame) and
+        ``outputs`` is None.
         """
         check_is_fitted(self)
         inner = getattr(self, self._skensemble_net_attr)
-        logits = direct_outputs(inner)
-        if logits is not None:
-            return inner, validate_data(self, X, reset=False, dtype=np.float32), logits
+        outputs = direct_outputs(inner)
+        if outputs is not None:
+            return PredictionInput(inner, validate_data(self, X, reset=False, dtype=np.float32), outputs)
         validate_data(self, X, reset=False, dtype=None, skip_check_array=False)
-        return inner, X, None
+        return PredictionInput(inner, X, None)
 
 
 class CompressedClassifierMixin(ClassifierMixin):
@@ -162,18 +174,18 @@ class CompressedClassifierMixin(ClassifierMixin):
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities of the compressed model."""
-        inner, X, logits = self._check_X(X)
+        inner, X, logits = self._prediction_input(X)
         return inner.predict_proba(X) if logits is None else softmax(logits(X), axis=1)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities of the compressed model."""
-        inner, X, logits = self._check_X(X)
+        inner, X, logits = self._prediction_input(X)
         return inner.predict_log_proba(X) if logits is None else log_softmax(logits(X), axis=1)
 
     def predict(self, X):
         """Class labels predicted by the compressed model."""
-        inner, X, logits = self._check_X(X)
+        inner, X, logits = self._prediction_input(X)
         return inner.predict(X) if logits is None else inner.classes_[np.argmax(logits(X), axis=1)]
 
 
@@ -190,7 +202,7 @@ class CompressedRegressorMixin(RegressorMixin):
 
     def predict(self, X):
         """Targets predicted by the compressed model, shaped like the ``y`` seen at fit."""
-        inner, X, direct = self._check_X(X)
+        inner, X, direct = self._prediction_input(X)
         return inner.predict(X) if direct is None else direct(X)
 
     def __sklearn_tags__(self):

@@ -83,6 +83,11 @@ class Entry:
         i = torch.arange(self.inner)[None, None, :]
         return (self.offset + o + units[None, :, None] * self.inner + i).reshape(-1)
 
+    def __str__(self):
+        spread = f", each over {self.outer}x{self.inner}" if self.outer * self.inner > 1 else ""
+        at = f" from {self.offset}" if self.offset else ""
+        return f"{self.name}[dim {self.dim}: {self.n} units{at}{spread}]"
+
     def per_unit(self, tensor):
         """``tensor`` (shaped like the parameter) as ``(n, rest)``: one row per unit."""
         span = tensor.narrow(self.dim, self.offset, self.outer * self.n * self.inner)
@@ -110,18 +115,41 @@ class Group:
         """Every layer that loses weights when units of the group are cut."""
         return sorted({e.name.rpartition(".")[0] for e in self.entries})
 
+    def __str__(self):
+        lines = [f"Group {self.producer!r}: {self.n_units} units, made by {', '.join(self.producers)}"]
+        lines += [f"  {entry}" for entry in self.entries]
+        return "\n".join(lines)
+
 
 @dataclass
-class _Set:
+class UnitSet:
+    """The units one producer creates, while the analysis joins and follows them.
+
+    ``n``: how many units; ``producers``: the layers that create them (more
+    than one once an addition joins two sets); ``entries``: every
+    :class:`Entry` the units occupy so far; ``blocked``: why they cannot be
+    cut, or ``None``.  Joined sets become one :class:`Group`.
+    """
+
     n: int
     producers: list = field(default_factory=list)
     entries: list = field(default_factory=list)
     blocked: str | None = None
 
+    def __str__(self):
+        state = f"blocked: {self.blocked}" if self.blocked else f"{len(self.entries)} entries"
+        return f"UnitSet({self.n} units of {', '.join(self.producers) or 'no layer'}; {state})"
+
 
 @dataclass
-class _Seg:
-    """A run of units along a tensor's unit axis (``unit_set`` None: units that cannot be cut)."""
+class UnitRun:
+    """A run of units along a tensor's unit axis.
+
+    ``unit_set``: the index of its :class:`UnitSet` (``None``: units no
+    producer created, such as the module's input, which are never cut);
+    ``n`` units, each spread over ``outer`` blocks of ``inner`` consecutive
+    positions (both 1 except after ``flatten``).
+    """
 
     unit_set: int | None
     n: int
@@ -130,17 +158,28 @@ class _Seg:
 
     @property
     def width(self):
+        """Positions the run takes along the axis."""
         return self.outer * self.n * self.inner
+
+    def __str__(self):
+        spread = f" x {self.outer}x{self.inner}" if self.width != self.n else ""
+        return f"{self.n} units of set {self.unit_set}{spread}"
 
 
 @dataclass
-class _Layout:
+class UnitLayout:
+    """How a tensor's unit axis (``axis``) is made of runs of units (``runs``, in order)."""
+
     axis: int
-    segs: list
+    runs: list
 
     @property
     def flat(self):
-        return any(s.outer > 1 or s.inner > 1 for s in self.segs)
+        """Whether a unit spans several positions (the tensor went through ``flatten``)."""
+        return any(r.outer > 1 or r.inner > 1 for r in self.runs)
+
+    def __str__(self):
+        return f"axis {self.axis}: " + " | ".join(map(str, self.runs))
 
 
 class _Analysis:
@@ -152,7 +191,7 @@ class _Analysis:
 
     # --- union-find over unit sets --------------------------------------------
     def new_set(self, n, producer=None):
-        self.sets.append(_Set(n, [producer] if producer else []))
+        self.sets.append(UnitSet(n, [producer] if producer else []))
         self.parent.append(len(self.parent))
         return len(self.sets) - 1
 
@@ -183,18 +222,18 @@ class _Analysis:
             self.sets[s].blocked = reason
 
     def block(self, layout, reason):
-        for seg in layout.segs if layout else []:
-            if seg.unit_set is not None:
-                self.block_set(seg.unit_set, reason)
+        for run in layout.runs if layout else []:
+            if run.unit_set is not None:
+                self.block_set(run.unit_set, reason)
 
     def own(self, layout, name, dim, is_param=True):
         """Every unit of ``layout`` owns index ``u`` along ``dim`` of tensor ``name``."""
         offset = 0
-        for seg in layout.segs:
-            if seg.unit_set is not None:
-                self.sets[self.find(seg.unit_set)].entries.append(
-                    Entry(name, dim, seg.n, offset, seg.outer, seg.inner, is_param))
-            offset += seg.width
+        for run in layout.runs:
+            if run.unit_set is not None:
+                self.sets[self.find(run.unit_set)].entries.append(
+                    Entry(name, dim, run.n, offset, run.outer, run.inner, is_param))
+            offset += run.width
 
     # --- propagation ---------------------------------------------------------------
     def run(self):
@@ -206,7 +245,7 @@ class _Analysis:
         for index, node in enumerate(nodes):
             ins = [self.layouts.get(i) for i in node.inputs]
             if node.kind == "input":
-                out = _Layout(1, [_Seg(None, node.shape[1])]) if len(node.shape) >= 2 else None
+                out = UnitLayout(1, [UnitRun(None, node.shape[1])]) if len(node.shape) >= 2 else None
             elif node.kind == "module":
                 out = self.module(node, modules[node.target], ins, calls[node.target] > 1)
             else:
@@ -226,11 +265,11 @@ class _Analysis:
             axis = 1 if isinstance(layer, _CONVS) else len(node.shape) - 1
             s = self.new_set(node.shape[axis], name)
             self.block_set(s, "it is called more than once (a shared layer)")
-            return _Layout(axis, [_Seg(s, node.shape[axis])])
+            return UnitLayout(axis, [UnitRun(s, node.shape[axis])])
         if isinstance(layer, nn.Embedding):
             s = self.new_set(layer.embedding_dim, name)
-            self.own(_Layout(0, [_Seg(s, layer.embedding_dim)]), f"{name}.weight", 1)
-            return _Layout(len(node.shape) - 1, [_Seg(s, layer.embedding_dim)])
+            self.own(UnitLayout(0, [UnitRun(s, layer.embedding_dim)]), f"{name}.weight", 1)
+            return UnitLayout(len(node.shape) - 1, [UnitRun(s, layer.embedding_dim)])
         if isinstance(layer, _CONVS) and layer.groups != 1:
             if layer.groups == layer.in_channels == layer.out_channels and first is not None \
                     and first.axis == 1 and not first.flat:
@@ -241,7 +280,7 @@ class _Analysis:
             self.block(first, f"it feeds {name!r}, a grouped convolution (groups={layer.groups})")
             s = self.new_set(layer.out_channels, name)
             self.block_set(s, f"it is a grouped convolution (groups={layer.groups})")
-            return _Layout(1, [_Seg(s, layer.out_channels)])
+            return UnitLayout(1, [UnitRun(s, layer.out_channels)])
         if isinstance(layer, PRODUCERS):
             axis = len(node.shape) - 1 if isinstance(layer, nn.Linear) else 1
             if first is not None:
@@ -252,7 +291,7 @@ class _Analysis:
                     self.own(first, f"{name}.weight", 1)
             n = node.shape[axis]
             s = self.new_set(n, name)
-            out = _Layout(axis, [_Seg(s, n)])
+            out = UnitLayout(axis, [UnitRun(s, n)])
             self.own(out, f"{name}.weight", 0)
             if layer.bias is not None:
                 self.own(out, f"{name}.bias", 0)
@@ -310,7 +349,7 @@ class _Analysis:
             return self._unknown(node, [first])
         keepdim = len(node.shape) == len(shape)
         axis = first.axis if keepdim else first.axis - sum(d < first.axis for d in dims)
-        return _Layout(axis, first.segs)
+        return UnitLayout(axis, first.runs)
 
     def _unknown(self, node, ins):
         for lay in ins:
@@ -325,17 +364,17 @@ class _Analysis:
         if base is None:
             return self._unknown(node, [lay for lay, _ in known])
         axis = base.axis
-        structure = [(s.n, s.outer, s.inner) for s in base.segs]
+        structure = [(s.n, s.outer, s.inner) for s in base.runs]
         for lay, shape in known:
             if lay is base:
                 continue
             if len(shape) == len(out) and lay.axis == axis and shape[axis] == out[axis]:
-                if [(s.n, s.outer, s.inner) for s in lay.segs] != structure:
+                if [(s.n, s.outer, s.inner) for s in lay.runs] != structure:
                     why = f"{node.target!r} combines its units with differently laid out units"
                     self.block(lay, why)
                     self.block(base, why)
                     continue
-                for a, b in zip(base.segs, lay.segs):
+                for a, b in zip(base.runs, lay.runs):
                     if a.unit_set is None or b.unit_set is None:
                         self.block(lay, "its units are added to inputs that cannot be cut")
                         self.block(base, "its units are added to inputs that cannot be cut")
@@ -357,8 +396,8 @@ class _Analysis:
         if node.constants or len(known) != len(node.input_shapes) or \
                 any(lay.axis != dim for lay, _ in known):
             return self._unknown(node, [lay for lay, _ in known])
-        segs = [seg for lay, _ in known for seg in lay.segs]
-        return _Layout(dim, segs)
+        runs = [run for lay, _ in known for run in lay.runs]
+        return UnitLayout(dim, runs)
 
     def flatten(self, node, first):
         """Rows flattened to ``(batch, features)``: units span runs of features."""
@@ -369,9 +408,9 @@ class _Analysis:
             return self._unknown(node, [first])
         outer = math.prod(shape[1:first.axis])
         inner = math.prod(shape[first.axis + 1:])
-        if outer > 1 and len(first.segs) > 1:
+        if outer > 1 and len(first.runs) > 1:
             return self._unknown(node, [first])
-        return _Layout(1, [_Seg(s.unit_set, s.n, outer, inner) for s in first.segs])
+        return UnitLayout(1, [UnitRun(s.unit_set, s.n, outer, inner) for s in first.runs])
 
     # --- result -----------------------------------------------------------------------
     def groups(self):

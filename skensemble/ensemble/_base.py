@@ -202,6 +202,19 @@ def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=No
     return fitted
 
 
+def check_estimator_list(estimators):
+    """Refuse an ``estimators`` that is not a non-empty list of ``(name, estimator)`` pairs.
+
+    scikit-learn 1.7 and later say this in these words; 1.6 failed on it with
+    a ``TypeError`` from ``zip``.  Checked before scikit-learn's validation,
+    so every supported version gives the same clear error.
+    """
+    if len(estimators) == 0 or not all(isinstance(item, (tuple, list)) and len(item) == 2
+                                       and isinstance(item[0], str) for item in estimators):
+        raise ValueError("Invalid 'estimators' attribute, 'estimators' should be a non-empty list "
+                         "of (string, estimator) tuples.")
+
+
 def check_fit_input(owner, X, y, sample_weight=None):
     """Shared start of the cascade's and ensemble selection's ``fit``.
 
@@ -215,6 +228,7 @@ def check_fit_input(owner, X, y, sample_weight=None):
     for their feature names; float32 when a raw skorch net is among the
     members), y and the weights.
     """
+    check_estimator_list(owner.estimators)
     names, members = owner._validate_estimators()
     kept = [(n, e) for n, e in zip(names, members) if e != "drop"]
     names, members = [n for n, _ in kept], [e for _, e in kept]
@@ -267,6 +281,7 @@ class SklearnEnsembleMixin:
     """
 
     def _validate_estimators(self):
+        check_estimator_list(self.estimators)
         names, estimators = super()._validate_estimators()
         if self._members_need_proba():
             check_proba(names, estimators, type(self).__name__)

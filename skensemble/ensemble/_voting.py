@@ -26,7 +26,9 @@ class _VotingFitMixin:
     and the thread rule (``skensemble.ensemble._base.parallel_fit``).
     """
 
-    def _fit_members(self, X, y, fit_params):
+    def _fit_members(self, X, y, sample_weight, fit_params):
+        if sample_weight is not None:
+            fit_params["sample_weight"] = sample_weight
         routing = sklearn.get_config()["enable_metadata_routing"]
         sample_weight = None if routing else fit_params.pop("sample_weight", None)
         raise_for_params(fit_params, self, "fit")
@@ -159,7 +161,7 @@ class VotingClassifier(_VotingFitMixin, SklearnEnsembleMixin, _SkVotingClassifie
         return self.voting == "soft"
 
     @fit_context(prefer_skip_nested_validation=False)  # the members are validated by their own fit
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the members (same-shape nets fused, the others in parallel with ``n_jobs``), as in scikit-learn.
 
         Parameters
@@ -168,9 +170,11 @@ class VotingClassifier(_VotingFitMixin, SklearnEnsembleMixin, _SkVotingClassifie
             Training data.
         y : array-like of shape (n_samples,)
             Class labels (any type).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Passed to every member's ``fit`` (each must take it).
         **fit_params : dict
-            ``sample_weight``, passed to every member; with scikit-learn's
-            metadata routing enabled, whatever the members request.
+            With scikit-learn's metadata routing enabled, whatever the members
+            request.
 
         Returns
         -------
@@ -189,7 +193,7 @@ class VotingClassifier(_VotingFitMixin, SklearnEnsembleMixin, _SkVotingClassifie
         self.le_ = LabelEncoder().fit(y)
         self.classes_ = self.le_.classes_
         with worker_errors(self):
-            return self._fit_members(self._X(X), self.le_.transform(y), dict(fit_params))
+            return self._fit_members(self._X(X), self.le_.transform(y), sample_weight, dict(fit_params))
 
 
 @register
@@ -262,7 +266,7 @@ class VotingRegressor(_VotingFitMixin, SklearnEnsembleMixin, _SkVotingRegressor)
         return False
 
     @fit_context(prefer_skip_nested_validation=False)  # the members are validated by their own fit
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Fit the members (same-shape nets fused, the others in parallel with ``n_jobs``); y may have several columns.
 
         scikit-learn's ``VotingRegressor`` accepts one target only; the
@@ -276,7 +280,7 @@ class VotingRegressor(_VotingFitMixin, SklearnEnsembleMixin, _SkVotingRegressor)
             y = column_or_1d(y, warn=True)
         self._y_1d = y.ndim == 1
         with worker_errors(self):
-            return self._fit_members(self._X(X), y, dict(fit_params))
+            return self._fit_members(self._X(X), y, sample_weight, dict(fit_params))
 
     def _member_predictions(self, X):
         """Each member's predictions as ``(n_estimators, n_samples, n_targets)``."""

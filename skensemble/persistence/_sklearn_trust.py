@@ -39,6 +39,9 @@ DEFAULT_TRUSTED = (
     # attributes (n_splits, shuffle, random_state) that skops type-checks; no index is followed
     "sklearn.model_selection._split.KFold",
     "sklearn.model_selection._split.StratifiedKFold",
+    # scikit-learn 1.6's ColumnTransformer keeps its remainder columns in this list subclass (plain
+    # column names or indices; 1.7 and later use a plain list)
+    "sklearn.compose._column_transformer._RemainderColsList",
 )
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from skensemble.compression import StructuralPruningError, TaylorImportance, find_groups
-from skensemble.compression._surgery import check_prunable, cut
+from skensemble.compression.pruning._surgery import check_prunable, cut
 from skensemble.nets._modules import ConvModule, MLPModule
 
 from .user_modules import EmbeddingConcatNet, ResNet18Style, ShiftedHidden, TabularResNet

@@ -15,7 +15,7 @@ from joblib import Parallel, delayed
 from sklearn.model_selection import cross_validate
 
 from skensemble.compression import PrunedClassifier, QuantizedClassifier, find_groups
-from skensemble.compression._torch_int8 import torch_static_int8
+from skensemble.compression.quantization._torch_int8 import torch_static_int8
 from skensemble.ensemble import StackingClassifier
 from skensemble.nets import ConvNetClassifier, MLPNetClassifier
 from skensemble.nets._modules import ConvModule, MLPModule

@@ -4,11 +4,12 @@ import io
 import json
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, is_regressor
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -382,7 +383,7 @@ def test_unknown_callback_in_a_file_is_refused(small_data, tmp_path):
 
 @pytest.mark.parametrize("module", ["skensemble.persistence._io", "skensemble.persistence._registry",
                                     "skensemble.persistence._sklearn_trust",
-                                    "skensemble.compression._quantize_backends", "skensemble.nets._base"])
+                                    "skensemble.compression.quantization._backends", "skensemble.nets._base"])
 def test_loading_code_never_unpickles(module):
     import importlib
 
@@ -416,10 +417,26 @@ def test_quantized_file_is_about_4x_smaller(digits_mlp_256, digits_split, tmp_pa
     assert agree >= 0.99
 
 
+def _sklearn_older_than_the_writer(path):
+    """Whether the installed scikit-learn is older than the one that wrote ``path`` (its manifest says)."""
+    import sklearn
+
+    from skensemble._compat import release
+
+    with zipfile.ZipFile(path) as archive:
+        written_with = json.loads(archive.read("manifest.json"))["versions"]["scikit-learn"]
+    return release(sklearn.__version__) < release(written_with)
+
+
+_FORMAT1 = Path(__file__).parent / "data" / "format1_ensemble.zip"
+
+
+@pytest.mark.skipif(_sklearn_older_than_the_writer(_FORMAT1),
+                    reason="the file holds scikit-learn estimators (through skops) written by a newer "
+                           "scikit-learn; scikit-learn's objects load only into the version that wrote them "
+                           "or a newer one (LogisticRegression lost its multi_class attribute in 1.8)")
 def test_files_of_format_version_1_still_load():
     """Files written by skensemble's format 1 (commit 9caea5f), kept as test data."""
-    from pathlib import Path
-
     data = Path(__file__).parent / "data"
     expected = np.load(data / "format1_expected.npz")
     vote = skensemble.load(data / "format1_ensemble.zip")
@@ -562,3 +579,63 @@ def test_fine_tuning_keeps_the_source_nets_training_settings():
     assert (inner.early_stopping, inner.n_iter_no_change, inner.l1, inner.amp) == (True, 2, 1e-4, "bfloat16")
     assert [name for name, _ in inner.callbacks] == ["sched"]
     assert "valid_loss" in inner.history_[-1] and len(inner.history_) < 300  # it stopped early
+
+
+# Every key skensemble's own classes are saved under: part of the file format, never to change.
+PINNED_KEYS = {
+    "estimators": [
+        "skensemble.compression.DistilledClassifier", "skensemble.compression.DistilledRegressor",
+        "skensemble.compression.MagnitudeImportance", "skensemble.compression.MixupAugmenter",
+        "skensemble.compression.MungeAugmenter", "skensemble.compression.NoiseAugmenter",
+        "skensemble.compression.PrunedClassifier", "skensemble.compression.PrunedRegressor",
+        "skensemble.compression.QuantizedClassifier", "skensemble.compression.QuantizedRegressor",
+        "skensemble.compression.RandomImportance", "skensemble.compression.TaylorImportance",
+        "skensemble.ensemble.CascadeClassifier", "skensemble.ensemble.DeepEnsembleClassifier",
+        "skensemble.ensemble.DeepEnsembleRegressor", "skensemble.ensemble.EnsembleSelectionClassifier",
+        "skensemble.ensemble.EnsembleSelectionRegressor", "skensemble.ensemble.StackingClassifier",
+        "skensemble.ensemble.StackingRegressor", "skensemble.ensemble.VotingClassifier",
+        "skensemble.ensemble.VotingRegressor", "skensemble.nets.ConvNetClassifier",
+        "skensemble.nets.ConvNetRegressor", "skensemble.nets.MLPNetClassifier", "skensemble.nets.MLPNetRegressor",
+        "skensemble.nets.NetClassifier", "skensemble.nets.NetRegressor", "skensemble.nets.ResNetClassifier",
+        "skensemble.nets.ResNetRegressor", "skensemble.transfer.FineTunedClassifier",
+        "skensemble.transfer.FineTunedRegressor",
+    ],
+    "splitters": ["skensemble.nets.LabelValidSplit", "skorch.dataset.ValidSplit"],
+    "modules": ["ConvModule", "MLPModule", "ResNetModule"],
+}
+
+
+def test_the_keys_in_files_are_pinned():
+    """Moving a class to another module (as issue 27 moved the compression families) keeps its key."""
+    from skensemble.persistence import _registry
+
+    own = sorted(k for k in _registry.estimator_classes() if k.startswith("skensemble.") and ".tests." not in k)
+    assert own == PINNED_KEYS["estimators"]
+    assert sorted(_registry.SPLITTERS) == PINNED_KEYS["splitters"]
+    assert sorted(_registry.module_classes()) == PINNED_KEYS["modules"]
+    assert _registry.class_key(skensemble.compression.pruning.PrunedClassifier) == \
+        "skensemble.compression.PrunedClassifier"
+    assert _registry.class_key(LinearProbe) == "skensemble.persistence.tests.test_persistence.LinearProbe"
+
+
+BEFORE_27 = ["pruned_neuron", "pruned_weight", "int8_onnx_of_pruned", "int8_torch_static_conv", "half",
+             "distilled", "fine_tuned", "pruned_layer_resnet", "int8_dynamic_regressor", "distilled_regressor"]
+
+
+@pytest.fixture(scope="module")
+def before27_expected():
+    return np.load(Path(__file__).parent / "data" / "before27_expected.npz")
+
+
+@pytest.mark.parametrize("name", BEFORE_27)
+def test_files_saved_before_the_compression_families_moved_still_load(name, before27_expected):
+    """Files written at commit 7bb1830, before compression/ was split into one folder per family
+    (``data/make_files.py``): every family and nesting loads under its pinned key, predicting the same."""
+    model = skensemble.load(Path(__file__).parent / "data" / f"before27_{name}.zip")
+    expected = before27_expected[name]
+    if is_regressor(model):
+        got = model.predict(before27_expected["X_reg"])
+    else:
+        got = model.predict_proba(before27_expected["X"])
+    # same weights, same arithmetic: equal up to float32 rounding of the libraries' kernels
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)

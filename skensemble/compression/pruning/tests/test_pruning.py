@@ -147,7 +147,7 @@ def test_conv_net_is_pruned_by_channels(digits_split):
 def test_unprunable_module_error_names_layer(small_data):
     from skorch import NeuralNetClassifier
 
-    from .user_modules import ShiftedHidden
+    from ...tests.user_modules import ShiftedHidden
 
     X, y = small_data
     net = NeuralNetClassifier(ShiftedHidden, module__n_features=6, module__n_outputs=3,

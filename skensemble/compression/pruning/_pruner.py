@@ -8,7 +8,7 @@ all layers (``scope="global"``) and never empties a layer.
 import torch
 from torch.nn.utils import prune
 
-from .._compat.torch import fold_pruning_masks
+from ..._compat.torch import fold_pruning_masks
 from ._surgery import cut
 
 

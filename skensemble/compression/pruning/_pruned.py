@@ -5,11 +5,11 @@ import numbers
 import numpy as np
 import torch
 
-from ..persistence import register
-from ..utils._access import get_net, net_input
-from .._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_sample_weight
-from ..utils._random import draw_seed
-from ._base import (
+from ...persistence import register
+from ...utils._access import get_net, net_input
+from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_sample_weight
+from ...utils._random import draw_seed
+from .._base import (
     BaseCompressed,
     CompressedClassifierMixin,
     CompressedRegressorMixin,

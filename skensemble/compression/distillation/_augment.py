@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
-from ..persistence import register
+from ...persistence import register
 
 
 def _feature_scale(X):

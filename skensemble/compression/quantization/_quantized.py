@@ -7,16 +7,16 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from ..nets._targets import LogitsClassifierMixin
-from ..persistence import register
-from ..utils._access import get_module, net_input
-from .._compat.sklearn import (fit_context, HasMethods, Interval, StrOptions, check_is_fitted, check_sample_weight,
+from ...nets._targets import LogitsClassifierMixin
+from ...persistence import register
+from ...utils._access import get_module, net_input
+from ..._compat.sklearn import (fit_context, HasMethods, Interval, StrOptions, check_is_fitted, check_sample_weight,
                              validate_data)
-from ..utils._access import get_net_estimator
-from ..utils._capabilities import cpu_capability, cpu_has_bf16, cpu_has_fp16
-from ._base import BaseCompressed, CompressedClassifierMixin, CompressedRegressorMixin, fit_or_copy
-from ._onnx import has_onnxruntime
-from ._quantize_backends import BACKENDS, get_backend
+from ...utils._access import get_net_estimator
+from ...utils._capabilities import cpu_capability, cpu_has_bf16, cpu_has_fp16
+from .._base import BaseCompressed, CompressedClassifierMixin, CompressedRegressorMixin, fit_or_copy
+from .._onnx import has_onnxruntime
+from ._backends import BACKENDS, get_backend
 from ._torch_int8 import has_torch_ao
 
 _HALF = {"float16": torch.float16, "bfloat16": torch.bfloat16}

@@ -12,8 +12,8 @@ increase of the loss when the block is skipped, measured on a sample of rows.
 import torch
 from torch import nn
 
-from ..utils._torch import eval_mode, set_submodule
-from ._dependency import PRODUCERS
+from ...utils._torch import eval_mode, set_submodule
+from .._dependency import PRODUCERS
 from ._surgery import StructuralPruningError
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList)

@@ -17,9 +17,9 @@ from collections import defaultdict
 import torch
 from torch import nn
 
-from .._compat.torch import BATCH_NORM_TYPES, is_non_persistent_buffer
-from ..utils._torch import count_params
-from ._dependency import OUTPUT_LAYER, PRODUCERS, Entry, Group, analyse
+from ..._compat.torch import BATCH_NORM_TYPES, is_non_persistent_buffer
+from ...utils._torch import count_params
+from .._dependency import OUTPUT_LAYER, PRODUCERS, Entry, Group, analyse
 
 
 class StructuralPruningError(ValueError):

@@ -14,17 +14,17 @@ from skorch import NeuralNet
 from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
 
-from ..nets import MLPNetClassifier
-from ..nets._base import BaseNet
-from ..nets._engine import swapped_callback, train
-from ..persistence import register
-from ..utils._access import get_net, is_net, net_input
-from .._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
-from ..utils._params import store_params
-from ..utils._random import draw_seed, torch_seed
+from ...nets import MLPNetClassifier
+from ...nets._base import BaseNet
+from ...nets._engine import swapped_callback, train
+from ...persistence import register
+from ...utils._access import get_net, is_net, net_input
+from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
+from ...utils._params import store_params
+from ...utils._random import draw_seed, torch_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
-from ._base import BaseCompressed, CompressedClassifierMixin, direct_outputs, fit_or_copy
-from ._distillation_loss import DistillationLoss, teacher_logits_from_proba
+from .._base import BaseCompressed, CompressedClassifierMixin, direct_outputs, fit_or_copy
+from ._loss import DistillationLoss, teacher_logits_from_proba
 
 _CHUNK = 8192
 

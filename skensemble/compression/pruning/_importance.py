@@ -20,8 +20,8 @@ import copy
 
 import torch
 
-from ..persistence import register
-from ..utils._torch import eval_mode
+from ...persistence import register
+from ...utils._torch import eval_mode
 
 
 class Importance:

@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skensemble.compression import Int8WeightOnlyLinear, PrunedClassifier, QuantizedClassifier
-from skensemble.compression import _quantization
+from skensemble.compression.quantization import _quantized as _quantization
 from skensemble.nets import ConvNetClassifier, MLPNetClassifier
 from skensemble.utils._threads import available_cores
 

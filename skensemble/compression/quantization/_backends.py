@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..utils._torch import state_size_bytes
-from ._onnx import (
+from ...utils._torch import state_size_bytes
+from .._onnx import (
     OnnxRuntimeModel,
     module_to_onnx,
     onnx_linear_weights,

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from ..utils._torch import set_submodule
+from ...utils._torch import set_submodule
 
 
 def has_torch_ao():

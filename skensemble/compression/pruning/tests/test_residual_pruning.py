@@ -11,7 +11,7 @@ from skensemble.compression import PrunedClassifier, PrunedRegressor, Structural
 from skensemble.nets import MLPNetClassifier, NetClassifier, ResNetRegressor
 from skensemble.utils._torch import state_size_bytes
 
-from .user_modules import ResNet18Style, TabularResNet
+from ...tests.user_modules import ResNet18Style, TabularResNet
 
 _RESNET = {"width": 128, "hidden": 256, "n_blocks": 3}
 

@@ -6,17 +6,17 @@ import numpy as np
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import r2_score
 
-from ..nets import MLPNetRegressor
-from ..nets._base import BaseNet
-from ..persistence import register
-from ..utils._access import get_net
-from .._compat.sklearn import HasMethods, Interval, StrOptions, fit_context, check_is_fitted, validate_data
-from ..utils._params import store_params
-from ..utils._random import draw_seed
+from ...nets import MLPNetRegressor
+from ...nets._base import BaseNet
+from ...persistence import register
+from ...utils._access import get_net
+from ..._compat.sklearn import HasMethods, Interval, StrOptions, fit_context, check_is_fitted, validate_data
+from ...utils._params import store_params
+from ...utils._random import draw_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
-from ._base import CompressedRegressorMixin, direct_outputs, fit_or_copy
-from ._distillation import _BaseDistilled
-from ._distillation_loss import RegressionDistillationLoss
+from .._base import CompressedRegressorMixin, direct_outputs, fit_or_copy
+from ._distilled import _BaseDistilled
+from ._loss import RegressionDistillationLoss
 
 
 @register
