@@ -15,7 +15,8 @@ Task pairs (source task with plenty of labels -> target task with 5, 20 or
   different 5-class readouts of the latent.
 
 Recipes: scratch (the same architecture trained on the target rows only),
-and ``FineTunedClassifier`` with the body frozen (head only), full
+and ``FineTunedClassifier`` with its defaults (which are the fifth recipe
+below for nets of two or more pretrained layer groups), the body frozen (head only), full
 fine-tuning (pretrained layers at a tenth of the head's learning rate),
 gradual unfreezing (one layer group thawed every quarter of the epochs),
 the top hidden layer re-initialized with full fine-tuning at one learning
@@ -92,10 +93,11 @@ def recipes(source, epochs, seed):
     common = dict(max_epochs=epochs, batch_size=BATCH, random_state=seed)
     n_groups = sum(isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)) for m in source.module_.modules()) - 1
     return {
-        "head only": FineTunedClassifier(frozen, freeze="body", **common),
-        "full fine-tune (body lr / 10)": FineTunedClassifier(frozen, freeze="none", body_lr_factor=0.1,
+        "defaults (freeze='none', reinit='auto', body_lr_factor=1.0)": FineTunedClassifier(frozen, **common),
+        "head only": FineTunedClassifier(frozen, freeze="body", reinit=0, **common),
+        "full fine-tune (body lr / 10)": FineTunedClassifier(frozen, freeze="none", reinit=0, body_lr_factor=0.1,
                                                              **common),
-        "gradual unfreezing": FineTunedClassifier(frozen, freeze="body", body_lr_factor=0.1,
+        "gradual unfreezing": FineTunedClassifier(frozen, freeze="body", reinit=0, body_lr_factor=0.1,
                                                   unfreeze_every=max(1, epochs // 4), **common),
         "top layer re-initialized, full fine-tune": FineTunedClassifier(
             frozen, freeze="none", reinit=1, body_lr_factor=1.0, **common),

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_wine
@@ -22,7 +24,9 @@ def test_compress_saves_a_model_that_loads_and_predicts(wine_csv, tmp_path, caps
     assert main(["compress", str(path), "--target", "label", "--out", str(tmp_path), "--quick",
                  "--objective", "params", "--max-drop", "0.02"]) == 0
     out = capsys.readouterr().out
-    assert "Searching 13 candidates, 3-fold cross-validated, for the lowest params within 0.02" in out
+    assert "Searching 5 candidates, 2-fold cross-validated, for the lowest params within 0.02" in out
+    assert "[CompressionSearchCV] candidate 3 of 5 (int8 dynamic): score" in out and "s left" in out
+    assert "Against histogram gradient boosting on the same rows: held-out accuracy" in out
     model = skensemble.load(tmp_path / "model.zip")
     df = pd.read_csv(path)
     y = df.pop("label")
@@ -30,6 +34,11 @@ def test_compress_saves_a_model_that_loads_and_predicts(wine_csv, tmp_path, caps
     assert (model.predict(df) == y).mean() > 0.85
     report = (tmp_path / "report.md").read_text()
     assert "| uncompressed |" in report and "| int8 dynamic |" in report and "Chosen:" in report
+    assert "| gradient boosting (HistGradientBoosting, for comparison) |" in report
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["task"] == "classification" and summary["rows"] == len(df) and summary["seconds"] > 0
+    boosting = summary["held_out"]["gradient boosting (HistGradientBoosting, for comparison)"]
+    assert 0.8 < boosting["score"] <= 1 and boosting["saved bytes"] > 0 and boosting["latency @1"] > 0
     assert (tmp_path / "pareto.png").exists() and (tmp_path / "report.png").exists()
 
 
@@ -37,7 +46,7 @@ def test_compress_chooses_what_the_library_chooses(wine_csv, tmp_path):
     """The command line and CompressionSearchCV over the same space give the same answer."""
     from sklearn.model_selection import train_test_split
 
-    from skensemble._compress_cli import compression_space, make_encoder, read_table, run_compress
+    from skensemble._compress_cli import QUICK_EPOCHS, compression_space, make_encoder, read_table, run_compress
     from skensemble.model_selection import CompressionSearchCV
 
     path, _ = wine_csv
@@ -45,7 +54,7 @@ def test_compress_chooses_what_the_library_chooses(wine_csv, tmp_path):
                                   log=lambda *a: None)
     X, y, task = read_table(path, "label", log=lambda *a: None)
     X_train, _, y_train, _ = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
-    space = compression_space(task, make_encoder(X_train, log=lambda *a: None), epochs=20, quick=True)
+    space = compression_space(task, make_encoder(X_train, log=lambda *a: None), epochs=QUICK_EPOCHS, quick=True)
     library = CompressionSearchCV(space["uncompressed"], space=space, objective="params", cv=2,
                                   random_state=0).fit(X_train, y_train)
     assert chosen == library.best_candidate_

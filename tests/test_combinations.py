@@ -227,6 +227,32 @@ def _onnx(net, X, y, task, **fit_params):
     return est
 
 
+def _onnx_pipeline(net, X, y, task, **fit_params):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("skl2onnx")
+    import tempfile
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skensemble.compression import onnx_inputs, to_onnx
+
+    pipe = make_pipeline(StandardScaler(), net)
+    step = pipe.steps[-1][0]
+    pipe.fit(X, y, **{f"{step}__{k}": v for k, v in fit_params.items()})
+    with tempfile.TemporaryDirectory() as tmp:
+        to_onnx(pipe, f"{tmp}/p.onnx", X=X[:5])
+        session = ort.InferenceSession(f"{tmp}/p.onnx")
+        out = dict(zip([o.name for o in session.get_outputs()], session.run(None, onnx_inputs(X))))
+    got = out["probabilities"] if task == "classifier" else out["variable"].ravel()
+    want = pipe.predict_proba(X) if task == "classifier" else pipe.predict(X)
+    tol = 1e-4 if pipe[-1].amp_dtype_ == "float32" else 2e-2
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * max(1.0, np.abs(want).max()))
+    if task == "classifier":
+        np.testing.assert_array_equal(out["label"], pipe.predict(X))
+    return pipe
+
+
 def _fine_tuned_all(net, X, y, task, **fit_params):
     source = net.fit(X, y)
     return _cls(task, FineTunedClassifier, FineTunedRegressor)(FrozenEstimator(source), freeze="none",
@@ -257,6 +283,7 @@ USES = {
     "CompressionSearchCV": _search,
     "compression report": _report,
     "to_onnx": _onnx,
+    "to_onnx of a pipeline": _onnx_pipeline,
     "fine-tune all, reinit 1": _fine_tuned_all,
 }
 
@@ -269,6 +296,8 @@ NOT_APPLICABLE = {}
 
 def _inner(est):
     """The fitted net estimator a use's setting check reads (the one that trained with the configuration)."""
+    if hasattr(est, "steps"):
+        return _inner(est.steps[-1][1])
     for attr in ("estimators_", "estimator_", "student_"):
         inner = getattr(est, attr, None)
         if isinstance(inner, list):
@@ -324,7 +353,8 @@ def _run_cell(config, use, task, tmp_path):
 
 # uses whose fitted estimator holds a net trained with the configuration's own settings
 SETTING_VISIBLE = {"fit", "GridSearchCV n_jobs=2", "deep ensemble", "voting", "stacking", "distil: student",
-                   "clone", "cross_validate threading", "compression report", "to_onnx"}
+                   "clone", "cross_validate threading", "compression report", "to_onnx",
+                   "to_onnx of a pipeline"}
 
 
 def _diagonal():

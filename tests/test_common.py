@@ -168,6 +168,10 @@ for _name in ("PrunedClassifier", "PrunedRegressor", "QuantizedClassifier", "Qua
               "DeepEnsembleClassifier", "DeepEnsembleRegressor"):
     EXPECTED_FAILED_CHECKS.setdefault(_name, {})["check_sample_weight_equivalence_on_dense_data"] = (
         "its net is trained with the weights: " + _FLOAT32_WEIGHTS)
+EXPECTED_FAILED_CHECKS.setdefault("VotingClassifier", {})["check_sample_weight_equivalence_on_dense_data"] = (
+    "its net member is trained with the weights: " + _FLOAT32_WEIGHTS + " With scikit-learn 1.6 (the "
+    "minimum-dependencies run) one of 45 probabilities differs by more than the check's 1e-7; it passes "
+    "with 1.9.")
 for _name in ("DistilledClassifier", "DistilledRegressor"):
     EXPECTED_FAILED_CHECKS.setdefault(_name, {})["check_sample_weight_equivalence_on_dense_data"] = (
         "the weights reach the teacher's fit, but the student learns from a transfer set built from the rows "

@@ -7,7 +7,9 @@ module's computation) and ``_dependency`` (which tensors must be cut
 together; also used by ``skensemble.transfer``), ``_onnx`` (export).
 """
 
-from ._onnx import OnnxRuntimeModel, to_onnx
+from ._export import to_onnx
+from ._onnx import OnnxRuntimeModel
+from ._skl2onnx import onnx_inputs
 from .distillation import (
     DistillationLoss,
     DistilledClassifier,
@@ -50,6 +52,7 @@ __all__ = [
     "StructuralPruningError",
     "TaylorImportance",
     "count_params",
+    "onnx_inputs",
     "find_groups",
     "remove_units",
     "sparsity_schedule",

@@ -189,20 +189,8 @@ class OnnxRuntimeModel:
         return arrays
 
 
-def to_onnx(estimator, path):
-    """Write the net inside ``estimator`` as an ONNX file for deployment.
-
-    A ``QuantizedClassifier``/``QuantizedRegressor`` fitted with
-    ``backend="onnxruntime"`` writes its int8 model (dynamic or static); any
-    other estimator holding a net (a net, a pruned or distilled net, a
-    pipeline ending in one) writes its float module, which takes the net's
-    input features (after the pipeline's preprocessing) as input ``X``.  A
-    classifier's graph returns ``logits``; a regressor's returns
-    ``predictions`` in the target's units and shape (the net's
-    standardisation of the targets undone inside the graph: one column per
-    target, or a vector for a 1-d ``y``), equal to ``predict``.  torch's own
-    int8 modules cannot be exported; their float net is written.
-    """
+def estimator_onnx_bytes(estimator):
+    """ONNX bytes of the net inside ``estimator`` (not a pipeline): ``logits``, or a regressor's ``predictions``."""
     runtime = getattr(estimator, "quantized_module_", None)
     if isinstance(runtime, OnnxRuntimeModel):
         data = runtime.onnx_bytes
@@ -212,9 +200,7 @@ def to_onnx(estimator, path):
     net_estimator = get_net_estimator(estimator)
     if net_estimator is not None and hasattr(net_estimator, "decode_outputs"):
         data = append_target_decoding(data, net_estimator._y_mean, net_estimator._y_scale, net_estimator._y_1d)
-    with open(path, "wb") as fh:
-        fh.write(data)
-    return path
+    return data
 
 
 def append_target_decoding(onnx_bytes, mean, scale, one_d):

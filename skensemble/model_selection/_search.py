@@ -54,7 +54,8 @@ def default_space(estimator, random_state=None):
     for sparsity in (0.5, 0.75, 0.9):
         space[f"pruned neurons {sparsity}"] = pruned(estimator, sparsity=sparsity, granularity="neuron",
                                                      random_state=random_state)
-    space["pruned weights 0.9"] = pruned(estimator, sparsity=0.9, n_steps=3, random_state=random_state)
+    space["pruned weights 0.9"] = pruned(estimator, sparsity=0.9, n_steps=3, granularity="weight",
+                                        random_state=random_state)
     space["int8 dynamic"] = quantized(estimator, random_state=random_state)
     space["int8 static"] = quantized(estimator, method="static", random_state=random_state)
     space["float16"] = quantized(estimator, dtype="float16", backend="torch", random_state=random_state)
@@ -234,7 +235,7 @@ class CompressionSearchCV(BaseSearchCV):
         check_array(X, accept_sparse=get_tags(self.estimator).input_tags.sparse, dtype=None,
                     ensure_all_finite=False)
         base, grids, names = self._candidate_grid()
-        self._grids = grids
+        self._grids, self._names = grids, names
         if names is not None:
             params = self._route_fit_params(dict(zip(names, grids[0]["model"])), params)
         user = (self.estimator, self.scoring, self.refit)
@@ -338,6 +339,9 @@ class CompressionSearchCV(BaseSearchCV):
             if self.verbose:
                 scores = np.asarray(results["mean_test_score"], float)
                 costs = -np.asarray(results[f"mean_test_{self.objective}"], float)
-                print(f"[CompressionSearchCV] {len(scores)}/{len(candidates)} candidates, "
-                      f"{time.perf_counter() - self._start:.1f}s: last score {scores[-1]:.4f}, "
-                      f"{self.objective} {costs[-1]:.4g}; best score so far {np.nanmax(scores):.4f}")
+                done, elapsed = len(scores), time.perf_counter() - self._start
+                left = elapsed / done * (len(candidates) - done)
+                name = f" ({self._names[done - 1]})" if self._names is not None else ""
+                print(f"[CompressionSearchCV] candidate {done} of {len(candidates)}{name}: score {scores[-1]:.4f}, "
+                      f"{self.objective} {costs[-1]:.4g}; best score so far {np.nanmax(scores):.4f}; "
+                      f"{elapsed:.0f}s elapsed, about {left:.0f}s left", flush=True)

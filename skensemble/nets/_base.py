@@ -42,20 +42,51 @@ OPTIMIZERS = {
     "rmsprop": torch.optim.RMSprop,
 }
 
+# The learning rate ``lr=None`` means, per optimizer (Keras's defaults): SGD's steps need a larger rate.
+# Measured (3 seeds, 100 epochs; CHANGELOG.md): with momentum 0.9 (Nesterov), SGD at 1e-3 reached 0.978
+# training accuracy on scaled wine and 0.966 on scaled digits where Adam reached 1.000; at 1e-2 it reached
+# 1.000 and 0.999.
+DEFAULT_LR = {torch.optim.SGD: 1e-2}
+_ADAPTIVE_LR = 1e-3
+# scikit-learn's solver="sgd": momentum 0.9 with Nesterov (without it, SGD at 1e-3 reached 0.86 on wine)
+SGD_DEFAULTS = {"momentum": 0.9, "nesterov": True}
+
+
+def resolve_lr(lr, optimizer):
+    """The learning rate: ``lr``, or for ``None`` the optimizer class's default (1e-2 for SGD, 1e-3 otherwise)."""
+    return DEFAULT_LR.get(optimizer, _ADAPTIVE_LR) if lr is None else lr
+
+
+def sgd_defaults(optimizer, given):
+    """scikit-learn's momentum for SGD (0.9, Nesterov), unless ``given`` (the user's keys) sets any of it."""
+    if optimizer is not torch.optim.SGD or any(k in given for k in ("momentum", "nesterov", "dampening")):
+        return {}
+    return dict(SGD_DEFAULTS)
+
+
 # Batch size used for inference: larger than a training batch, as there is no
 # gradient to keep, but bounded so memory stays small.
 _PREDICT_BATCH_SIZE = 1024
 
 
-def amp_dtype(amp, device):
+# Forward multiply-adds of a training batch from which bfloat16 autocast pays on a CPU with native
+# bfloat16 (benchmarks/bench_amp.py, benchmarks/results/amp.md; AMD EPYC, AVX-512 BF16, 2 cores; two
+# runs): below it bfloat16 fitted at 0.44x-1.07x the float32 speed (1.4M-84M, MLPs and conv nets), above
+# it at 1.31x-2.9x (149M-2.3G).  A fixed rule, never a timing inside fit, so results do not depend on load.
+BF16_MIN_WORK = 100_000_000
+
+
+def amp_dtype(amp, device, work=None):
     """The autocast dtype for the ``amp`` parameter on ``device`` (None: float32), and why not, if not.
 
     Returns ``(dtype, reason)``: ``reason`` is a message when ``amp`` asked
     for mixed precision that this hardware does not run natively (the fit
     then warns and trains in float32).  ``True``/``"auto"``: float16 on CUDA
-    (tensor cores, with loss scaling), bfloat16 on a CPU with native bf16
-    (AVX-512 BF16 or AMX), float32 elsewhere.  An explicit ``"float16"`` or
-    ``"bfloat16"`` is used as asked.
+    (tensor cores, with loss scaling); on a CPU with native bf16 (AVX-512
+    BF16 or AMX) bfloat16 where a training batch does at least
+    ``BF16_MIN_WORK`` forward multiply-adds (``work``; unknown: bfloat16),
+    float32 below it, silently; float32 elsewhere, with the reason.  An
+    explicit ``"float16"`` or ``"bfloat16"`` is used as asked.
     """
     if amp is False:
         return None, None
@@ -64,7 +95,7 @@ def amp_dtype(amp, device):
     if torch.device(device).type == "cuda":
         return torch.float16, None
     if cpu_has_bf16():
-        return torch.bfloat16, None
+        return (None if work is not None and work < BF16_MIN_WORK else torch.bfloat16), None
     return None, (
         f"amp={amp!r}: this CPU (torch kernels {cpu_capability()}) has no native bfloat16 (AVX-512 BF16 or "
         "AMX), where bfloat16 autocast trained 7.5-10x slower than float32 in skensemble's benchmarks; "
@@ -72,9 +103,10 @@ def amp_dtype(amp, device):
 
 
 def _lean_defaults(optimizer, verbose, net_params):
-    """What small fits need not pay for, unless the user asked for it in ``net_params``.
+    """Defaults the skorch net gets unless the user set them in ``net_params``.
 
-    Adam and AdamW use torch's fused kernel (one kernel over all parameters
+    SGD gets scikit-learn's momentum (:func:`sgd_defaults`).  The rest is
+    what small fits need not pay for: Adam and AdamW use torch's fused kernel (one kernel over all parameters
     instead of a Python loop: a step of a small MLP 2.6x faster on CPU, same
     values); with ``verbose=0`` skorch's ``PrintLog``, which formats a table
     every epoch even when it prints nothing, is left out.
@@ -83,6 +115,8 @@ def _lean_defaults(optimizer, verbose, net_params):
     if optimizer in (torch.optim.Adam, torch.optim.AdamW) and not any(
             k in net_params for k in ("optimizer__fused", "optimizer__foreach")):
         defaults["optimizer__fused"] = True
+    given = {k.removeprefix("optimizer__") for k in net_params if k.startswith("optimizer__")}
+    defaults.update({f"optimizer__{k}": v for k, v in sgd_defaults(optimizer, given).items()})
     if not verbose and "callbacks__print_log" not in net_params:
         defaults["callbacks__print_log"] = None
     return defaults
@@ -140,7 +174,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
 
     _parameter_constraints = {
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
@@ -207,7 +241,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             "module": module,
             "criterion": self._criterion,
             "optimizer": optimizer,
-            "lr": self.lr,
+            "lr": resolve_lr(self.lr, optimizer),
             "optimizer__weight_decay": self.weight_decay,
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size if n_samples is None else min(self.batch_size, n_samples),
@@ -291,8 +325,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             if np.all(sample_weight == sample_weight[0]):
                 sample_weight = None
         net, y_enc = self._build(X, y, sample_weight)
-        with torch_seed(self._seed, self.device_):
-            net.initialize()  # what skorch's fit does first; then the outputs are checked
+        self._initialize_net(net, X)  # what skorch's fit does first; then the outputs are checked
         self._check_outputs(net, X[:2])
         if len(X) < 2 and any(isinstance(m, BATCH_NORM_TYPES)
                               for m in net.module_.modules()):
@@ -308,8 +341,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             validate_params(self)
             X, y = self._validate_fit_data(X, y)
             net, y_enc = self._build(X, y, classes=classes)
-            with torch_seed(self._seed, self.device_):
-                net.initialize()
+            self._initialize_net(net, X)
             self._check_outputs(net, X[:2])
             self.net_ = net
         else:
@@ -342,10 +374,19 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         """
         X, y = self._validate_fit_data(X, y)
         net, _ = self._build(X, y)
-        with torch_seed(self._seed, self.device_):
-            net.initialize()
+        self._initialize_net(net, X)
         self.net_ = net
         return self
+
+    def _initialize_net(self, net, X):
+        """Initialize ``net`` with the fit's seed, then settle ``amp="auto"`` by the work of a batch of ``X``."""
+        with torch_seed(self._seed, self.device_):
+            net.initialize()
+        if self.amp in (True, "auto") and net.amp_dtype is not None:
+            dtype, _ = amp_dtype(self.amp, self.device_, work=net._work_per_step(X))
+            if dtype is None:  # too little work per batch for reduced precision to pay
+                net.amp_dtype = None
+                self.amp_dtype_ = "float32"
 
     # --- inference --------------------------------------------------------
     def _forward(self, X, check_input=True):

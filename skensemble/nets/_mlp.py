@@ -16,7 +16,7 @@ class _MLPParams:
         dropout=0.0,
         batch_norm=False,
         max_epochs=100,
-        lr=1e-3,
+        lr=None,
         batch_size=128,
         optimizer="adam",
         weight_decay=0.0,
@@ -66,8 +66,10 @@ class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
         Batch normalisation after each hidden linear layer.
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
-    lr : float, default=1e-3
-        Learning rate.
+    lr : float or None, default=None
+        Learning rate; ``None``: 0.01 for ``optimizer="sgd"`` (which also gets
+        momentum 0.9 with Nesterov, as scikit-learn's ``solver="sgd"``; set
+        ``net_params={"optimizer__momentum": ...}`` to change it), 0.001 otherwise.
     batch_size : int, default=128
         Mini-batch size (capped at the number of samples).
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
@@ -97,10 +99,12 @@ class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
         Automatic mixed precision: forward passes (training and prediction)
         run under ``torch.autocast`` while the weights and the loss stay
         float32.  ``True`` and ``"auto"`` pick what the hardware runs
-        natively: float16 with gradient scaling on CUDA, bfloat16 on a CPU
-        with AVX-512 BF16 or AMX, and float32 on other CPUs (with a warning
-        naming the missing capability: there bfloat16 autocast trained up to
-        10x slower, see ``benchmarks/results/nets.md``).  ``"float16"`` or
+        natively: float16 with gradient scaling on CUDA; on a CPU with
+        AVX-512 BF16 or AMX, bfloat16 where a training batch does at least
+        100 million multiply-adds (below that float32 was as fast or faster,
+        see ``benchmarks/results/amp.md``); float32 on other CPUs (with a
+        warning naming the missing capability: there bfloat16 autocast
+        trained up to 10x slower, see ``benchmarks/results/nets.md``).  ``"float16"`` or
         ``"bfloat16"`` force that dtype.  The dtype used is ``amp_dtype_``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split.  With
@@ -170,8 +174,10 @@ class MLPNetRegressor(NetRegressorMixin, _MLPParams, BaseNet):
         Batch normalisation after each hidden linear layer.
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
-    lr : float, default=1e-3
-        Learning rate.
+    lr : float or None, default=None
+        Learning rate; ``None``: 0.01 for ``optimizer="sgd"`` (which also gets
+        momentum 0.9 with Nesterov, as scikit-learn's ``solver="sgd"``; set
+        ``net_params={"optimizer__momentum": ...}`` to change it), 0.001 otherwise.
     batch_size : int, default=128
         Mini-batch size (capped at the number of samples).
     optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adam"
@@ -201,10 +207,12 @@ class MLPNetRegressor(NetRegressorMixin, _MLPParams, BaseNet):
         Automatic mixed precision: forward passes (training and prediction)
         run under ``torch.autocast`` while the weights and the loss stay
         float32.  ``True`` and ``"auto"`` pick what the hardware runs
-        natively: float16 with gradient scaling on CUDA, bfloat16 on a CPU
-        with AVX-512 BF16 or AMX, and float32 on other CPUs (with a warning
-        naming the missing capability: there bfloat16 autocast trained up to
-        10x slower, see ``benchmarks/results/nets.md``).  ``"float16"`` or
+        natively: float16 with gradient scaling on CUDA; on a CPU with
+        AVX-512 BF16 or AMX, bfloat16 where a training batch does at least
+        100 million multiply-adds (below that float32 was as fast or faster,
+        see ``benchmarks/results/amp.md``); float32 on other CPUs (with a
+        warning naming the missing capability: there bfloat16 autocast
+        trained up to 10x slower, see ``benchmarks/results/nets.md``).  ``"float16"`` or
         ``"bfloat16"`` force that dtype.  The dtype used is ``amp_dtype_``.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the validation split.  With

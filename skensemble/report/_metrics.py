@@ -136,17 +136,27 @@ def interleaved_latency(predictors, X, batch_sizes, repeats=7):
     """Seconds per batch for each predictor (a dict of callables taking a batch).
 
     For each batch size, rows of ``X`` are cycled to fill the batch and the
-    predictors are timed round-robin; small batches repeat the call inside one
-    timing so the timer's resolution does not dominate, and a single call is
-    timed after an untimed one (see :func:`interleaved_times`).
+    predictors are timed round-robin; a call faster than about 2 ms is
+    repeated inside one timing (at most ``256 // batch`` times) so the
+    timer's resolution does not dominate, and a single call is timed after an
+    untimed one (see :func:`interleaved_times`).
     """
     X = np.asarray(X)
     out = {k: {} for k in predictors}
     for b in batch_sizes:
         batch = X[np.arange(b) % len(X)]
-        inner = max(1, 256 // b)
-        timed = {k: (lambda fn=fn: [fn(batch) for _ in range(inner)])
-                 for k, fn in predictors.items()}
-        for k, t in interleaved_times(timed, repeats=repeats, warmup=1, warm_each=inner == 1).items():
-            out[k][b] = t / inner
+        inner = {}
+        for k, fn in predictors.items():
+            fn(batch)  # warm
+            start = time.perf_counter()
+            fn(batch)
+            once = time.perf_counter() - start
+            inner[k] = max(1, min(256 // b, int(_TIMED_SPAN / max(once, 1e-9))))
+        timed = {k: (lambda fn=fn, n=inner[k]: [fn(batch) for _ in range(n)]) for k, fn in predictors.items()}
+        for k, t in interleaved_times(timed, repeats=repeats, warmup=0,
+                                      warm_each=min(inner.values()) == 1).items():
+            out[k][b] = t / inner[k]
     return out
+
+
+_TIMED_SPAN = 0.002  # seconds a timing should last at least, repeating fast calls

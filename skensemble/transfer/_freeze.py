@@ -120,8 +120,13 @@ def frozen_layers(module, new_layers, freeze):
 
 
 def reinitialized(module, new_layers, reinit, seed):
-    """Re-initialize the pretrained layers ``reinit`` names (an int: that many top groups); return them."""
+    """Re-initialize the pretrained layers ``reinit`` names (an int: that many top groups); return them.
+
+    ``"auto"``: the top group where at least one other pretrained group stays (one, else none).
+    """
     groups = layer_groups(module, new_layers)
+    if reinit == "auto":
+        reinit = 1 if len(groups) > 1 else 0
     if isinstance(reinit, int):
         if reinit > len(groups):
             raise ValueError(f"reinit={reinit} exceeds the {len(groups)} pretrained layer groups of "

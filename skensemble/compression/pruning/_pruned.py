@@ -1,6 +1,7 @@
 """PrunedClassifier and PrunedRegressor: prune a net, physically or by weights, and fine-tune it."""
 
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from .._base import (
 from ._importance import get_importance
 from ._pruner import apply_weight_masks, fold_weight_masks, prune_units, weight_masks
 from ._schedule import sparsity_schedule
-from ._surgery import PRODUCERS, check_prunable, count_params, prunable_weights
+from ._surgery import PRODUCERS, StructuralPruningError, check_prunable, count_params, prunable_weights
 from ._trimming import check_trimmable, find_blocks, trim
 
 # rows of the training data on which skipping a block is scored
@@ -33,7 +34,7 @@ class _BasePruned(BaseCompressed):
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"])],
         "sparsity": [Interval(numbers.Real, 0, 1, closed="left")],
-        "granularity": [StrOptions({"weight", "neuron", "layer"})],
+        "granularity": [StrOptions({"auto", "weight", "neuron", "layer"})],
         "n_layers": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "scope": [StrOptions({"global", "layer"})],
         "importance": [StrOptions({"magnitude", "l2", "taylor", "random"}), HasMethods(["weight_scores"])],
@@ -50,7 +51,7 @@ class _BasePruned(BaseCompressed):
         estimator,
         *,
         sparsity=0.5,
-        granularity="weight",
+        granularity="auto",
         n_layers=None,
         scope="global",
         importance="magnitude",
@@ -102,13 +103,16 @@ class _BasePruned(BaseCompressed):
         module = net.module_
         Xn = net_input(estimator, X)
         targets = net_targets(estimator, y)
+        self.granularity_ = self.granularity
         if self.granularity == "layer":
             return self._fit_layers(estimator, Xn, targets, seed, sample_weight)
         importance = get_importance(self.importance, seed)
         groups = example = None
-        if self.granularity == "neuron":
+        if self.granularity in ("neuron", "auto"):
             example = torch.as_tensor(Xn[:2], device=next(module.parameters()).device)
-            groups = check_prunable(module, example)
+            groups = self._structured_groups(module, example)
+            self.granularity_ = "weight" if groups is None else "neuron"
+        if groups is not None:
             original = {g.producer: g.n_units for g in groups}
         weights = prunable_weights(module)
         n_dense = count_params(module)
@@ -158,6 +162,19 @@ class _BasePruned(BaseCompressed):
         self.n_params_dense_ = n_dense
         self.history_ = history
         return self
+
+    def _structured_groups(self, module, example):
+        """The unit groups to cut; with ``"auto"``, ``None`` (weights instead) when the module has none, with a warning."""
+        if self.granularity == "neuron":
+            return check_prunable(module, example)
+        try:
+            return check_prunable(module, example)
+        except StructuralPruningError as exc:
+            warnings.warn(
+                f"{type(self).__name__}(granularity='auto'): {exc} Pruning weights instead "
+                "(zeros: the model keeps its size and speed); pass granularity='weight' to silence this.",
+                UserWarning, stacklevel=3)
+            return None
 
     def _fit_layers(self, estimator, Xn, targets, seed, sample_weight=None):
         """Layer trimming: skip the least important blocks step by step, fine-tuning after each step."""
@@ -226,8 +243,11 @@ class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
         Conv layers) set to zero; with ``"neuron"``, the fraction of hidden
         units and channels removed; with ``"layer"`` (unless ``n_layers`` is
         given), the fraction of removable blocks removed.
-    granularity : {"weight", "neuron", "layer"}, default="weight"
-        ``"weight"``: unstructured pruning; masks are folded into the weights at
+    granularity : {"auto", "weight", "neuron", "layer"}, default="auto"
+        ``"auto"``: ``"neuron"`` where the module has hidden units that can be
+        cut (the model gets smaller and faster), else ``"weight"`` with a
+        warning that names the layer that blocks it (``granularity_`` says
+        which ran).  ``"weight"``: unstructured pruning; masks are folded into the weights at
         the end, so the model is a plain module with zeros (same size and speed
         as dense).  ``"neuron"``: structured pruning; hidden units of Linear
         layers and channels of Conv layers are physically removed together with
@@ -282,6 +302,8 @@ class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names seen during fit, when X has string column names.
+    granularity_ : {"weight", "neuron", "layer"}
+        The granularity that ran (``"auto"`` resolved).
     sparsity_ : float
         Measured sparsity: the fraction of zero weights (``"weight"``), of
         removed hidden units (``"neuron"``) or of removed blocks (``"layer"``).
@@ -340,8 +362,11 @@ class PrunedRegressor(CompressedRegressorMixin, _BasePruned):
         Conv layers) set to zero; with ``"neuron"``, the fraction of hidden
         units and channels removed; with ``"layer"`` (unless ``n_layers`` is
         given), the fraction of removable blocks removed.
-    granularity : {"weight", "neuron", "layer"}, default="weight"
-        ``"weight"``: unstructured pruning; masks are folded into the weights at
+    granularity : {"auto", "weight", "neuron", "layer"}, default="auto"
+        ``"auto"``: ``"neuron"`` where the module has hidden units that can be
+        cut (the model gets smaller and faster), else ``"weight"`` with a
+        warning that names the layer that blocks it (``granularity_`` says
+        which ran).  ``"weight"``: unstructured pruning; masks are folded into the weights at
         the end, so the model is a plain module with zeros (same size and speed
         as dense).  ``"neuron"``: structured pruning; hidden units of Linear
         layers and channels of Conv layers are physically removed together with
@@ -394,6 +419,8 @@ class PrunedRegressor(CompressedRegressorMixin, _BasePruned):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names seen during fit, when X has string column names.
+    granularity_ : {"weight", "neuron", "layer"}
+        The granularity that ran (``"auto"`` resolved).
     sparsity_ : float
         Measured sparsity: the fraction of zero weights (``"weight"``), of
         removed hidden units (``"neuron"``) or of removed blocks (``"layer"``).

@@ -115,7 +115,7 @@ def test_compression_of_user_modules(residual, digits_split, small_data):
                                random_state=0).fit(X_train, y_train)
     assert neurons.n_params_ < 0.4 * neurons.n_params_dense_
     assert neurons.score(X_test, y_test) >= residual.score(X_test, y_test) - 0.03
-    weights = PrunedClassifier(FrozenEstimator(residual), sparsity=0.5, fine_tune_epochs=2,
+    weights = PrunedClassifier(FrozenEstimator(residual), sparsity=0.5, fine_tune_epochs=2, granularity="weight",
                                random_state=0).fit(X_train, y_train)
     assert weights.score(X_test, y_test) >= residual.score(X_test, y_test) - 0.02
     q = QuantizedClassifier(FrozenEstimator(residual), backend="torch").fit(X_train, y_train)

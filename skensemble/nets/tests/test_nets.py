@@ -345,13 +345,13 @@ def test_float16_amp_scales_the_loss(small_data, monkeypatch):
     assert net.predict(X).shape == y.shape
 
 
-def test_amp_true_resolves_per_device_and_is_reproducible(small_data, tmp_path):
+def test_bfloat16_autocast_is_reproducible_and_saved(small_data, tmp_path):
     import skensemble
 
     X, y = small_data
-    a = cheap(amp=True, max_epochs=5).fit(X, y)
-    assert a.net_.amp_dtype == torch.bfloat16  # CPU; float16 on CUDA
-    b = cheap(amp=True, max_epochs=5).fit(X, y)
+    a = cheap(amp="bfloat16", max_epochs=5).fit(X, y)
+    assert a.net_.amp_dtype == torch.bfloat16
+    b = cheap(amp="bfloat16", max_epochs=5).fit(X, y)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
     loaded = skensemble.load(skensemble.save(a, tmp_path / "amp.zip"))
     np.testing.assert_array_equal(loaded.predict_proba(X), a.predict_proba(X))
@@ -381,13 +381,22 @@ def test_amp_without_native_bf16_trains_in_float32_with_one_warning(small_data, 
 
 
 @pytest.mark.parametrize("amp", [True, "auto"])
-def test_amp_with_native_bf16_uses_bfloat16_autocast(small_data, monkeypatch, amp):
+def test_amp_with_native_bf16_uses_bfloat16_autocast_where_the_work_pays(small_data, monkeypatch, amp):
+    """bfloat16 from BF16_MIN_WORK forward multiply-adds per training batch up, float32 below (no timing)."""
     from skensemble.nets import _base
 
     monkeypatch.setattr(_base, "cpu_has_bf16", lambda: True)
     X, y = small_data
+    small = MLPNetClassifier((8,), max_epochs=2, amp=amp, random_state=0).fit(X, y)
+    assert small.amp_dtype_ == "float32" and small.net_.amp_dtype is None
+    plain = MLPNetClassifier((8,), max_epochs=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(small.predict_proba(X), plain.predict_proba(X))  # exactly the float32 fit
+    work = small.net_._work_per_step(np.asarray(X, dtype=np.float32))
+    monkeypatch.setattr(_base, "BF16_MIN_WORK", work)  # this net's batch is now just enough
     net = MLPNetClassifier((8,), max_epochs=2, amp=amp, random_state=0).fit(X, y)
     assert net.amp_dtype_ == "bfloat16" and net.net_.amp_dtype == torch.bfloat16
+    assert _base.amp_dtype(amp, "cpu", work=work - 1) == (None, None)
+    assert _base.amp_dtype(amp, "cpu", work=None) == (torch.bfloat16, None)
 
 
 def test_explicit_amp_dtype_is_used_as_asked(small_data, monkeypatch):

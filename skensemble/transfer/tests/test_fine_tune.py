@@ -44,8 +44,8 @@ def _state(module, names):
 
 def test_head_replaced_and_frozen_layers_bit_identical(source, tasks):
     _, (X, y), (X_test, y_test) = tasks
-    tuned = FineTunedClassifier(FrozenEstimator(source), freeze=["layers.0", "layers.1"],
-                                random_state=0).fit(X, y)
+    tuned = FineTunedClassifier(FrozenEstimator(source), freeze=["layers.0", "layers.1"], reinit=0,
+                                body_lr_factor=0.1, random_state=0).fit(X, y)
     module = tuned.estimator_.module_
     np.testing.assert_array_equal(tuned.classes_, [5, 6, 7, 8, 9])
     assert tuned.head_ == "layers.6" and module.layers[6].out_features == 5
@@ -77,20 +77,21 @@ def test_fit_leaves_the_pretrained_net_untouched(source, tasks):
 
 def test_body_frozen_trains_the_head_only_and_gradual_unfreezing_thaws_from_the_top(source, tasks):
     _, (X, y), _ = tasks
-    head_only = FineTunedClassifier(FrozenEstimator(source), random_state=0).fit(X, y)
+    head_only = FineTunedClassifier(FrozenEstimator(source), freeze="body", reinit=0, random_state=0).fit(X, y)
     groups = head_only.estimator_.net_.optimizer_.param_groups
     assert len(groups) == 1 and head_only.n_trainable_params_ == 32 * 5 + 5
-    gradual = FineTunedClassifier(FrozenEstimator(source), unfreeze_every=10, max_epochs=20,
-                                  random_state=0).fit(X, y)
+    gradual = FineTunedClassifier(FrozenEstimator(source), freeze="body", reinit=0, unfreeze_every=10,
+                                  max_epochs=20, random_state=0).fit(X, y)
     assert gradual.frozen_layers_ == ["layers.0", "layers.1"]  # the second stage thawed layers 3-4
-    full = FineTunedClassifier(FrozenEstimator(source), unfreeze_every=5, max_epochs=20,
-                               random_state=0).fit(X, y)
+    full = FineTunedClassifier(FrozenEstimator(source), freeze="body", reinit=0, unfreeze_every=5,
+                               max_epochs=20, random_state=0).fit(X, y)
     assert full.frozen_layers_ == []
 
 
 def test_reinit_resets_the_top_layers_and_trains_them_with_the_head(source, tasks):
     _, (X, y), _ = tasks
-    tuned = FineTunedClassifier(FrozenEstimator(source), reinit=1, max_epochs=1, random_state=0).fit(X, y)
+    tuned = FineTunedClassifier(FrozenEstimator(source), freeze="body", reinit=1, max_epochs=1,
+                                random_state=0).fit(X, y)
     module = tuned.estimator_.module_
     assert tuned.reinitialized_layers_ == ["layers.3", "layers.4"]  # the top hidden layer and its norm
     assert tuned.frozen_layers_ == ["layers.0", "layers.1"]
@@ -102,6 +103,20 @@ def test_reinit_resets_the_top_layers_and_trains_them_with_the_head(source, task
     assert named.reinitialized_layers_ == ["layers.3"]
     with pytest.raises(ValueError, match="reinit=3 exceeds the 2"):
         FineTunedClassifier(FrozenEstimator(source), reinit=3).fit(X, y)
+
+
+def test_the_defaults_restart_the_top_layer_and_fine_tune_everything_at_one_rate(source, tasks):
+    """freeze="none", reinit="auto", body_lr_factor=1.0: the recipe benchmarks/results/transfer.md supports."""
+    _, (X, y), (X_test, y_test) = tasks
+    tuned = FineTunedClassifier(FrozenEstimator(source), random_state=0).fit(X, y)
+    assert tuned.reinitialized_layers_ == ["layers.3", "layers.4"] and tuned.frozen_layers_ == []
+    module = tuned.estimator_.module_
+    assert tuned.n_trainable_params_ == sum(p.numel() for p in module.parameters())
+    assert {g["lr"] for g in tuned.estimator_.net_.optimizer_.param_groups} == {1e-3}
+    assert tuned.score(X_test, y_test) > 0.6
+    one_hidden = MLPNetClassifier((16,), max_epochs=5, random_state=0).fit(X, y)
+    shallow = FineTunedClassifier(FrozenEstimator(one_hidden), max_epochs=2, random_state=0).fit(X, y)
+    assert shallow.reinitialized_layers_ == []  # "auto" keeps the only pretrained layer
 
 
 def test_gridsearch_over_freeze_and_composition(source, tasks):
@@ -148,7 +163,7 @@ def test_sources_skorch_pipeline_and_regression(tasks, tmp_path):
                                  module__width=16, module__hidden=16, criterion=nn.CrossEntropyLoss)
     loaded.initialize()
     loaded.load_params(f_params=tmp_path / "w.pt")
-    tuned = FineTunedClassifier(loaded, random_state=0).fit(X, y)
+    tuned = FineTunedClassifier(loaded, freeze="body", reinit=0, random_state=0).fit(X, y)
     assert tuned.head_ == "head" and isinstance(tuned.estimator_, NetClassifier)
     torch.testing.assert_close(tuned.estimator_.module_.first.weight, net.module_.first.weight)
     path = tmp_path / "tuned.zip"
