@@ -311,9 +311,9 @@ class FineTunedClassifier(CompressedClassifierMixin, _BaseFineTuned):
         layers or submodules; ``"auto"``: the top group, where another
         pretrained group stays below it (else none).  The defaults
         (``freeze="none"``, ``reinit="auto"``, ``body_lr_factor=1.0``) are the
-        recipe ``benchmarks/results/transfer.md`` supports: within 1.4 points
-        of training from scratch on every task and row count, 8.5-24 points
-        above training the head only.  Useful when the top layers are tied to the
+        recipe ``benchmarks/results/transfer.md`` supports: -0.6 to +0.5
+        points from training from scratch on every task and row count, 8-26
+        points above training the head only.  Useful when the top layers are tied to the
         source task (a conv net's dense layers to pixel positions, the last
         hidden layer to the source's classes).
     unfreeze_every : int or None, default=None
@@ -412,9 +412,9 @@ class FineTunedRegressor(CompressedRegressorMixin, _BaseFineTuned):
         layers or submodules; ``"auto"``: the top group, where another
         pretrained group stays below it (else none).  The defaults
         (``freeze="none"``, ``reinit="auto"``, ``body_lr_factor=1.0``) are the
-        recipe ``benchmarks/results/transfer.md`` supports: within 1.4 points
-        of training from scratch on every task and row count, 8.5-24 points
-        above training the head only.  Useful when the top layers are tied to the
+        recipe ``benchmarks/results/transfer.md`` supports: -0.6 to +0.5
+        points from training from scratch on every task and row count, 8-26
+        points above training the head only.  Useful when the top layers are tied to the
         source task (a conv net's dense layers to pixel positions, the last
         hidden layer to the source's classes).
     unfreeze_every : int or None, default=None
