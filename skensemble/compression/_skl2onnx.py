@@ -203,7 +203,10 @@ def onnx_inputs(X):
 
     A DataFrame gives one input per column: numbers as float32 columns
     (missing as NaN), anything else as strings (missing as ``""``).  An
-    array gives the float32 matrix ``X``.
+    array gives the float32 matrix ``X``.  Missing text is NaN as
+    ``read_csv`` gives it; a ``None`` in an object column (pandas 2) is a
+    value of its own to scikit-learn's ``SimpleImputer(missing_values=np.nan)``
+    but missing here, so replace it with NaN before fitting.
 
     Parameters
     ----------

@@ -26,7 +26,7 @@ def table():
                        "city": rng.choice(["paris", "oslo", "rome"], n).astype(object),
                        "plan": rng.choice(["a", "b"], n).astype(object)})
     df.loc[::9, "age"] = np.nan
-    df.loc[::7, "city"] = None
+    df.loc[::7, "city"] = np.nan  # as read_csv gives it (pandas 2 keeps None apart, which the imputer keeps)
     score = (df["age"].fillna(40) - 40) / 10 + (df["city"] == "oslo") * 1.5 + rng.normal(0, 0.3, n)
     labels = np.where(score > 0.5, "high", np.where(score > -0.5, "mid", "low"))
     return df, labels, score.to_numpy()
