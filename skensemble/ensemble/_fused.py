@@ -27,7 +27,7 @@ callbacks see one training each (``training_session``).
 import contextlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -101,6 +101,26 @@ class _Member:
         # the generator its own fit's shuffles and dropout masks draw from (skensemble.nets._engine)
         self.generator = make_generator(estimator._seed, net.device)
 
+
+
+@dataclass
+class EpochLog:
+    """One fused epoch's training losses: ``losses[b][k]`` of member ``k`` on batch ``b`` of ``sizes[b]`` rows."""
+
+    epoch: int
+    losses: list = field(default_factory=list)
+    sizes: list = field(default_factory=list)
+
+    def add_batch(self, member_losses, size):
+        self.losses.append(list(member_losses))
+        self.sizes.append(size)
+
+    def history_row(self, member, duration):
+        """Member ``member``'s row for skorch's ``History``, laid out as skorch's own fit writes it."""
+        losses = [batch[member] for batch in self.losses]
+        return {"batches": [{"train_loss": v, "train_batch_size": n} for v, n in zip(losses, self.sizes)],
+                "epoch": self.epoch, "train_batch_count": len(self.sizes),
+                "train_loss": float(np.average(losses, weights=self.sizes)), "dur": duration}
 
 @dataclass(slots=True)
 class _Block:
@@ -312,7 +332,7 @@ def _train(members):
     for epoch in range(net.max_epochs):
         start = time.perf_counter()
         orders = torch.stack([torch.randperm(n, generator=g, device=g.device) for g in generators]).to(device)
-        losses, sizes = [], []
+        epoch_log = EpochLog(epoch + 1)
         for lo, hi in bounds:
             idx = orders[:, lo:hi]
             rows = Xt.index_select(0, idx.reshape(-1)).view(K, hi - lo, -1)  # each member's batch
@@ -333,15 +353,10 @@ def _train(members):
                 raise NonFiniteLossError(
                     f"The training loss became {values} in epoch {epoch + 1} of a fused fit: the fit diverged. "
                     "Lower lr, scale the inputs (e.g. StandardScaler) or add weight_decay.")
-            losses.append(values)
-            sizes.append(hi - lo)
+            epoch_log.add_batch(values, hi - lo)
         duration = (time.perf_counter() - start) / K
         for k in range(K):
-            batch_losses = [row[k] for row in losses]
-            histories[k].append({
-                "batches": [{"train_loss": v, "train_batch_size": s} for v, s in zip(batch_losses, sizes)],
-                "epoch": epoch + 1, "train_batch_count": len(sizes),
-                "train_loss": float(np.average(batch_losses, weights=sizes)), "dur": duration})
+            histories[k].append(epoch_log.history_row(k, duration))
     stacked.write_back([m.net.module_ for m in members])
     _move_optimizer_state(optimizer, stacked, views, members)
     fitted = []
