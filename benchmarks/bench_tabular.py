@@ -128,7 +128,7 @@ def models(task):
         return {
             "HistGradientBoosting": lambda: _Categorical(HistGradientBoostingClassifier(
                 categorical_features="from_dtype", random_state=0)),
-            "sklearn MLPClassifier": lambda: make_pipeline(encoder(), MLPClassifier(max_iter=300, random_state=0)),
+            "sklearn MLP": lambda: make_pipeline(encoder(), MLPClassifier(max_iter=300, random_state=0)),
             "skensemble MLPNet (defaults)": lambda: make_pipeline(encoder(), MLPNetClassifier(random_state=0)),
             "skensemble ResNet (defaults)": lambda: make_pipeline(encoder(), ResNetClassifier(random_state=0)),
             "skensemble DeepEnsemble of 5 MLPNets": lambda: make_pipeline(
@@ -137,7 +137,7 @@ def models(task):
     return {
         "HistGradientBoosting": lambda: _Categorical(HistGradientBoostingRegressor(
             categorical_features="from_dtype", random_state=0)),
-        "sklearn MLPRegressor": lambda: make_pipeline(encoder(), MLPRegressor(max_iter=300, random_state=0)),
+        "sklearn MLP": lambda: make_pipeline(encoder(), MLPRegressor(max_iter=300, random_state=0)),
         "skensemble MLPNet (defaults)": lambda: make_pipeline(encoder(), MLPNetRegressor(random_state=0)),
         "skensemble ResNet (defaults)": lambda: make_pipeline(encoder(), ResNetRegressor(random_state=0)),
         "skensemble DeepEnsemble of 5 MLPNets": lambda: make_pipeline(
@@ -213,18 +213,20 @@ def main():
         best = max(scores.values()) if higher else min(scores.values())
         order = sorted(scores, key=lambda k: -scores[k] if higher else scores[k])
         for k in scores:
-            ranks.setdefault(k, []).append(order.index(k) + 1)
+            ranks.setdefault(task, {}).setdefault(k, []).append(order.index(k) + 1)
             gap = (best - scores[k]) * 100 if higher else (scores[k] - best) / best * 100
-            gaps.setdefault(k, []).append(gap)
+            gaps.setdefault(task, {}).setdefault(k, []).append(gap)
         for r in rows_out:
             del r["_score"]
         sections.append((name, f"{info}; {len(SPLITS)} splits.\n\n" + markdown_table(rows_out, list(rows_out[0]))))
         print(sections[-1][1], flush=True)
-    summary = [{"model": k, "mean rank": float(np.mean(v)),
-                "mean gap to the best (accuracy points, or % RMSE)": float(np.mean(gaps[k]))}
-               for k, v in sorted(ranks.items(), key=lambda kv: np.mean(kv[1]))]
-    sections.insert(0, ("Summary over the tables", markdown_table(summary, list(summary[0]))))
-    write_result("tabular", "Tabular nets on real tables", sections,
+    summary = []
+    for task, unit in (("classification", "accuracy points"), ("regression", "% RMSE")):
+        rows = [{"model": k, "mean rank": float(np.mean(v)), f"mean gap to the best ({unit})": float(np.mean(gaps[task][k]))}
+                for k, v in sorted(ranks[task].items(), key=lambda kv: np.mean(kv[1]))]
+        summary.append((f"Summary: {task} ({len(next(iter(ranks[task].values())))} tables)",
+                        markdown_table(rows, list(rows[0]))))
+    write_result("tabular", "Tabular nets on real tables", summary + sections,
                  "python benchmarks/bench_tabular.py" + (" --quick" if QUICK else ""))
 
 
