@@ -135,8 +135,9 @@ def _target_encoder():
     from sklearn.model_selection import KFold
     from sklearn.preprocessing import TargetEncoder
 
-    major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
-    if (major, minor) >= (1, 9):
+    from ._compat import release
+
+    if release(sklearn.__version__) >= (1, 9):
         return TargetEncoder(cv=KFold(5, shuffle=True, random_state=0))
     return TargetEncoder(random_state=0)
 

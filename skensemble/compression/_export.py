@@ -1,7 +1,7 @@
 """``to_onnx``: one entry point for exporting a net, a compressed net or a whole pipeline."""
 
 from ._onnx import estimator_onnx_bytes
-from ._skl2onnx import holds_a_net, pipeline_to_onnx
+from ._skl2onnx import pipeline_to_onnx
 
 
 def to_onnx(estimator, path, X=None):
@@ -48,7 +48,7 @@ def to_onnx(estimator, path, X=None):
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
-    if isinstance(estimator, (Pipeline, ColumnTransformer)) and not holds_a_net(estimator):
+    if isinstance(estimator, (Pipeline, ColumnTransformer)):
         data = pipeline_to_onnx(estimator, X)
     else:
         data = estimator_onnx_bytes(estimator)

@@ -18,7 +18,7 @@ import copy
 
 import numpy as np
 
-from ..utils._access import get_net
+from ..utils._access import get_net_estimator, is_net
 from ._onnx import estimator_onnx_bytes
 
 _SPLICED = {}  # class -> registered with skl2onnx already
@@ -33,15 +33,8 @@ def _skl2onnx():
 
 
 def holds_a_net(estimator):
-    """Whether ``estimator`` is one of skensemble's estimators around a fitted net (not a pipeline)."""
-    from sklearn.pipeline import Pipeline
-
-    if isinstance(estimator, Pipeline) or not type(estimator).__module__.startswith("skensemble."):
-        return False
-    try:
-        return get_net(estimator) is not None
-    except (TypeError, ValueError, AttributeError):
-        return False
+    """Whether ``estimator`` is one of skensemble's estimators around a net (a pipeline is not one)."""
+    return type(estimator).__module__.startswith("skensemble.") and is_net(estimator)
 
 
 def _steps(estimator):
@@ -97,8 +90,6 @@ def _shapes(operator):
 
 
 def _n_targets(estimator):
-    from ..utils._access import get_net_estimator
-
     inner = get_net_estimator(estimator)
     mean = getattr(inner, "_y_mean", None)
     return 1 if mean is None else int(np.size(mean))

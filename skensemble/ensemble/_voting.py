@@ -27,10 +27,9 @@ class _VotingFitMixin:
     """
 
     def _fit_members(self, X, y, sample_weight, fit_params):
-        if sample_weight is not None:
-            fit_params["sample_weight"] = sample_weight
         routing = sklearn.get_config()["enable_metadata_routing"]
-        sample_weight = None if routing else fit_params.pop("sample_weight", None)
+        if routing and sample_weight is not None:  # routed to the members that request it
+            fit_params["sample_weight"], sample_weight = sample_weight, None
         raise_for_params(fit_params, self, "fit")
         names, estimators = self._validate_estimators()
         if self.weights is not None and len(self.weights) != len(self.estimators):
