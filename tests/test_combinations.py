@@ -32,7 +32,8 @@ from skensemble.compression import (DistilledClassifier, DistilledRegressor, Pru
 from skensemble.ensemble import (DeepEnsembleClassifier, DeepEnsembleRegressor, StackingClassifier,
                                  StackingRegressor, VotingClassifier, VotingRegressor)
 from skensemble.nets import (ConvNetClassifier, ConvNetRegressor, MLPModule, MLPNetClassifier, MLPNetRegressor,
-                             NetClassifier, NetRegressor, ResNetClassifier, ResNetRegressor)
+                             NetClassifier, NetRegressor, ResNetClassifier, ResNetRegressor, TabMClassifier,
+                             TabMRegressor)
 from skensemble.transfer import FineTunedClassifier, FineTunedRegressor
 
 TASKS = ("classifier", "regressor")
@@ -94,6 +95,13 @@ CONFIGS = {
                                                                    max_epochs=3, random_state=0), None),
     "resnet": (lambda t: _cls(t, ResNetClassifier, ResNetRegressor)(width=8, n_blocks=1, max_epochs=3,
                                                                    random_state=0), None),
+    "tabm": (lambda t: _cls(t, TabMClassifier, TabMRegressor)(k=3, d_block=8, n_blocks=1, max_epochs=3,
+                                                             early_stopping=False, random_state=0), None),
+    "tabm piecewise-linear embeddings, early stopping": (
+        lambda t: _cls(t, TabMClassifier, TabMRegressor)(k=3, d_block=8, n_blocks=1, max_epochs=40, lr=0.05,
+                                                        n_iter_no_change=2, d_embedding=4, n_bins=8,
+                                                        num_embeddings="piecewise_linear", random_state=0),
+        _epochs_below(40)),
     "user module": (lambda t: _cls(t, NetClassifier, NetRegressor)(
         MLPModule, module_params={"hidden_layer_sizes": (8,)}, max_epochs=3, random_state=0), None),
 }
@@ -288,7 +296,14 @@ USES = {
 }
 
 # (configuration, use) -> the words the refusal at fit must contain (both parts named)
-REFUSED = {}
+REFUSED = {
+    **{(config, use): r"Pruned(Classifier|Regressor) cannot prune TabM(Classifier|Regressor).*no nn.Linear"
+       for config in ("tabm", "tabm piecewise-linear embeddings, early stopping")
+       for use in ("prune weights", "prune neurons", "prune neurons in 3 steps", "int8 of pruned")},
+    **{(config, use): r"FineTuned(Classifier|Regressor) cannot fine-tune TabM(Classifier|Regressor).*nn.Linear"
+       for config in ("tabm", "tabm piecewise-linear embeddings, early stopping")
+       for use in ("fine-tune", "fine-tune all, reinit 1")},
+}
 
 # (configuration, use) pairs that do not apply, with the reason
 NOT_APPLICABLE = {}

@@ -94,12 +94,27 @@ def quantize_onnx_dynamic(onnx_bytes):
     )
 
 
+def _has_batched_weights(onnx_bytes):
+    """Whether a ``MatMul`` of the graph multiplies by a weight tensor of 3 or more dimensions.
+
+    TabM's per-member layers hold ``(k, in, out)`` weights; ONNX Runtime's
+    ``QLinearMatMul`` takes per-tensor scales only for them (per-channel ones
+    fail at run time), so such graphs are quantized per tensor.
+    """
+    import onnx
+
+    graph = onnx.load_from_string(onnx_bytes).graph
+    shapes = {init.name: len(init.dims) for init in graph.initializer}
+    return any(node.op_type == "MatMul" and any(shapes.get(name, 0) >= 3 for name in node.input)
+               for node in graph.node)
+
+
 def quantize_onnx_static(onnx_bytes, calibration, batch_size=64):
     """ONNX Runtime static int8 quantization calibrated on ``calibration`` rows.
 
     QOperator format (``QGemm``/``QLinearConv`` kernels), QUInt8 activations
     with min-max ranges, per-channel QInt8 weights with ``reduce_range`` (see
-    :func:`quantize_onnx_dynamic`).  Unlike the dynamic path it quantizes
+    :func:`quantize_onnx_dynamic`; per tensor for batched weights, see :func:`_has_batched_weights`).  Unlike the dynamic path it quantizes
     convolutions too.
     """
     _require("onnxruntime")
@@ -118,9 +133,10 @@ def quantize_onnx_static(onnx_bytes, calibration, batch_size=64):
         def get_next(self):
             return next(self._batches, None)
 
+    per_channel = not _has_batched_weights(onnx_bytes)
     return _run_quantizer(
         lambda src, dst: quantize_static(
-            src, dst, _Batches(), quant_format=QuantFormat.QOperator, per_channel=True,
+            src, dst, _Batches(), quant_format=QuantFormat.QOperator, per_channel=per_channel,
             reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
         ),
         onnx_bytes,
@@ -196,7 +212,9 @@ def estimator_onnx_bytes(estimator):
         data = runtime.onnx_bytes
     else:
         module = get_module(estimator)
-        data = module_to_onnx(module, input_size(module))
+        net_estimator = get_net_estimator(estimator)
+        n_features = getattr(net_estimator, "n_features_in_", None)
+        data = module_to_onnx(module, input_size(module) if n_features is None else n_features)
     net_estimator = get_net_estimator(estimator)
     if net_estimator is not None and hasattr(net_estimator, "decode_outputs"):
         data = append_target_decoding(data, net_estimator._y_mean, net_estimator._y_scale, net_estimator._y_1d)

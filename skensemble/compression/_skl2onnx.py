@@ -67,9 +67,26 @@ def _splice(estimator, scope, container, x_name, prefix):
     for init in graph.initializer:
         container.add_initializer(rename(init.name), init.data_type, list(init.dims),
                                   numpy_helper.from_array(numpy_helper.to_array(init), init.name))
+    bounds = {}
+
+    def bound(index):
+        """An explicit float32 bound for a ``Clip`` whose min (1) or max (2) input is left out."""
+        if index not in bounds:
+            value = np.finfo(np.float32).min if index == 1 else np.finfo(np.float32).max
+            bounds[index] = scope.get_unique_variable_name(prefix + ("clip_min" if index == 1 else "clip_max"))
+            container.add_initializer(bounds[index], onnx.TensorProto.FLOAT, [], [float(value)])
+        return bounds[index]
+
     for node in graph.node:
         attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        container.add_node(node.op_type, [rename(i) for i in node.input], [rename(o) for o in node.output],
+        inputs = [rename(i) for i in node.input]
+        # skl2onnx sorts the graph by names, and an omitted optional input ("") has no producer
+        if node.op_type == "Clip":
+            inputs = [bound(i) if not name and i in (1, 2) else name for i, name in enumerate(inputs)]
+        elif any(not name for name in inputs):
+            raise ValueError(f"skl2onnx cannot splice {type(estimator).__name__}'s graph: its {node.op_type} node "
+                             "leaves an optional input out, which skl2onnx's graph cannot hold.")
+        container.add_node(node.op_type, inputs, [rename(o) for o in node.output],
                            op_domain=node.domain or "", op_version=opsets.get(node.domain or ""),
                            name=scope.get_unique_operator_name(prefix + (node.name or node.op_type)),
                            **attributes)

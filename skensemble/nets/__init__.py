@@ -7,6 +7,7 @@ from ._module_net import NetClassifier, NetRegressor
 from ._modules import ConvModule, MLPModule, ResNetModule, SeededDropout
 from ._resnet import ResNetClassifier, ResNetRegressor
 from ._skorch import NonFiniteLossError
+from ._tabm import TabMClassifier, TabMModule, TabMRegressor
 
 __all__ = [
     "ConvModule",
@@ -22,5 +23,8 @@ __all__ = [
     "ResNetModule",
     "ResNetRegressor",
     "SeededDropout",
+    "TabMClassifier",
+    "TabMModule",
+    "TabMRegressor",
     "TensorLoader",
 ]

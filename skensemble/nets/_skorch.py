@@ -76,11 +76,26 @@ class LabelValidSplit(ValidSplit):
 
     With sample weights the targets carry a weight column; the split must
     stratify on the labels alone.
+
+    Stratification needs every class twice and as many validation rows as
+    classes; on data too small for it (scikit-learn's checks fit on a few
+    rows) the split is drawn unstratified instead.  Fewer than two rows
+    cannot be split: a clear error.
     """
 
     def __call__(self, dataset, y=None, groups=None):
         if y is not None and np.ndim(y) == 2:
             y = np.asarray(y)[:, 0]
+        n_rows = get_len(dataset)
+        if n_rows < 2:
+            raise ValueError(f"Early stopping holds out a validation split of the training rows; got {n_rows} "
+                             "sample, and it needs at least 2 samples. Set early_stopping=False.")
+        if self.stratified and y is not None:
+            counts = np.unique(np.asarray(y), return_counts=True)[1]
+            n_valid = math.ceil(self.cv * n_rows) if isinstance(self.cv, float) else self.cv
+            if counts.min() < 2 or n_valid < len(counts) or n_rows - n_valid < len(counts):
+                plain = ValidSplit(self.cv, stratified=False, random_state=self.random_state)
+                return plain(dataset, None, groups)
         return super().__call__(dataset, y, groups)
 
 
@@ -357,6 +372,8 @@ def _net_overrides(cls, hook):
 def _weighted_accuracy(net, X, y):
     """Validation accuracy weighted by the weight column of packed targets (see :func:`pack_sample_weight`)."""
     y = np.asarray(y)
+    if not y[:, -1].sum() > 0:  # every validation row has weight 0: no accuracy to speak of
+        return float("nan")
     return float(np.average(net.predict(X) == y[:, 0], weights=y[:, -1]))
 
 

@@ -192,7 +192,11 @@ class _BaseFineTuned(BaseCompressed):
         net_est._initialize(Xn, y)
         device = net_est.net_.device
         module = copy.deepcopy(source_net.module_).to(device)
-        new_layers = [find_head(module, torch.zeros(2, n_source, device=device), self.head)]
+        try:
+            new_layers = [find_head(module, torch.zeros(2, n_source, device=device), self.head)]
+        except ValueError as exc:
+            raise ValueError(f"{type(self).__name__} cannot fine-tune {type(source).__name__}: it replaces the "
+                             f"net's nn.Linear output layer with a new head. {exc}") from None
         if n_source != Xn.shape[1]:
             new_layers.append(find_input_layer(module, torch.zeros(2, n_source, device=device)))
             replace_linear(module, new_layers[1], seed + 1, in_features=Xn.shape[1])

@@ -21,6 +21,7 @@ class DistillationLoss(nn.CrossEntropyLoss):
         self.alpha = alpha
 
     def forward(self, student_logits, target):
+        student_logits, target = members_as_rows(student_logits, target)
         K = student_logits.shape[1]
         T = self.temperature
         teacher_logits = target[:, :K]
@@ -34,6 +35,19 @@ class DistillationLoss(nn.CrossEntropyLoss):
             ce = F.cross_entropy(student_logits, labels, reduction="none")
             loss = loss + (1 - self.alpha) * is_real * ce
         return loss.mean()
+
+
+def members_as_rows(prediction, target):
+    """A student's member outputs ``(batch, k, K)`` (TabM in training) as ``batch * k`` rows, each with its target.
+
+    The mean of the losses over these rows is the mean over the rows of the
+    members' mean loss, which is how an ensemble trained in one pass learns.
+    2-D predictions are returned as they are.
+    """
+    if prediction.dim() != 3:
+        return prediction, target
+    k = prediction.shape[1]
+    return prediction.flatten(0, 1), target.repeat_interleave(k, dim=0)
 
 
 def teacher_logits_from_proba(proba, floor=1e-6):
@@ -57,6 +71,7 @@ class RegressionDistillationLoss(nn.MSELoss):
         self.alpha = alpha
 
     def forward(self, prediction, target):
+        prediction, target = members_as_rows(prediction, target)
         K = prediction.shape[1]
         teacher, y, is_real = target[:, :K], target[:, K : 2 * K], target[:, 2 * K]
         to_teacher = ((prediction - teacher) ** 2).mean(dim=1)

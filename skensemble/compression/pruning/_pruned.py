@@ -101,6 +101,12 @@ class _BasePruned(BaseCompressed):
         estimator = fit_or_copy(self.estimator, X, y, sample_weight, owner=type(self).__name__)
         net = get_net(estimator)
         module = net.module_
+        if not prunable_weights(module):
+            raise ValueError(
+                f"{type(self).__name__} cannot prune {type(estimator).__name__}: its module "
+                f"{type(module).__name__} has no nn.Linear or nn.Conv layer, the layers pruning scores and cuts "
+                f"(its layers: {sorted({type(m).__name__ for m in module.modules() if next(m.children(), None) is None})}). "
+                "Distil it into a net that has them (DistilledClassifier/DistilledRegressor) or quantize it.")
         Xn = net_input(estimator, X)
         targets = net_targets(estimator, y)
         self.granularity_ = self.granularity

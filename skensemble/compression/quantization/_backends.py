@@ -284,7 +284,7 @@ class OnnxRuntimeDynamicInt8(_OnnxRuntimeBackend):
     name = "onnxruntime"
 
     def quantize(self, module, calibration, dtype=None):
-        require_linear(module)
+        require_linear(module, runtime="onnxruntime")
         return super().quantize(module, calibration, dtype)
 
     def _quantize_onnx(self, float_onnx, calibration):

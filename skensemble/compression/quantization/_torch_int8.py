@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from ..._compat.torch import CONV_TYPES
 from ...utils._torch import set_submodule
 
 
@@ -41,12 +42,23 @@ def _quiet():
         yield
 
 
-def require_linear(module):
-    """Dynamic int8 quantizes Linear layers: refuse a module that has none."""
-    if not any(isinstance(m, nn.Linear) for m in module.modules()):
+def require_linear(module, runtime="torch"):
+    """Dynamic int8 quantizes dense products: refuse a module that has none.
+
+    torch's dynamic quantization replaces ``nn.Linear`` layers; ONNX
+    Runtime's quantizes every matrix product with a weight matrix in the
+    graph (also TabM's BatchEnsemble and per-member layers).
+    """
+    if runtime == "torch":
+        found = any(isinstance(m, nn.Linear) for m in module.modules())
+        what = "torch's method='dynamic' quantizes nn.Linear layers"
+    else:
+        found = any(p.dim() >= 2 and not isinstance(m, CONV_TYPES)
+                    for m in module.modules() for p in m.parameters(recurse=False))
+        what = "method='dynamic' quantizes the products with weight matrices"
+    if not found:
         raise ValueError(
-            "method='dynamic' quantizes Linear layers and this module has none; "
-            "use method='static' for conv-only modules."
+            f"{what} and {type(module).__name__} has none; use method='static' for conv-only modules."
         )
 
 
