@@ -5,7 +5,7 @@ import platform
 import sys
 
 PACKAGES = ("skensemble", "torch", "skorch", "scikit-learn", "numpy", "scipy", "pandas", "onnx", "onnxruntime",
-            "onnxscript", "skops", "joblib", "torch-pruning")
+            "onnxscript", "skops", "joblib", "tabm", "rtdl_num_embeddings", "torch-pruning", "pytabkit")
 
 
 def versions():
