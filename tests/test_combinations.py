@@ -102,6 +102,13 @@ CONFIGS = {
                                                         n_iter_no_change=2, d_embedding=4, n_bins=8,
                                                         num_embeddings="piecewise_linear", random_state=0),
         _epochs_below(40)),
+    "periodic embeddings": (lambda t: _net(t, num_embeddings="periodic", d_embedding=4),
+                            lambda net, task: type(net.module_.layers[0]).__name__ == "NumEmbeddings"),
+    "resnet piecewise-linear embeddings": (
+        lambda t: _cls(t, ResNetClassifier, ResNetRegressor)(width=8, n_blocks=1, max_epochs=3, d_embedding=4,
+                                                            n_bins=8, num_embeddings="piecewise_linear",
+                                                            random_state=0),
+        lambda net, task: len(net.num_embedding_bins_) == 8),
     "user module": (lambda t: _cls(t, NetClassifier, NetRegressor)(
         MLPModule, module_params={"hidden_layer_sizes": (8,)}, max_epochs=3, random_state=0), None),
 }

@@ -56,6 +56,8 @@ def cheap_estimators():
         ConvNetRegressor(channels=(4,), **_NET),
         ResNetClassifier(**_RESNET),
         ResNetRegressor(**_RESNET),
+        MLPNetClassifier(**_NET, num_embeddings="piecewise_linear", d_embedding=4),
+        ResNetRegressor(**_RESNET, num_embeddings="periodic", d_embedding=4),
         TabMClassifier(**_TABM),
         TabMRegressor(**_TABM),
         TabMClassifier(**{**_TABM, "early_stopping": True, "num_embeddings": "piecewise_linear"}),

@@ -58,6 +58,7 @@ def fusable_reason(estimator):
     checks = [
         (p["early_stopping"], "early_stopping=True (each member would hold out its own validation rows)"),
         (p["batch_norm"], "batch_norm=True"),
+        (p["num_embeddings"] is not None, f"num_embeddings={p['num_embeddings']!r}"),
         (p["amp"] is not False, "amp is on"),
         (p["callbacks"], "callbacks are set"),
         (p["net_params"], "net_params are set"),

@@ -3,11 +3,12 @@
 from ..persistence import register
 from ..utils._params import store_params
 from ._base import BaseNet
+from ._embeddings import EMBEDDING_CONSTRAINTS, NumEmbeddingsMixin
 from ._modules import MLPModule
 from ._skorch import SkorchClassifier, SkorchRegressor
 from ._targets import NetClassifierMixin, NetRegressorMixin
 
-class _MLPParams:
+class _MLPParams(NumEmbeddingsMixin):
     def __init__(
         self,
         hidden_layer_sizes=(128,),
@@ -15,6 +16,9 @@ class _MLPParams:
         activation="relu",
         dropout=0.0,
         batch_norm=False,
+        num_embeddings=None,
+        d_embedding=16,
+        n_bins=48,
         max_epochs=100,
         lr=None,
         batch_size=128,
@@ -33,7 +37,8 @@ class _MLPParams:
     ):
         store_params(self, locals())
 
-    _parameter_constraints = {**BaseNet._parameter_constraints, **BaseNet._hidden_constraints}
+    _parameter_constraints = {**BaseNet._parameter_constraints, **BaseNet._hidden_constraints,
+                              **EMBEDDING_CONSTRAINTS}
 
     def _module_spec(self, n_features, n_outputs):
         return MLPModule, {
@@ -43,6 +48,7 @@ class _MLPParams:
             "activation": self.activation,
             "dropout": self.dropout,
             "batch_norm": self.batch_norm,
+            "embeddings": self._embedding_spec(),
         }
 
 
@@ -64,6 +70,14 @@ class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
         Dropout probability after each hidden activation.
     batch_norm : bool, default=False
         Batch normalisation after each hidden linear layer.
+    num_embeddings : {None, "periodic", "piecewise_linear"}, default=None
+        Numerical feature embeddings ahead of the first layer (Gorishniy et
+        al., 2022): learned periodic features, or piecewise-linear encodings
+        on quantile bins of the training rows (``num_embedding_bins_``).
+    d_embedding : int, default=16
+        Size of each feature's embedding.
+    n_bins : int, default=48
+        Quantile bins per feature for ``"piecewise_linear"``.
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
     lr : float or None, default=None
@@ -124,6 +138,9 @@ class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
         none), from ``amp`` and the hardware.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+    num_embedding_bins_ : list of list of float
+        Bin edges per feature of the piecewise-linear embeddings (only with
+        ``num_embeddings="piecewise_linear"``).
     net_ : skorch.NeuralNet
         The fitted skorch net.
     module_ : torch.nn.Module
@@ -172,6 +189,14 @@ class MLPNetRegressor(NetRegressorMixin, _MLPParams, BaseNet):
         Dropout probability after each hidden activation.
     batch_norm : bool, default=False
         Batch normalisation after each hidden linear layer.
+    num_embeddings : {None, "periodic", "piecewise_linear"}, default=None
+        Numerical feature embeddings ahead of the first layer (Gorishniy et
+        al., 2022): learned periodic features, or piecewise-linear encodings
+        on quantile bins of the training rows (``num_embedding_bins_``).
+    d_embedding : int, default=16
+        Size of each feature's embedding.
+    n_bins : int, default=48
+        Quantile bins per feature for ``"piecewise_linear"``.
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
     lr : float or None, default=None
@@ -230,6 +255,9 @@ class MLPNetRegressor(NetRegressorMixin, _MLPParams, BaseNet):
         none), from ``amp`` and the hardware.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+    num_embedding_bins_ : list of list of float
+        Bin edges per feature of the piecewise-linear embeddings (only with
+        ``num_embeddings="piecewise_linear"``).
     net_ : skorch.NeuralNet
         The fitted skorch net.
     module_ : torch.nn.Module

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..persistence import register_layer, register_module
 from ..utils._random import current_generator
+from ._embeddings import NumEmbeddings
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -82,6 +83,10 @@ class MLPModule(nn.Module):
         Dropout after each hidden activation (0 disables it).
     batch_norm : bool
         Batch normalisation after each hidden linear layer.
+    embeddings : dict or None
+        ``{"kind", "d_embedding", "bins"}`` of numerical embeddings ahead of
+        the first layer (:class:`~skensemble.nets._embeddings.NumEmbeddings`,
+        the first of ``layers``); ``None``: the raw features.
     """
 
     def __init__(
@@ -92,10 +97,15 @@ class MLPModule(nn.Module):
         activation="relu",
         dropout=0.0,
         batch_norm=False,
+        embeddings=None,
     ):
         super().__init__()
         layers = []
         n_in = n_features
+        if embeddings is not None:
+            layers.append(NumEmbeddings(embeddings["kind"], n_features, embeddings["d_embedding"],
+                                        embeddings.get("bins")))
+            n_in = n_features * embeddings["d_embedding"]
         for width in hidden_layer_sizes:
             layers += _dense_block(n_in, width, activation, dropout, batch_norm)
             n_in = width
@@ -148,13 +158,21 @@ class ResNetModule(nn.Module):
         A key of ``ACTIVATIONS``.
     dropout : float
         Dropout inside each block (after the activation and on the block's output).
+    embeddings : dict or None
+        Numerical embeddings ahead of the first layer (``embeddings``
+        attribute), as in :class:`MLPModule`.
     """
 
     def __init__(self, n_features, n_outputs, width=128, n_blocks=2, hidden_factor=2.0,
-                 activation="relu", dropout=0.0):
+                 activation="relu", dropout=0.0, embeddings=None):
         super().__init__()
         hidden = max(1, int(round(width * hidden_factor)))
-        self.first = nn.Linear(n_features, width)
+        n_in = n_features
+        if embeddings is not None:
+            self.embeddings = NumEmbeddings(embeddings["kind"], n_features, embeddings["d_embedding"],
+                                            embeddings.get("bins"))
+            n_in = n_features * embeddings["d_embedding"]
+        self.first = nn.Linear(n_in, width)
         self.blocks = nn.Sequential(
             *[ResidualBlock(width, hidden, activation, dropout) for _ in range(n_blocks)])
         self.norm = nn.BatchNorm1d(width)
@@ -162,6 +180,8 @@ class ResNetModule(nn.Module):
         self.head = nn.Linear(width, n_outputs)
 
     def forward(self, X):
+        if hasattr(self, "embeddings"):
+            X = self.embeddings(X)
         return self.head(self.activation(self.norm(self.blocks(self.first(X)))))
 
 
@@ -256,3 +276,5 @@ register_module(ConvModule)
 register_module(ResNetModule)
 register_layer(SeededDropout, lambda m: {"p": m.p, "inplace": m.inplace})
 register_layer(Reshape, lambda m: {"shape": list(m.shape)})
+register_layer(NumEmbeddings, lambda m: {"kind": m.kind, "n_features": m.n_features, "d_embedding": m.d_embedding,
+                                         "bins": m.bins})

@@ -6,12 +6,13 @@ from ..persistence import register
 from .._compat.sklearn import Interval, StrOptions
 from ..utils._params import store_params
 from ._base import BaseNet
+from ._embeddings import EMBEDDING_CONSTRAINTS, NumEmbeddingsMixin
 from ._modules import ACTIVATIONS, ResNetModule
 from ._skorch import SkorchClassifier, SkorchRegressor
 from ._targets import NetClassifierMixin, NetRegressorMixin
 
 
-class _ResNetParams:
+class _ResNetParams(NumEmbeddingsMixin):
     _parameter_constraints = {
         **BaseNet._parameter_constraints,
         "width": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -19,6 +20,7 @@ class _ResNetParams:
         "hidden_factor": [Interval(numbers.Real, 0, None, closed="neither")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        **EMBEDDING_CONSTRAINTS,
     }
 
     def __init__(
@@ -29,6 +31,9 @@ class _ResNetParams:
         hidden_factor=2.0,
         activation="relu",
         dropout=0.0,
+        num_embeddings=None,
+        d_embedding=16,
+        n_bins=48,
         max_epochs=100,
         lr=None,
         batch_size=128,
@@ -56,6 +61,7 @@ class _ResNetParams:
             "hidden_factor": float(self.hidden_factor),
             "activation": self.activation,
             "dropout": self.dropout,
+            "embeddings": self._embedding_spec(),
         }
 
 
@@ -84,6 +90,14 @@ class ResNetClassifier(NetClassifierMixin, _ResNetParams, BaseNet):
         Activation inside the blocks and before the head.
     dropout : float in [0, 1), default=0.0
         Dropout inside each block (after the activation and on the block's output).
+    num_embeddings : {None, "periodic", "piecewise_linear"}, default=None
+        Numerical feature embeddings ahead of the first layer (Gorishniy et
+        al., 2022): learned periodic features, or piecewise-linear encodings
+        on quantile bins of the training rows (``num_embedding_bins_``).
+    d_embedding : int, default=16
+        Size of each feature's embedding.
+    n_bins : int, default=48
+        Quantile bins per feature for ``"piecewise_linear"``.
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
     lr : float or None, default=None
@@ -140,6 +154,9 @@ class ResNetClassifier(NetClassifierMixin, _ResNetParams, BaseNet):
         none), from ``amp`` and the hardware.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+    num_embedding_bins_ : list of list of float
+        Bin edges per feature of the piecewise-linear embeddings (only with
+        ``num_embeddings="piecewise_linear"``).
     net_ : skorch.NeuralNet
         The fitted skorch net.
     module_ : ResNetModule
@@ -194,6 +211,14 @@ class ResNetRegressor(NetRegressorMixin, _ResNetParams, BaseNet):
         Activation inside the blocks and before the head.
     dropout : float in [0, 1), default=0.0
         Dropout inside each block (after the activation and on the block's output).
+    num_embeddings : {None, "periodic", "piecewise_linear"}, default=None
+        Numerical feature embeddings ahead of the first layer (Gorishniy et
+        al., 2022): learned periodic features, or piecewise-linear encodings
+        on quantile bins of the training rows (``num_embedding_bins_``).
+    d_embedding : int, default=16
+        Size of each feature's embedding.
+    n_bins : int, default=48
+        Quantile bins per feature for ``"piecewise_linear"``.
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
     lr : float or None, default=None
@@ -248,6 +273,9 @@ class ResNetRegressor(NetRegressorMixin, _ResNetParams, BaseNet):
         none), from ``amp`` and the hardware.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+    num_embedding_bins_ : list of list of float
+        Bin edges per feature of the piecewise-linear embeddings (only with
+        ``num_embeddings="piecewise_linear"``).
     net_ : skorch.NeuralNet
         The fitted skorch net.
     module_ : ResNetModule

@@ -310,7 +310,7 @@ class TabMClassifier(NetClassifierMixin, _TabMParams, BaseNet):
     >>> from sklearn.datasets import load_iris
     >>> from skensemble.nets import TabMClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = TabMClassifier(k=4, d_block=32, max_epochs=30, random_state=0).fit(X, y)
+    >>> clf = TabMClassifier(k=4, d_block=32, batch_size=32, random_state=0).fit(X, y)
     >>> clf.predict_proba(X[:1]).shape
     (1, 3)
     >>> clf.score(X, y) > 0.9

@@ -165,3 +165,27 @@ def test_invalid_parameters_are_refused():
         TabMClassifier(num_embeddings="fourier").fit(X, y)
     with pytest.raises(ValueError, match="'k' parameter"):
         TabMClassifier(k=0).fit(X, y)
+
+
+@pytest.mark.parametrize("kind", ["periodic", "piecewise_linear"])
+def test_mlp_and_resnet_take_numerical_embeddings(cancer, kind):
+    from skensemble.nets import MLPNetClassifier, ResNetRegressor
+
+    Xa, Xb, ya, yb = cancer
+    mlp = MLPNetClassifier((32,), num_embeddings=kind, d_embedding=4, n_bins=8, max_epochs=20,
+                           random_state=0).fit(Xa, ya)
+    first = mlp.module_.layers[0]
+    assert type(first).__name__ == "NumEmbeddings" and mlp.module_.layers[1].in_features == 30 * 4
+    assert mlp.score(Xb, yb) >= 0.93
+    assert hasattr(mlp, "num_embedding_bins_") == (kind == "piecewise_linear")
+    res = ResNetRegressor(width=16, n_blocks=1, num_embeddings=kind, d_embedding=4, n_bins=8, max_epochs=5,
+                          random_state=0).fit(Xa, ya.astype(float))
+    assert res.module_.first.in_features == 30 * 4
+
+
+def test_refitting_without_embeddings_drops_the_bins(cancer):
+    Xa, _, ya, _ = cancer
+    est = TabMClassifier(**{**_SMALL, "max_epochs": 2, "num_embeddings": "piecewise_linear"}).fit(Xa, ya)
+    assert hasattr(est, "num_embedding_bins_")
+    est.set_params(num_embeddings=None).fit(Xa, ya)
+    assert not hasattr(est, "num_embedding_bins_")
