@@ -37,6 +37,7 @@ from skensemble.nets import (
     ResNetClassifier,
     ResNetRegressor,
     TabMClassifier,
+    TableEncoder,
     TabMRegressor,
 )
 from skensemble.model_selection import CompressionSearchCV
@@ -58,6 +59,7 @@ def cheap_estimators():
         ResNetRegressor(**_RESNET),
         MLPNetClassifier(**_NET, num_embeddings="piecewise_linear", d_embedding=4),
         ResNetRegressor(**_RESNET, num_embeddings="periodic", d_embedding=4),
+        TableEncoder(),
         TabMClassifier(**_TABM),
         TabMRegressor(**_TABM),
         TabMClassifier(**{**_TABM, "early_stopping": True, "num_embeddings": "piecewise_linear"}),

@@ -18,11 +18,13 @@ from sklearn.base import (
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.validation import has_fit_parameter
 
 from ..nets._engine import train
 from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels
-from ..utils._access import get_net, get_net_estimator, is_net
+from ..nets._table import needs_encoding
+from ..utils._access import get_net, get_net_estimator, is_net, takes_raw_tables
 from .._compat.sklearn import check_is_fitted, validate_data
 
 
@@ -118,6 +120,40 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
 
     _skensemble_net_attr = "estimator_"
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if hasattr(self, "estimator"):
+            raw = takes_raw_tables(self.estimator)
+        else:  # distillation: the student encodes (the default student is a tabular MLP)
+            raw = getattr(self, "student", None) is None or takes_raw_tables(self.student)
+        if raw:  # raw tables go through to the net that encodes them
+            tags.input_tags.allow_nan = tags.input_tags.string = True
+        return tags
+
+    def _validate_raw(self, X, y=None, *, reset, **y_params):
+        """Validate a raw table (text, missing values) for a net that encodes it, else None.
+
+        The table is checked for its columns (count and names) and kept as
+        it is; ``y`` is validated apart.  ``None`` when X is numeric and
+        complete or the wrapped net takes no raw tables: the caller then
+        validates X as float32.  At ``fit`` (``reset``) the choice is kept
+        (``_raw_input``) so that prediction validates the same way.
+        """
+        raw = (needs_encoding(X) and takes_raw_tables(self)) if reset else getattr(self, "_raw_input", False)
+        if reset:
+            self._raw_input = raw
+        if not raw:
+            return None
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        if y is None:
+            return X
+        y = check_array(y, ensure_2d=False, dtype="numeric" if y_params.get("y_numeric") else None,
+                        input_name="y")
+        if not y_params.get("multi_output") and y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        check_consistent_length(X, y)
+        return X, y
+
     def _check_fit_input(self, X, y, verb):
         """Validate X and y (parameters: by fit's fit_context), and that ``estimator`` is a net; return y."""
         y = self._validate_targets(X, y)
@@ -154,6 +190,8 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self)
         inner = getattr(self, self._skensemble_net_attr)
         outputs = direct_outputs(inner)
+        if self._validate_raw(X, reset=False) is not None:
+            return PredictionInput(inner, X if outputs is None else inner._validate_X(X, reset=False), outputs)
         if outputs is not None:
             return PredictionInput(inner, validate_data(self, X, reset=False, dtype=np.float32), outputs)
         validate_data(self, X, reset=False, dtype=None, skip_check_array=False)
@@ -164,7 +202,8 @@ class CompressedClassifierMixin(ClassifierMixin):
     """Targets and predictions of the compression classifiers."""
 
     def _validate_targets(self, X, y):
-        _, y = validate_data(self, X, y, reset=True, dtype=np.float32)
+        raw = self._validate_raw(X, y, reset=True)
+        _, y = raw if raw is not None else validate_data(self, X, y, reset=True, dtype=np.float32)
         check_classification_targets(y)
         return y
 
@@ -193,6 +232,9 @@ class CompressedRegressorMixin(RegressorMixin):
     """Targets and predictions of the compression regressors (one or several targets)."""
 
     def _validate_targets(self, X, y):
+        raw = self._validate_raw(X, y, reset=True, y_numeric=True, multi_output=True)
+        if raw is not None:
+            return raw[1]
         _, y = validate_data(self, X, y, reset=True, dtype=np.float32, y_numeric=True,
                              multi_output=True)
         return y

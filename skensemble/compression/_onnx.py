@@ -8,6 +8,8 @@ import tempfile
 import warnings
 
 import numpy as np
+
+from ..nets._table import SMOOTH_CLIP
 import torch
 
 from ..utils._access import get_module, get_net_estimator
@@ -213,12 +215,73 @@ def estimator_onnx_bytes(estimator):
     else:
         module = get_module(estimator)
         net_estimator = get_net_estimator(estimator)
-        n_features = getattr(net_estimator, "n_features_in_", None)
-        data = module_to_onnx(module, input_size(module) if n_features is None else n_features)
+        n_inputs = getattr(net_estimator, "_n_module_inputs", None)
+        data = module_to_onnx(module, input_size(module) if n_inputs is None else n_inputs())
     net_estimator = get_net_estimator(estimator)
+    encoder = getattr(net_estimator, "table_encoder_", None)
+    if encoder is not None:
+        data = prepend_table_encoding(data, encoder, type(net_estimator).__name__)
     if net_estimator is not None and hasattr(net_estimator, "decode_outputs"):
         data = append_target_decoding(data, net_estimator._y_mean, net_estimator._y_scale, net_estimator._y_1d)
     return data
+
+
+def prepend_table_encoding(onnx_bytes, encoder, owner):
+    """The graph with a net's table encoding in front: input ``X`` is the raw numeric table, NaN for missing.
+
+    Numeric columns only: median fill, robust scaling, smooth clipping and
+    missing indicators are written as ONNX operators (``IsNaN``, ``Where``,
+    ``Gather``, ...); equal to :class:`~skensemble.nets.TableEncoder` to
+    float32 rounding.  A categorical column (text compared to categories)
+    is refused, naming it.
+    """
+    if encoder.categorical_:
+        j = encoder.categorical_[0]
+        name = encoder.feature_names_in_[j] if hasattr(encoder, "feature_names_in_") else j
+        raise ValueError(
+            f"to_onnx cannot express {owner}'s encoding of the categorical column {name!r} (dtype "
+            f"{encoder.dtypes_[j]}): the graph takes one float tensor. Export a net fitted on the numeric "
+            "columns, or one-hot encode the column in a Pipeline (to_onnx exports the pipeline through skl2onnx).")
+    onnx = _require("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load_from_string(onnx_bytes)
+    graph = model.graph
+    old_input = graph.input[0].name
+    for node in graph.node:
+        node.input[:] = ["table_encoded" if name == old_input else name for name in node.input]
+    constants = {
+        "table_center": np.asarray(encoder.center_, dtype=np.float32),
+        "table_scale": np.asarray(encoder.scale_, dtype=np.float32),
+        "table_clip": np.asarray(1.0 / SMOOTH_CLIP, dtype=np.float32),
+        "table_one": np.asarray(1.0, dtype=np.float32),
+        "table_indicated": np.asarray(encoder.indicated_, dtype=np.int64),
+    }
+    graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in constants.items())
+    last = "table_clipped" if not encoder.indicated_ else "table_numbers"
+    nodes = [
+        helper.make_node("IsNaN", ["X"], ["table_isnan"]),
+        helper.make_node("Where", ["table_isnan", "table_center", "X"], ["table_filled"]),
+        helper.make_node("Sub", ["table_filled", "table_center"], ["table_centered"]),
+        helper.make_node("Div", ["table_centered", "table_scale"], ["table_z"]),
+        helper.make_node("Mul", ["table_z", "table_clip"], ["table_q"]),
+        helper.make_node("Mul", ["table_q", "table_q"], ["table_q2"]),
+        helper.make_node("Add", ["table_q2", "table_one"], ["table_q2p1"]),
+        helper.make_node("Sqrt", ["table_q2p1"], ["table_root"]),
+        helper.make_node("Div", ["table_z", "table_root"], [last]),
+    ]
+    if encoder.indicated_:
+        nodes += [helper.make_node("Gather", ["table_isnan", "table_indicated"], ["table_missing_bool"], axis=1),
+                  helper.make_node("Cast", ["table_missing_bool"], ["table_missing"], to=TensorProto.FLOAT),
+                  helper.make_node("Concat", [last, "table_missing"], ["table_encoded"], axis=1)]
+    else:
+        nodes[-1].output[0] = "table_encoded"
+    for i, node in enumerate(nodes):
+        graph.node.insert(i, node)
+    del graph.input[:]
+    graph.input.append(helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", encoder.n_features_in_]))
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
 
 def append_target_decoding(onnx_bytes, mean, scale, one_d):

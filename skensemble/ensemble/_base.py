@@ -234,12 +234,13 @@ def check_fit_input(owner, X, y, sample_weight=None):
     names, members = [n for n, _ in kept], [e for _, e in kept]
     if is_classifier(owner):
         check_proba(names, members, type(owner).__name__)
-        X_checked, y = validate_data(owner, X, y, reset=True, dtype=None)
+        # missing values are the members' to refuse or take (tabular nets encode raw tables)
+        X_checked, y = validate_data(owner, X, y, reset=True, dtype=None, ensure_all_finite=False)
         check_classification_targets(y)
         owner.classes_ = np.unique(y)
     else:
-        X_checked, y = validate_data(owner, X, y, reset=True, dtype=None, y_numeric=True,
-                                     multi_output=True)
+        X_checked, y = validate_data(owner, X, y, reset=True, dtype=None, ensure_all_finite=False,
+                                     y_numeric=True, multi_output=True)
     if sample_weight is not None:
         sample_weight = check_sample_weight(sample_weight, X_checked)
         for name, est in kept:

@@ -217,7 +217,7 @@ class CascadeClassifier(ClassifierMixin, BaseHeterogeneousEnsemble):
     def _cascade(self, X):
         """Serial prediction: later stages only see the samples still undecided."""
         check_is_fitted(self)
-        X = member_input(X, validate_data(self, X, reset=False, dtype=None), self.estimators_)
+        X = member_input(X, validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False), self.estimators_)
         n = X.shape[0]
         out = np.zeros((n, len(self.classes_)))
         stage = np.zeros(n, dtype=int)

@@ -146,7 +146,7 @@ class _BaseEnsembleSelection(BaseHeterogeneousEnsemble):
         """Weighted mean of the selected members' ``method`` outputs."""
         check_is_fitted(self)
         members = [e for e in self.estimators_ if e != "drop"]
-        X = member_input(X, validate_data(self, X, reset=False, dtype=None), members)
+        X = member_input(X, validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False), members)
         # members may answer (n,) or (n, 1) for one target: average them as columns
         total = 0.0
         for w, est in zip(self.weights_, self.estimators_):

@@ -7,6 +7,7 @@ from ._module_net import NetClassifier, NetRegressor
 from ._modules import ConvModule, MLPModule, ResNetModule, SeededDropout
 from ._resnet import ResNetClassifier, ResNetRegressor
 from ._skorch import NonFiniteLossError
+from ._table import TableEncoder
 from ._tabm import TabMClassifier, TabMModule, TabMRegressor
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ResNetModule",
     "ResNetRegressor",
     "SeededDropout",
+    "TableEncoder",
     "TabMClassifier",
     "TabMModule",
     "TabMRegressor",

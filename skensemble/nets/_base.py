@@ -25,6 +25,8 @@ from skorch.callbacks import EarlyStopping
 from skorch.history import History
 
 from .._compat.torch import BATCH_NORM_TYPES
+from sklearn.utils import check_array, check_consistent_length
+
 from .._compat.sklearn import validate_params, Interval, StrOptions, check_is_fitted, check_sample_weight, validate_data
 from ..utils._capabilities import cpu_capability, cpu_has_bf16
 from ..utils._device import resolve_device
@@ -34,6 +36,7 @@ from ._engine import train
 from ._loader import TensorLoader, writable
 from ._skorch import LabelValidSplit, StopOnNonFiniteLoss
 from ._modules import ACTIVATIONS
+from ._table import TableEncoder, needs_encoding
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -209,8 +212,57 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         """
 
     # --- fitting ----------------------------------------------------------
+    # Whether the estimator takes raw tables (its ``preprocessing`` parameter; see ``_table``)
+    _takes_tables = False
+
     def _validate_X(self, X, reset):
-        return validate_data(self, detached(X), reset=reset, dtype=np.float32)
+        encoder = getattr(self, "table_encoder_", None)
+        if encoder is None:
+            return validate_data(self, detached(X), reset=reset, dtype=np.float32)
+        validate_data(self, X, reset=False, skip_check_array=True)  # the column count and names
+        return encoder.transform(X)
+
+    def _validate_net_data(self, X, y, reset, **y_params):
+        """``(X as the net's float32 input, y)``; with ``reset`` a raw table fits ``table_encoder_`` first.
+
+        Without an encoder this is scikit-learn's validation as float32 (raw
+        text or missing values are refused there).  With ``preprocessing``
+        set and a table that needs it (``"auto"``: text or category columns,
+        missing values; ``"always"``: any table) the encoder turns X into
+        the net's input; later calls (``partial_fit``, ``predict``) use the
+        fitted one.
+        """
+        X, y = detached(X), detached(y)
+        if reset:
+            preprocessing = getattr(self, "preprocessing", None) if self._takes_tables else None
+            use = preprocessing == "always" or (preprocessing == "auto" and needs_encoding(X))
+            if not use:
+                self.__dict__.pop("table_encoder_", None)
+        else:
+            use = hasattr(self, "table_encoder_")
+        if not use:
+            return validate_data(self, X, y, reset=reset, dtype=np.float32, **y_params)
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        y = check_array(y, ensure_2d=False, dtype="numeric" if y_params.get("y_numeric") else None,
+                        input_name="y")
+        if not y_params.get("multi_output") and y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        check_consistent_length(X, y)
+        if reset:
+            self.table_encoder_ = TableEncoder().fit(X)
+        return self.table_encoder_.transform(X), y
+
+    def _n_module_inputs(self):
+        """Width of the net's input: the encoded table's, or the features seen at fit."""
+        encoder = getattr(self, "table_encoder_", None)
+        return self.n_features_in_ if encoder is None else encoder.n_features_out_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self._takes_tables and getattr(self, "preprocessing", None) is not None:
+            tags.input_tags.allow_nan = True
+            tags.input_tags.string = True
+        return tags
 
     def _make_net(self, n_features, n_outputs, *, seed, device, n_samples=None):
         """The skorch net for this data (not initialized); the batch is capped at ``n_samples``."""
@@ -511,7 +563,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         net = state.pop("net_", None)
         if net is not None:
             epochs = [{k: v for k, v in row.items() if k != "batches"} for row in net.history]
-            build = self._module_spec(self.n_features_in_, self._n_outputs())
+            build = self._module_spec(self._n_module_inputs(), self._n_outputs())
             extra["net"] = {"module": writer.module(net.module_, path, build), "batch_size": net.batch_size,
                             "history": writer.plain(epochs)}
             optimizer = getattr(net, "optimizer_", None)
@@ -528,7 +580,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             device = "cpu"  # trained on a GPU, loaded on a machine without one
         self.device_ = device
-        net = self._make_net(self.n_features_in_, self._n_outputs(), seed=self._seed, device=device)
+        net = self._make_net(self._n_module_inputs(), self._n_outputs(), seed=self._seed, device=device)
         net.batch_size = spec["batch_size"]
         net.initialize()
         net.module_ = reader.module(spec["module"], device)

@@ -25,6 +25,7 @@ EMBEDDING_CONSTRAINTS = {
     "num_embeddings": [StrOptions(set(NUM_EMBEDDINGS)), None],
     "d_embedding": [Interval(numbers.Integral, 1, None, closed="left")],
     "n_bins": [Interval(numbers.Integral, 2, None, closed="left")],
+    "preprocessing": [StrOptions({"auto", "always"}), None],
 }
 
 
@@ -38,10 +39,10 @@ def quantile_bins(X, n_bins):
     levels = np.linspace(0.0, 1.0, min(n_bins, max(len(X) - 1, 1)) + 1)
     bins = []
     for column in X.T:
-        edges = np.unique(np.quantile(column, levels))
+        edges = np.unique(np.quantile(column, levels).astype(np.float32))  # distinct as the net's float32
         if len(edges) < 2:
-            edges = np.array([edges[0] - 1.0, edges[0] + 1.0])
-        bins.append(edges.tolist())
+            edges = np.array([edges[0] - 1.0, edges[0] + 1.0], dtype=np.float32)
+        bins.append([float(e) for e in edges])
     return bins
 
 
@@ -92,7 +93,12 @@ class NumEmbeddings(nn.Module):
 
 
 class NumEmbeddingsMixin:
-    """Estimator side of ``num_embeddings``: bins from the training rows at ``fit`` (``num_embedding_bins_``)."""
+    """Estimator side of ``num_embeddings``: bins from the training rows at ``fit`` (``num_embedding_bins_``).
+
+    The tabular nets (MLP, ResNet, TabM) mix it in; they also take raw tables (``preprocessing``).
+    """
+
+    _takes_tables = True
 
     def _build(self, X, y, sample_weight=None, classes=None):
         if self.num_embeddings == "piecewise_linear":

@@ -19,6 +19,7 @@ class _MLPParams(NumEmbeddingsMixin):
         num_embeddings=None,
         d_embedding=16,
         n_bins=48,
+        preprocessing="auto",
         max_epochs=100,
         lr=None,
         batch_size=128,
@@ -78,6 +79,14 @@ class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
         Size of each feature's embedding.
     n_bins : int, default=48
         Quantile bins per feature for ``"piecewise_linear"``.
+    preprocessing : {"auto", "always"} or None, default="auto"
+        Raw tables: with ``"auto"``, a DataFrame with text, category or
+        boolean columns, or any X with missing values, is encoded by a
+        :class:`TableEncoder` fitted at ``fit`` (``table_encoder_``): numeric
+        columns robust-scaled and smoothly clipped with a missing indicator,
+        categorical ones one-hot with codes for missing and unseen values;
+        numeric tables without missing values go to the net as they are.
+        ``"always"`` encodes every table; ``None`` refuses text and missing values.
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
     lr : float or None, default=None
@@ -138,6 +147,8 @@ class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
         none), from ``amp`` and the hardware.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+    table_encoder_ : TableEncoder
+        The encoder of the raw table (only when ``preprocessing`` fitted one).
     num_embedding_bins_ : list of list of float
         Bin edges per feature of the piecewise-linear embeddings (only with
         ``num_embeddings="piecewise_linear"``).
@@ -197,6 +208,14 @@ class MLPNetRegressor(NetRegressorMixin, _MLPParams, BaseNet):
         Size of each feature's embedding.
     n_bins : int, default=48
         Quantile bins per feature for ``"piecewise_linear"``.
+    preprocessing : {"auto", "always"} or None, default="auto"
+        Raw tables: with ``"auto"``, a DataFrame with text, category or
+        boolean columns, or any X with missing values, is encoded by a
+        :class:`TableEncoder` fitted at ``fit`` (``table_encoder_``): numeric
+        columns robust-scaled and smoothly clipped with a missing indicator,
+        categorical ones one-hot with codes for missing and unseen values;
+        numeric tables without missing values go to the net as they are.
+        ``"always"`` encodes every table; ``None`` refuses text and missing values.
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
     lr : float or None, default=None
@@ -255,6 +274,8 @@ class MLPNetRegressor(NetRegressorMixin, _MLPParams, BaseNet):
         none), from ``amp`` and the hardware.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+    table_encoder_ : TableEncoder
+        The encoder of the raw table (only when ``preprocessing`` fitted one).
     num_embedding_bins_ : list of list of float
         Bin edges per feature of the piecewise-linear embeddings (only with
         ``num_embeddings="piecewise_linear"``).

@@ -157,6 +157,7 @@ class _TabMParams(NumEmbeddingsMixin):
         num_embeddings=None,
         d_embedding=16,
         n_bins=48,
+        preprocessing="auto",
         max_epochs=100,
         lr=2e-3,
         batch_size=256,
@@ -226,6 +227,14 @@ _SHARED_DOC = """
     n_bins : int, default=48
         Quantile bins per feature for ``"piecewise_linear"`` (fewer where the
         column has fewer distinct values).
+    preprocessing : {"auto", "always"} or None, default="auto"
+        Raw tables: with ``"auto"``, a DataFrame with text, category or
+        boolean columns, or any X with missing values, is encoded by a
+        :class:`TableEncoder` fitted at ``fit`` (``table_encoder_``): numeric
+        columns robust-scaled and smoothly clipped with a missing indicator,
+        categorical ones one-hot with codes for missing and unseen values;
+        numeric tables without missing values go to the net as they are.
+        ``"always"`` encodes every table; ``None`` refuses text and missing values.
     max_epochs : int, default=100
         Most passes over the training data (early stopping usually ends sooner).
     lr : float or None, default=0.002
@@ -266,6 +275,8 @@ _ATTRIBUTES_DOC = """
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+    table_encoder_ : TableEncoder
+        The encoder of the raw table (only when ``preprocessing`` fitted one).
     num_embedding_bins_ : list of list of float
         The piecewise-linear embeddings' bin edges per feature (only with
         ``num_embeddings="piecewise_linear"``).

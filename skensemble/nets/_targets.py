@@ -8,8 +8,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 from torch import nn
 
-from .._compat.sklearn import fit_context, check_is_fitted, validate_data
-from ._base import detached
+from .._compat.sklearn import fit_context, check_is_fitted
 
 
 def encode_labels(classes, y):
@@ -101,7 +100,7 @@ class NetClassifierMixin(LogitsClassifierMixin):
         return self._fit(*self._validate_fit_data(X, y), sample_weight)
 
     def _validate_fit_data(self, X, y, reset=True):
-        return validate_data(self, detached(X), detached(y), reset=reset, dtype=np.float32)
+        return self._validate_net_data(X, y, reset)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on ``(X, y)``; the first call builds the net.
@@ -226,8 +225,7 @@ class NetRegressorMixin(RegressorMixin):
         return self._fit(*self._validate_fit_data(X, y), sample_weight)
 
     def _validate_fit_data(self, X, y, reset=True):
-        return validate_data(self, detached(X), detached(y), reset=reset, dtype=np.float32,
-                             y_numeric=True, multi_output=True)
+        return self._validate_net_data(X, y, reset, y_numeric=True, multi_output=True)
 
     def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``(X, y)``; the first call builds the net.

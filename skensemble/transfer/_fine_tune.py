@@ -179,6 +179,10 @@ class _BaseFineTuned(BaseCompressed):
             sample_weight = check_sample_weight(sample_weight, X)
         seed = draw_seed(self.random_state)
         source, preprocessing = _source(self.estimator)
+        encoder = getattr(source, "table_encoder_", None)
+        if encoder is not None:  # the pretrained net's raw-table encoding stays in front of the new net
+            steps = [] if preprocessing is None else list(preprocessing.steps)
+            preprocessing = Pipeline(steps + [("table", copy.deepcopy(encoder))])
         source_net = get_net(source)
         Xn = np.asarray(X if preprocessing is None else preprocessing.transform(X), dtype=np.float32)
         n_source = self._check_features(source, source_net, Xn.shape[1])
@@ -229,7 +233,7 @@ class _BaseFineTuned(BaseCompressed):
 
     def _check_features(self, source, source_net, n_given):
         """The number of features the pretrained net reads; an error when X differs and is kept."""
-        n = getattr(source, "n_features_in_", None)
+        n = source._n_module_inputs() if hasattr(source, "_n_module_inputs") else getattr(source, "n_features_in_", None)
         if n is None:  # a skorch net: its first parameter's input size
             n = next(p for p in source_net.module_.parameters() if p.dim() >= 2).shape[1]
         if n != n_given and self.input_layer == "keep":

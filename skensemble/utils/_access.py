@@ -49,6 +49,9 @@ def _unwrap(estimator):
             attr = getattr(type(seen), "_skensemble_net_attr", None)
             if attr is None or not hasattr(seen, attr):
                 return
+            encoder = getattr(seen, "table_encoder_", None)
+            if encoder is not None:  # a net that takes raw tables encodes them before its net sees them
+                yield seen, encoder
             seen = getattr(seen, attr)
 
 
@@ -101,10 +104,25 @@ def is_net(estimator):
 def net_input(estimator, X):
     """Transform ``X`` the way ``estimator`` does before its net sees it.
 
-    Steps of a ``Pipeline`` before the net are applied; the result is a float32
+    Steps of a ``Pipeline`` before the net and a net's table encoder
+    (``table_encoder_``, for raw tables) are applied; the result is a float32
     array, what skensemble's nets and skorch modules are trained on.
     """
     for _, preprocessing in _unwrap(estimator):
         if preprocessing is not None:
             X = preprocessing.transform(X)
     return np.asarray(X, dtype=np.float32)
+
+
+def takes_raw_tables(estimator):
+    """Whether ``estimator`` (fitted or not) takes raw tables: text columns and missing values.
+
+    Read from its tags (``input_tags.string``), which skensemble's tabular
+    nets set and its wrappers pass on from what they wrap.
+    """
+    from sklearn.utils import get_tags
+
+    try:
+        return bool(get_tags(estimator).input_tags.string)
+    except (AttributeError, TypeError):
+        return False

@@ -18,7 +18,7 @@ from ...nets import MLPNetClassifier
 from ...nets._base import BaseNet
 from ...nets._engine import swapped_callback, train
 from ...persistence import register
-from ...utils._access import get_net, is_net, net_input
+from ...utils._access import takes_raw_tables, get_net, is_net, net_input
 from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ...utils._params import store_params
 from ...utils._random import draw_seed, torch_seed
@@ -87,13 +87,42 @@ class _BaseDistilled(BaseCompressed):
         """``predict(chunk)`` over the transfer set in chunks (the teacher labels it once)."""
         outs = []
         for start in range(0, len(X_transfer), _CHUNK):
-            chunk = X_transfer[start : start + _CHUNK]
+            chunk = (X_transfer.iloc[start : start + _CHUNK] if hasattr(X_transfer, "iloc")
+                     else X_transfer[start : start + _CHUNK])
             if columns is not None:  # a teacher fitted on a DataFrame gets its column names
                 import pandas as pd
 
                 chunk = pd.DataFrame(chunk, columns=columns)
             outs.append(predict(chunk))
         return np.concatenate(outs)
+
+    def _check_raw_student(self, student):
+        """A raw table (text, missing values) needs a student that encodes it."""
+        if not takes_raw_tables(student):
+            raise ValueError(
+                f"{type(self).__name__} got a raw table (text or category columns, or missing values), which its "
+                f"student {type(student).__name__} cannot take: use a tabular net (MLPNet, ResNet or TabM with "
+                "preprocessing='auto') as the student, or encode the table in a Pipeline.")
+
+    @staticmethod
+    def _teacher_table(student, X, X_transfer):
+        """The teacher's view of the transfer set: the raw rows, then the synthetic rows decoded to a raw table.
+
+        The transfer set is made in the student's encoded space (where the
+        augmentations' distances mean something); each synthetic row is
+        decoded by the student's table encoder (``inverse_transform``) for a
+        teacher that reads raw tables.
+        """
+        import pandas as pd
+
+        n_real = len(X)
+        if len(X_transfer) == n_real:
+            return X
+        synthetic = student.table_encoder_.inverse_transform(X_transfer[n_real:])
+        if isinstance(X, pd.DataFrame):
+            synthetic.index = range(n_real, n_real + len(synthetic))
+            return pd.concat([X.reset_index(drop=True), synthetic.astype(X.dtypes.to_dict(), errors="ignore")])
+        return np.vstack([np.asarray(X, dtype=object), synthetic.to_numpy(dtype=object)])
 
     def _train(self, net, X_transfer, targets, seed, criterion, **criterion_params):
         """Train the student's net on the transfer set with ``criterion``, then restore its own.
@@ -311,26 +340,33 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         self : object
             The fitted estimator.
         """
-        X32, y = validate_data(self, X, y, reset=True, dtype=np.float32)
+        raw = self._validate_raw(X, y, reset=True)
+        X32, y = validate_data(self, X, y, reset=True, dtype=np.float32) if raw is None else raw
         check_classification_targets(y)
         augmenter = get_augmenter(self.augmentation)
         seed = draw_seed(self.random_state)
+        student = self._make_student(seed)
+        if raw is not None:
+            self._check_raw_student(student)
         teacher = self._fit_teacher(X, y, sample_weight)
         encoder = LabelEncoder().fit(y)
         classes = encoder.classes_
-        student = self._make_student(seed)
         self._check_init_teacher(teacher)
 
-        X_transfer = make_transfer_set(X32, augmenter, self.augment_factor,
+        net = self._initialize_student(student, X32, y, classes)  # a raw table: the student's encoder is fitted
+        X_base = X32 if raw is None else student.table_encoder_.transform(X32)
+        X_transfer = make_transfer_set(X_base, augmenter, self.augment_factor,
                                        self.max_transfer_samples, seed)
-        logits = self._teacher_logits(teacher, X_transfer, getattr(self, "feature_names_in_", None))
+        if raw is None:
+            logits = self._teacher_logits(teacher, X_transfer, getattr(self, "feature_names_in_", None))
+        else:
+            logits = self._teacher_logits(teacher, self._teacher_table(student, X32, X_transfer), None)
         n_real = len(X32)
         # hard labels of real rows; synthetic rows carry the teacher's class (unused: is_real = 0)
         labels = np.concatenate([encoder.transform(y), logits[n_real:].argmax(axis=1)])
         is_real = (np.arange(len(X_transfer)) < n_real).astype(np.float32)
         targets = np.column_stack([logits, labels, is_real]).astype(np.float32)
 
-        net = self._initialize_student(student, X32, y, classes)
         self._load_teacher_weights(net, teacher)
         self._train(net, X_transfer, targets, seed, DistillationLoss,
                     temperature=self.temperature, alpha=self.alpha)
@@ -346,6 +382,8 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
     def predict_proba(self, X):
         """Class probabilities of the student."""
         check_is_fitted(self)
+        if self._validate_raw(X, reset=False) is not None:  # the student encodes the raw table
+            return self.student_.predict_proba(X)
         # the student was trained on the validated array, without column names
         X = validate_data(self, X, reset=False, dtype=np.float32)
         logits = direct_outputs(self.student_)

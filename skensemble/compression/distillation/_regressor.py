@@ -163,22 +163,27 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
         self : object
             The fitted estimator.
         """
-        X32, y = validate_data(self, X, y, reset=True, dtype=np.float32, y_numeric=True,
-                               multi_output=True)
+        raw = self._validate_raw(X, y, reset=True, y_numeric=True, multi_output=True)
+        X32, y = raw if raw is not None else validate_data(self, X, y, reset=True, dtype=np.float32,
+                                                           y_numeric=True, multi_output=True)
         augmenter = get_augmenter(self.augmentation)
         seed = draw_seed(self.random_state)
         student = self._make_student(seed)
+        if raw is not None:
+            self._check_raw_student(student)
         self._check_init_teacher(self.teacher)
         teacher = self._fit_teacher(X, y, sample_weight)
 
-        X_transfer = make_transfer_set(X32, augmenter, self.augment_factor,
+        student._initialize(X32, y)  # the target scaling comes from the true y; a raw table: the encoder
+        X_base = X32 if raw is None else student.table_encoder_.transform(X32)
+        X_transfer = make_transfer_set(X_base, augmenter, self.augment_factor,
                                        self.max_transfer_samples, seed)
-        columns = getattr(self, "feature_names_in_", None)
+        columns = getattr(self, "feature_names_in_", None) if raw is None else None
+        teacher_X = X_transfer if raw is None else self._teacher_table(student, X32, X_transfer)
         taught = self._teacher_outputs(
-            X_transfer, columns,
+            teacher_X, columns,
             lambda chunk: np.asarray(teacher.predict(chunk), dtype=np.float64).reshape(len(chunk), -1))
         n_real = len(X32)
-        student._initialize(X32, y)  # the target scaling comes from the true y
         truth = np.zeros_like(taught, dtype=np.float32)
         truth[:n_real] = student.encode_targets(y)
         is_real = (np.arange(len(X_transfer)) < n_real).astype(np.float32)
@@ -198,6 +203,8 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
     def predict(self, X):
         """Targets predicted by the student, shaped like the ``y`` seen at fit."""
         check_is_fitted(self)
+        if self._validate_raw(X, reset=False) is not None:  # the student encodes the raw table
+            return self.student_.predict(X)
         # the student was trained on the validated array, without column names
         X = validate_data(self, X, reset=False, dtype=np.float32)
         direct = direct_outputs(self.student_)  # the net's predict, without a second check

@@ -157,7 +157,8 @@ class _BaseQuantized(BaseCompressed):
     def _outputs(self, X):
         """Raw outputs of the quantized model (float64) for X; never from the float net."""
         check_is_fitted(self)
-        validate_data(self, X, reset=False, dtype=None)
+        if self._validate_raw(X, reset=False) is None:
+            validate_data(self, X, reset=False, dtype=None)
         return BACKENDS[self.backend_].predict(self.quantized_module_, net_input(self.estimator_, X))
 
     # --- pickle ---------------------------------------------------------------

@@ -1,0 +1,306 @@
+"""Raw tables into nets: numeric, categorical and missing values to one float32 matrix.
+
+The recipe of strong tabular nets (RealMLP, Holzmüller et al. 2024): each
+numeric column is centred on its median, divided by its interquartile range
+(half its range where that is 0) and smoothly clipped,
+``x / sqrt(1 + (x / 3)^2)``, so outliers stay within about +-3 without a
+hard cut; a missing value becomes 0 (the median) and, for a column that had
+missing values at ``fit``, a 0/1 indicator column.  Each categorical column
+(``category``, ``object``, ``string`` or ``bool`` dtype of a DataFrame, or
+an object array's non-numeric column) is one-hot encoded over its most
+frequent categories (up to ``max_categories``), with one more column for a
+missing value and one for any other category (rare at ``fit``, or unseen).
+"""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from .._compat.sklearn import Interval, check_is_fitted, fit_context, validate_data
+from ..persistence import register
+
+SMOOTH_CLIP = 3.0
+
+
+def smooth_clip(z):
+    """``z / sqrt(1 + (z / 3)^2)``: the identity near 0, bounded by +-3."""
+    return z / np.sqrt(1.0 + (z / SMOOTH_CLIP) ** 2)
+
+
+def _is_categorical(column):
+    return not pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype)
+
+
+def check_table(X):
+    """X as a DataFrame or a 2-D array, with scikit-learn's errors for what a table cannot be."""
+    if sp.issparse(X):
+        raise TypeError("TableEncoder takes dense tables: sparse input is not supported; convert it with "
+                        "X.toarray() or use a sparse-aware model.")
+    if not isinstance(X, pd.DataFrame):
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2-D table (rows x columns), got an array of shape {X.shape}. Reshape "
+                             "your data either using array.reshape(-1, 1) if your data has a single feature or "
+                             "array.reshape(1, -1) if it contains a single sample.")
+        if np.iscomplexobj(X):
+            raise ValueError("Complex data not supported: a table's columns are numbers, categories or text.")
+    if X.shape[1] == 0:
+        raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+    return X
+
+
+def _as_frame(X):
+    """X as a DataFrame whose columns keep their dtypes (an array's columns are numbered)."""
+    if isinstance(X, pd.DataFrame):
+        return X
+    frame = pd.DataFrame(X)
+    if X.dtype == object:  # an object array: a column is numeric when all its values are numbers or missing
+        for name in frame.columns:
+            converted = pd.to_numeric(frame[name], errors="coerce")
+            if converted.notna().sum() == frame[name].notna().sum():
+                frame[name] = converted.astype(np.float64)
+    return frame
+
+
+def needs_encoding(X):
+    """Whether ``X`` has categorical columns or missing values (what a net cannot take as it is)."""
+    if isinstance(X, pd.DataFrame):
+        if any(_is_categorical(X[c]) for c in X.columns):
+            return True
+        return bool(X.isna().to_numpy().any())
+    if sp.issparse(X) or not hasattr(X, "__len__"):
+        return False  # refused as before: nets take dense tables
+    try:
+        X = np.asarray(X)
+    except (TypeError, ValueError):
+        return False
+    if X.dtype == object:
+        return True
+    return np.issubdtype(X.dtype, np.floating) and bool(np.isnan(X).any())
+
+
+@register
+class TableEncoder(TransformerMixin, BaseEstimator):
+    """A raw table as a net's input: robust-scaled numbers, missing indicators, one-hot categories.
+
+    skensemble's tabular nets fit one at ``fit`` when the table needs it
+    (``preprocessing="auto"``: text or category columns, or missing values)
+    and keep it as ``table_encoder_``; it can also be used on its own.  See
+    the module docstring for the recipe.
+
+    Parameters
+    ----------
+    max_categories : int, default=32
+        Most one-hot columns per categorical column for its own categories
+        (the most frequent at ``fit``); the rest share the "other" column.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Columns seen at fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when X has string column names.
+    numeric_ : list of int
+        Positions of the numeric columns.
+    categorical_ : list of int
+        Positions of the categorical columns.
+    center_, scale_ : ndarray of shape (n_numeric,)
+        Median and robust scale of each numeric column.
+    indicated_ : list of int
+        Indices into ``numeric_`` of the columns that get a missing indicator.
+    categories_ : list of list of str
+        The one-hot categories of each categorical column, as strings.
+    n_features_out_ : int
+        Width of the encoded matrix.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skensemble.nets import TableEncoder
+    >>> X = pd.DataFrame({"age": [20.0, np.nan, 40.0], "city": ["Oslo", "Rome", None]})
+    >>> TableEncoder().fit_transform(X).shape  # age, its missing indicator, Oslo, Rome, missing, other
+    (3, 6)
+    """
+
+    _parameter_constraints = {"max_categories": [Interval(numbers.Integral, 1, None, closed="left")]}
+
+    def __init__(self, max_categories=32):
+        self.max_categories = max_categories
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the columns' kinds, scales and categories from ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            The raw table.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted encoder.
+        """
+        X = check_table(X)
+        validate_data(self, X, reset=True, skip_check_array=True)
+        frame = _as_frame(X)
+        if len(frame) == 0:
+            raise ValueError("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required."
+                             % frame.shape[1])
+        kinds = [_is_categorical(frame.iloc[:, j]) for j in range(frame.shape[1])]
+        self.numeric_ = [j for j, cat in enumerate(kinds) if not cat]
+        self.categorical_ = [j for j, cat in enumerate(kinds) if cat]
+        numbers_ = self._numbers(frame)
+        missing = np.isnan(numbers_)
+        with np.errstate(all="ignore"):
+            center = np.nanmedian(np.where(missing.all(axis=0), 0.0, numbers_), axis=0) if len(self.numeric_) \
+                else np.zeros(0)
+            q25, q75 = (np.nanpercentile(numbers_, [25, 75], axis=0) if len(self.numeric_)
+                        else (np.zeros(0), np.zeros(0)))
+            spread = (np.nanmax(numbers_, axis=0) - np.nanmin(numbers_, axis=0)) / 2 if len(self.numeric_) \
+                else np.zeros(0)
+        scale = np.where(q75 - q25 > 0, q75 - q25, spread)
+        self.center_ = np.nan_to_num(center, nan=0.0)
+        self.scale_ = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        self.indicated_ = [i for i in range(len(self.numeric_)) if missing[:, i].any()]
+        self.categories_ = []
+        for j in self.categorical_:
+            values = self._strings(frame.iloc[:, j])
+            counts = values[values != _MISSING].value_counts(sort=False)
+            order = sorted(counts.index, key=lambda v: (-counts[v], v))  # by frequency, then by name
+            self.categories_.append([str(v) for v in order[: self.max_categories]])
+        self.dtypes_ = [str(frame.iloc[:, j].dtype) for j in range(frame.shape[1])]
+        self.n_features_out_ = (len(self.numeric_) + len(self.indicated_)
+                                + sum(len(c) + 2 for c in self.categories_))
+        return self
+
+    def transform(self, X):
+        """The encoded matrix, float32 of shape ``(n_samples, n_features_out_)``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            A table with the columns seen at fit.
+
+        Returns
+        -------
+        X_enc : ndarray of shape (n_samples, n_features_out_)
+            Scaled numbers, missing indicators, one-hot categories.
+        """
+        check_is_fitted(self)
+        X = check_table(X)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        frame = _as_frame(X)
+        numbers_ = self._numbers(frame)
+        missing = np.isnan(numbers_)
+        z = smooth_clip((np.where(missing, self.center_, numbers_) - self.center_) / self.scale_)
+        parts = [z, missing[:, self.indicated_].astype(np.float64)]
+        for j, categories in zip(self.categorical_, self.categories_):
+            values = self._strings(frame.iloc[:, j]).to_numpy()
+            codes = pd.Index(categories, dtype=object).get_indexer(values)  # -1: missing or not a kept category
+            onehot = np.zeros((len(values), len(categories) + 2))
+            known = codes >= 0
+            onehot[np.flatnonzero(known), codes[known]] = 1.0
+            onehot[:, -2] = values == _MISSING
+            onehot[:, -1] = ~known & (values != _MISSING)
+            parts.append(onehot)
+        return np.hstack(parts).astype(np.float32) if parts else np.zeros((len(frame), 0), np.float32)
+
+    def inverse_transform(self, X):
+        """A raw table whose encoding is (about) ``X``: what a model fitted on the raw table can read.
+
+        Numbers are unclipped and unscaled; a missing indicator above 0.5
+        makes the value missing; each categorical column takes its one-hot
+        block's largest entry (the "other" column gives the most frequent
+        category, or missing when there was none).  Distillation labels its
+        synthetic rows, made in the encoded space, this way.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_out_)
+            Encoded rows.
+
+        Returns
+        -------
+        table : DataFrame of shape (n_samples, n_features_in_)
+            Columns named and typed as at fit (numbers as float64).
+        """
+        check_is_fitted(self)
+        X = np.asarray(X, dtype=np.float64)
+        n_num, n_ind = len(self.numeric_), len(self.indicated_)
+        clipped = np.clip(X[:, :n_num], -SMOOTH_CLIP * 0.999, SMOOTH_CLIP * 0.999)
+        numbers_ = clipped / np.sqrt(1.0 - (clipped / SMOOTH_CLIP) ** 2) * self.scale_ + self.center_
+        for k, i in enumerate(self.indicated_):
+            numbers_[X[:, n_num + k] > 0.5, i] = np.nan
+        columns = {}
+        for k, j in enumerate(self.numeric_):
+            columns[j] = numbers_[:, k]
+        pos = n_num + n_ind
+        for j, categories in zip(self.categorical_, self.categories_):
+            block = X[:, pos: pos + len(categories) + 2]
+            pos += len(categories) + 2
+            pick = block.argmax(axis=1)
+            fallback = categories[0] if categories else None
+            values = np.array(list(categories) + [None, fallback], dtype=object)[pick]
+            columns[j] = self._typed(values, self.dtypes_[j])
+        names = (list(self.feature_names_in_) if hasattr(self, "feature_names_in_")
+                 else list(range(self.n_features_in_)))
+        return pd.DataFrame({names[j]: columns[j] for j in range(self.n_features_in_)})
+
+    @staticmethod
+    def _typed(values, dtype):
+        """Category strings back in the column's dtype at fit (``bool``, ``category``, ``string``, object)."""
+        if dtype == "bool":
+            return pd.array([None if v is None else v == "True" for v in values], dtype="boolean")
+        if dtype in ("category", "string"):
+            return pd.Series(values).astype(dtype)
+        return values
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the encoded columns: ``<column>``, ``<column>_missing``, ``<column>=<category>``."""
+        check_is_fitted(self)
+        names = (list(map(str, self.feature_names_in_)) if hasattr(self, "feature_names_in_")
+                 else [f"x{j}" for j in range(self.n_features_in_)])
+        out = [names[j] for j in self.numeric_]
+        out += [f"{names[self.numeric_[i]]}_missing" for i in self.indicated_]
+        for j, categories in zip(self.categorical_, self.categories_):
+            out += [f"{names[j]}={c}" for c in categories] + [f"{names[j]}_missing", f"{names[j]}_other"]
+        return np.asarray(out, dtype=object)
+
+    def _numbers(self, frame):
+        """The numeric columns as float64 (NaN where missing); infinity is refused."""
+        if not self.numeric_:
+            return np.zeros((len(frame), 0))
+        block = frame.iloc[:, self.numeric_]
+        try:
+            values = block.astype(np.float64).to_numpy()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"A column that was numeric at fit holds values that are not numbers: {exc}") from None
+        if np.isinf(values).any():
+            column = block.columns[np.isinf(values).any(axis=0)][0]
+            raise ValueError(f"Input X contains infinity (in column {column!r}); a missing value may be NaN, "
+                             "but infinity has no place on the scale of a column.")
+        return values
+
+    @staticmethod
+    def _strings(column):
+        """A categorical column as strings, with missing values as the missing marker."""
+        missing = column.isna().to_numpy()
+        values = column.astype(object).astype(str).to_numpy(dtype=object)
+        values[missing] = _MISSING
+        return pd.Series(values, dtype=object)
+
+
+_MISSING = "\x00missing"
