@@ -124,8 +124,9 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         if hasattr(self, "estimator"):
             raw = takes_raw_tables(self.estimator)
-        else:  # distillation: the student encodes (the default student is a tabular MLP)
-            raw = getattr(self, "student", None) is None or takes_raw_tables(self.student)
+        else:  # distillation: the teacher reads the table, the student encodes it (the default student does)
+            raw = ((getattr(self, "student", None) is None or takes_raw_tables(self.student))
+                   and takes_raw_tables(getattr(self, "teacher", None)))
         if raw:  # raw tables go through to the net that encodes them
             tags.input_tags.allow_nan = tags.input_tags.string = True
         return tags

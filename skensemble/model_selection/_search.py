@@ -208,7 +208,11 @@ class CompressionSearchCV(BaseSearchCV):
         from sklearn.utils import get_tags
 
         tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = get_tags(self.estimator).target_tags.multi_output
+        inner = get_tags(self.estimator)
+        tags.target_tags.multi_output = inner.target_tags.multi_output
+        # raw tables reach the candidates, which wrap the net that encodes them
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.input_tags.string = inner.input_tags.string
         return tags
 
     def _candidate_grid(self):

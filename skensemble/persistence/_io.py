@@ -411,6 +411,7 @@ class Reader:
         self.objects[node.get("id")] = obj
         for key, value in node["state"].items():
             setattr(obj, key, self.decode(value))
+        _add_new_parameters(obj)
         if hasattr(obj, "_load_state"):
             obj._load_state(self, node.get("extra", {}))
         return obj
@@ -444,6 +445,22 @@ class Reader:
         if spec["prefix"] is not None:
             module.load_state_dict(self.tensors_under(spec["prefix"]), strict=True)
         return module.to(device)
+
+
+def _add_new_parameters(obj):
+    """Parameters the class gained after the file was written get their defaults (``num_embeddings``, ...).
+
+    A file keeps loading into a newer class: what it did not know of takes
+    the value a new estimator would have.  Fitted behaviour does not depend
+    on them (a net without a fitted table encoder predicts as before).
+    """
+    init = type(obj).__init__
+    if init is object.__init__ or not hasattr(obj, "get_params"):
+        return
+    for name, parameter in inspect.signature(init).parameters.items():
+        if parameter.kind is parameter.KEYWORD_ONLY or parameter.kind is parameter.POSITIONAL_OR_KEYWORD:
+            if name != "self" and name not in vars(obj) and parameter.default is not parameter.empty:
+                setattr(obj, name, parameter.default)
 
 
 def load(path, *, trusted=None):

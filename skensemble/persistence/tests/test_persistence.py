@@ -597,11 +597,12 @@ PINNED_KEYS = {
         "skensemble.ensemble.VotingRegressor", "skensemble.nets.ConvNetClassifier",
         "skensemble.nets.ConvNetRegressor", "skensemble.nets.MLPNetClassifier", "skensemble.nets.MLPNetRegressor",
         "skensemble.nets.NetClassifier", "skensemble.nets.NetRegressor", "skensemble.nets.ResNetClassifier",
-        "skensemble.nets.ResNetRegressor", "skensemble.transfer.FineTunedClassifier",
+        "skensemble.nets.ResNetRegressor", "skensemble.nets.TabMClassifier", "skensemble.nets.TabMRegressor",
+        "skensemble.nets.TableEncoder", "skensemble.transfer.FineTunedClassifier",
         "skensemble.transfer.FineTunedRegressor",
     ],
     "splitters": ["skensemble.nets.LabelValidSplit", "skorch.dataset.ValidSplit"],
-    "modules": ["ConvModule", "MLPModule", "ResNetModule"],
+    "modules": ["ConvModule", "MLPModule", "ResNetModule", "TabMModule"],
 }
 
 
