@@ -1,0 +1,164 @@
+"""TableEncoder and raw tables in the tabular nets (issue 29)."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+import skensemble
+from skensemble.compression import DistilledClassifier, PrunedClassifier, QuantizedClassifier
+from skensemble.nets import MLPNetClassifier, MLPNetRegressor, ResNetRegressor, TableEncoder, TabMClassifier
+from skensemble.nets._table import needs_encoding, smooth_clip
+
+
+def _table(n=400, seed=0):
+    rng = np.random.RandomState(seed)
+    X = pd.DataFrame({
+        "income": np.exp(rng.normal(10, 1, n)),  # skewed, with outliers
+        "age": np.where(rng.rand(n) < 0.15, np.nan, rng.uniform(18, 80, n)),
+        "city": pd.Series(rng.choice(["Oslo", "Rome", "Lima", None], n, p=[0.4, 0.3, 0.2, 0.1]), dtype=object),
+        "plan": pd.Categorical(rng.choice(["basic", "pro"], n)),
+        "active": rng.rand(n) > 0.3,
+    })
+    score = (np.log(X.income) - 10) + (X.city == "Oslo") - (X.plan == "pro") + 0.02 * X.age.fillna(50)
+    y = np.where(score + rng.normal(0, 0.3, n) > 0.9, "churn", "stay")
+    return X, y, score.to_numpy()
+
+
+def test_encoder_recipe_numbers():
+    X = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 100.0, np.nan]})
+    enc = TableEncoder().fit(X)
+    assert enc.center_[0] == 3.0 and enc.scale_[0] == 2.0  # median and interquartile range of the five numbers
+    out = enc.transform(X)
+    np.testing.assert_allclose(out[:, 0], smooth_clip((np.array([1, 2, 3, 4, 100, 3.0]) - 3) / 2), rtol=1e-6)
+    assert out[4, 0] < 3.0  # the outlier is bounded
+    np.testing.assert_array_equal(out[:, 1], [0, 0, 0, 0, 0, 1])  # the missing indicator
+    assert list(enc.get_feature_names_out()) == ["x", "x_missing"]
+
+
+def test_encoder_categories_missing_unseen_and_the_cap():
+    X = pd.DataFrame({"c": ["a", "b", "a", None, "c", "a"]})
+    enc = TableEncoder(max_categories=2).fit(X)
+    assert enc.categories_ == [["a", "b"]]  # by frequency; "c" beyond the cap shares "other"
+    out = enc.transform(pd.DataFrame({"c": ["a", None, "zzz", "c"]}))
+    np.testing.assert_array_equal(out, [[1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1]])
+
+
+def test_encoder_refuses_infinity_and_a_text_value_in_a_numeric_column():
+    enc = TableEncoder().fit(pd.DataFrame({"x": [1.0, 2.0]}))
+    with pytest.raises(ValueError, match="infinity"):
+        enc.transform(pd.DataFrame({"x": [np.inf, 1.0]}))
+    with pytest.raises(ValueError, match="not numbers"):
+        enc.transform(pd.DataFrame({"x": ["a", "b"]}))
+
+
+def test_inverse_transform_round_trips_the_table():
+    X, _, _ = _table(50)
+    enc = TableEncoder().fit(X)
+    back = enc.inverse_transform(enc.transform(X))
+    np.testing.assert_allclose(back["income"], X["income"], rtol=1e-4)
+    np.testing.assert_allclose(back["age"], X["age"], rtol=1e-4)
+    assert (back["city"].fillna("NA") == X["city"].fillna("NA")).all()
+    assert (back["plan"] == X["plan"]).all() and (back["active"] == X["active"]).all()
+
+
+def test_needs_encoding():
+    assert not needs_encoding(np.ones((3, 2)))
+    assert needs_encoding(np.array([[1.0, np.nan]]))
+    assert needs_encoding(pd.DataFrame({"a": ["x"]}))
+    assert not needs_encoding(pd.DataFrame({"a": [1.0]}))
+
+
+@pytest.fixture(scope="module")
+def churn():
+    return _table()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPNetClassifier((32,), max_epochs=40, random_state=0),
+    lambda: TabMClassifier(k=4, d_block=32, batch_size=64, random_state=0),
+])
+def test_a_raw_table_fits_predicts_and_round_trips(churn, make, tmp_path):
+    X, y, _ = churn
+    est = make().fit(X.iloc[:300], y[:300])
+    assert est.n_features_in_ == 5 and est.table_encoder_.n_features_out_ == 2 + 1 + 5 + 4 + 4
+    assert est.score(X.iloc[300:], y[300:]) >= 0.8
+    proba = est.predict_proba(X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).predict_proba(X), proba)
+    skensemble.save(est, tmp_path / "m.zip")
+    np.testing.assert_array_equal(skensemble.load(tmp_path / "m.zip").predict_proba(X), proba)
+    unseen = X.iloc[:3].assign(city=["Paris", None, "Oslo"])  # an unseen and a missing category
+    assert np.all(np.isfinite(est.predict_proba(unseen)))
+
+
+def test_numeric_tables_without_missing_values_go_to_the_net_as_they_are(churn):
+    X, y, score = churn
+    numeric = X[["income"]].assign(age=X.age.fillna(50))
+    est = MLPNetRegressor((8,), max_epochs=2, random_state=0).fit(numeric, score)
+    assert not hasattr(est, "table_encoder_")
+    forced = MLPNetRegressor((8,), max_epochs=2, preprocessing="always", random_state=0).fit(numeric, score)
+    assert forced.table_encoder_.n_features_out_ == 2
+    with pytest.raises(ValueError, match="NaN"):
+        MLPNetRegressor(preprocessing=None).fit(X[["age"]], score)
+
+
+def test_scaling_inside_the_net_helps_a_skewed_table(churn):
+    X, y, _ = churn
+    numeric = X[["income"]].assign(age=X.age.fillna(50))
+    raw = MLPNetClassifier((32,), max_epochs=30, random_state=0).fit(numeric.iloc[:300], y[:300])
+    scaled = MLPNetClassifier((32,), max_epochs=30, preprocessing="always", random_state=0).fit(
+        numeric.iloc[:300], y[:300])
+    assert scaled.score(numeric.iloc[300:], y[300:]) > raw.score(numeric.iloc[300:], y[300:])
+
+
+def test_wrappers_take_the_raw_table(churn):
+    X, y, _ = churn
+    net = MLPNetClassifier((32,), max_epochs=30, random_state=0)
+    for wrapper in (PrunedClassifier(net, sparsity=0.5, granularity="neuron", fine_tune_epochs=3, random_state=0),
+                    QuantizedClassifier(net, random_state=0),
+                    DistilledClassifier(TabMClassifier(k=4, d_block=32, batch_size=64, random_state=0),
+                                        MLPNetClassifier((16,), max_epochs=30, random_state=0), random_state=0)):
+        wrapper.fit(X.iloc[:300], y[:300])
+        assert wrapper.score(X.iloc[300:], y[300:]) >= 0.75, type(wrapper).__name__
+
+
+class _RecordingTeacher(ClassifierMixin, BaseEstimator):
+    """A teacher that reads raw tables (through a net) and records what it is asked to label."""
+
+    seen = []
+
+    def fit(self, X, y):
+        self.model_ = MLPNetClassifier((8,), max_epochs=5, random_state=0).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        type(self).seen.append(X)
+        return self.model_.predict_proba(X)
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = tags.input_tags.string = True
+        return tags
+
+
+def test_distillation_decodes_synthetic_rows_for_the_teacher(churn):
+    X, y, _ = churn
+    _RecordingTeacher.seen.clear()
+    DistilledClassifier(_RecordingTeacher(), MLPNetClassifier((8,), max_epochs=2, random_state=0),
+                        augment_factor=2, random_state=0).fit(X, y)
+    table = pd.concat(_RecordingTeacher.seen)
+    assert len(table) == 3 * len(X) and list(table.columns) == list(X.columns)
+    assert set(table["city"].dropna()) <= {"Oslo", "Rome", "Lima"}
+    assert table["age"].isna().mean() > 0.05  # synthetic rows keep missing values
+
+
+def test_resnet_takes_a_raw_regression_table(churn):
+    X, _, score = churn
+    reg = ResNetRegressor(width=16, n_blocks=1, max_epochs=30, random_state=0).fit(X.iloc[:300], score[:300])
+    assert reg.score(X.iloc[300:], score[300:]) > 0.5
