@@ -150,13 +150,15 @@ QUICK_CANDIDATES = ("uncompressed", "pruned neurons 0.75", "int8 dynamic", "prun
 def compression_space(task, encoder, epochs, quick, random_state=0):
     """The candidates of a run, by name: the search's default space plus a student of boosting.
 
-    Every candidate is a pipeline (the CSV's encoder, scaling, the model) built
-    on an unfitted ``(128, 128)`` net, so each one is trained in every fold.
+    The candidates take the CSV's raw table: each is built on an unfitted
+    ``(128, 128)`` net with ``preprocessing="always"``, whose table encoder
+    (robust scaling, missing indicators, one-hot categories) is fitted with
+    it in every fold and saved inside it.  The student's teacher, gradient
+    boosting, reads the table through ``encoder`` (a ``ColumnTransformer``).
     """
     from sklearn.base import clone
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     from . import compression, nets
     from .model_selection import default_space
@@ -165,16 +167,18 @@ def compression_space(task, encoder, epochs, quick, random_state=0):
     Net = nets.MLPNetRegressor if regression else nets.MLPNetClassifier
     Distilled = compression.DistilledRegressor if regression else compression.DistilledClassifier
     Boosting = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
-    net = Net((128, 128), max_epochs=epochs, early_stopping=not quick, random_state=random_state)
+    net = Net((128, 128), max_epochs=epochs, early_stopping=not quick, preprocessing="always",
+              random_state=random_state)
     space = default_space(net, random_state=random_state)
     if quick:  # the kinds that matter most, fine-tuned briefly: under 30 s on 5,000 rows
         space = {name: space[name] for name in QUICK_CANDIDATES}
         space["pruned neurons 0.75"].set_params(fine_tune_epochs=2)
         space["pruned neurons 0.75 + int8"].set_params(estimator__fine_tune_epochs=2)
     space["distilled MLP (32,) from boosting"] = Distilled(
-        Boosting(random_state=random_state), Net((32,), max_epochs=epochs, random_state=random_state),
+        make_pipeline(clone(encoder), Boosting(random_state=random_state)),
+        Net((32,), max_epochs=epochs, preprocessing="always", random_state=random_state),
         augment_factor=2 if quick else 4, random_state=random_state)
-    return {name: make_pipeline(clone(encoder), StandardScaler(), model) for name, model in space.items()}
+    return space
 
 
 BOOSTING = "gradient boosting (HistGradientBoosting, for comparison)"
@@ -205,6 +209,21 @@ def against_boosting(chosen, boosting, metric):
     return (f"Against histogram gradient boosting on the same rows: held-out {metric} {chosen['score']:.4f} "
             f"against {boosting['score']:.4f} ({score} wins on score), {chosen['saved bytes']:,} against "
             f"{boosting['saved bytes']:,} bytes{speed}.")
+
+
+def _reading_columns(model, X_train):
+    """``model`` behind a step that keeps the training columns: the saved model reads the whole CSV.
+
+    The command drops columns it cannot use (identifiers, dates); the nets
+    take exactly the columns they were fitted on, so the saved pipeline
+    selects them first (as pandas, keeping their dtypes).
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    columns = ColumnTransformer([("columns", "passthrough", list(X_train.columns))],
+                                verbose_feature_names_out=False).set_output(transform="pandas").fit(X_train)
+    return Pipeline([("columns", columns), ("model", model)])
 
 
 def _plain(value):
@@ -240,8 +259,10 @@ def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objecti
     stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=stratify,
                                                         random_state=0)
-    encoder = make_encoder(X_train, log=log)
-    n_encoded = clone(encoder).fit_transform(X_train, y_train).shape[1]
+    from .nets import TableEncoder
+
+    encoder = make_encoder(X_train, log=log)  # gradient boosting's (the nets encode the table themselves)
+    n_encoded = TableEncoder().fit(X_train).n_features_out_
     what = f"{y.nunique()} classes" if task == "classification" else "a numeric target (regression)"
     log(f"{Path(data).name}: {len(X_train)} training / {len(X_test)} test rows, "
         f"{n_encoded} features after encoding, {what}")
@@ -274,7 +295,7 @@ def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objecti
     out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        model_path = save(model, out / "model.zip")
+        model_path = save(_reading_columns(model, X_train), out / "model.zip")
     (out / "summary.json").write_text(json.dumps({
         "data": Path(data).name, "target": target, "task": task, "rows": int(len(X)), "chosen": chosen,
         "metric": metric, "held_out": {name: {k: _plain(v) for k, v in r.items()} for name, r in rows.items()},

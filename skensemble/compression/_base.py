@@ -131,6 +131,12 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
             tags.input_tags.allow_nan = tags.input_tags.string = True
         return tags
 
+    def _encodes_raw_tables(self):
+        """Whether the net inside encodes raw tables (distillation asks its student; the teacher checks its own)."""
+        if hasattr(self, "estimator"):
+            return takes_raw_tables(self.estimator)
+        return getattr(self, "student", None) is None or takes_raw_tables(self.student)
+
     def _validate_raw(self, X, y=None, *, reset, **y_params):
         """Validate a raw table (text, missing values) for a net that encodes it, else None.
 
@@ -140,7 +146,7 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         validates X as float32.  At ``fit`` (``reset``) the choice is kept
         (``_raw_input``) so that prediction validates the same way.
         """
-        raw = (needs_encoding(X) and takes_raw_tables(self)) if reset else getattr(self, "_raw_input", False)
+        raw = (needs_encoding(X) and self._encodes_raw_tables()) if reset else getattr(self, "_raw_input", False)
         if reset:
             self._raw_input = raw
         if not raw:
