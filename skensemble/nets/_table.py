@@ -202,8 +202,15 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = check_table(X)
         validate_data(self, X, reset=False, skip_check_array=True)
-        frame = _as_frame(X)
-        numbers_ = self._numbers(frame)
+        if not self.categorical_ and isinstance(X, np.ndarray) and X.dtype.kind in "fiub":
+            numbers_ = X.astype(np.float64)  # a numeric array: no DataFrame on the way (batch-1 latency)
+            if np.isinf(numbers_).any():
+                raise ValueError("Input X contains infinity; a missing value may be NaN, but infinity has no "
+                                 "place on the scale of a column.")
+            frame = None
+        else:
+            frame = _as_frame(X)
+            numbers_ = self._numbers(frame)
         missing = np.isnan(numbers_)
         z = smooth_clip((np.where(missing, self.center_, numbers_) - self.center_) / self.scale_)
         parts = [z, missing[:, self.indicated_].astype(np.float64)]
@@ -216,7 +223,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             onehot[:, -2] = values == _MISSING
             onehot[:, -1] = ~known & (values != _MISSING)
             parts.append(onehot)
-        return np.hstack(parts).astype(np.float32) if parts else np.zeros((len(frame), 0), np.float32)
+        return np.hstack(parts).astype(np.float32)
 
     def inverse_transform(self, X):
         """A raw table whose encoding is (about) ``X``: what a model fitted on the raw table can read.
