@@ -218,7 +218,15 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     def _validate_X(self, X, reset):
         encoder = getattr(self, "table_encoder_", None)
         if encoder is None:
-            return validate_data(self, detached(X), reset=reset, dtype=np.float32)
+            try:
+                return validate_data(self, detached(X), reset=reset, dtype=np.float32)
+            except ValueError as exc:
+                if not (self._takes_tables and getattr(self, "preprocessing", None) == "auto" and needs_encoding(X)):
+                    raise
+                raise ValueError(
+                    f"{exc} {type(self).__name__} was fitted on a numeric table without missing values, so "
+                    "it fitted no table encoder (preprocessing='auto'); fit it with preprocessing='always' to "
+                    "predict on tables with missing values or text.") from None
         validate_data(self, X, reset=False, skip_check_array=True)  # the column count and names
         return encoder.transform(X)
 

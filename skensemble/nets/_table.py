@@ -157,8 +157,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         validate_data(self, X, reset=True, skip_check_array=True)
         frame = _as_frame(X)
         if len(frame) == 0:
-            raise ValueError("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required."
-                             % frame.shape[1])
+            raise ValueError(f"Found array with 0 sample(s) (shape=(0, {frame.shape[1]})) while a minimum of 1 "
+                             "is required.")
         kinds = [_is_categorical(frame.iloc[:, j]) for j in range(frame.shape[1])]
         self.numeric_ = [j for j, cat in enumerate(kinds) if not cat]
         self.categorical_ = [j for j, cat in enumerate(kinds) if cat]

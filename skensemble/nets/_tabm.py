@@ -201,7 +201,18 @@ class _TabMParams(NumEmbeddingsMixin):
         return torch.cat(outs).numpy().astype(np.float64)
 
 
-_SHARED_DOC = """
+@register
+class TabMClassifier(NetClassifierMixin, _TabMParams, BaseNet):
+    """TabM classifier: an ensemble of k MLPs sharing their weights, trained in one pass.
+
+    TabM (Gorishniy et al., ICLR 2025, "TabM: Advancing Tabular Deep
+    Learning with Parameter-Efficient Ensembling") on the ``tabm`` package
+    of its authors: k members are trained on the mean of their
+    cross-entropies and predict the mean of their probabilities.  Defaults
+    follow the paper's recipe (AdamW at 2e-3, weight decay 3e-4, batch 256,
+    early stopping on the ensemble's validation loss with patience 16).
+    Labels may be strings or any integers; X any numeric array or DataFrame.
+
     Parameters
     ----------
     k : int, default=32
@@ -268,9 +279,11 @@ _SHARED_DOC = """
         validation split.
     verbose : int, default=0
         Print skorch's epoch table when positive.
-"""
 
-_ATTRIBUTES_DOC = """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -292,25 +305,7 @@ _ATTRIBUTES_DOC = """
         Epochs trained (early stopping included).
     device_ : str
         The device the net was trained on.
-"""
 
-
-@register
-class TabMClassifier(NetClassifierMixin, _TabMParams, BaseNet):
-    __doc__ = """TabM classifier: an ensemble of k MLPs sharing their weights, trained in one pass.
-
-    TabM (Gorishniy et al., ICLR 2025, "TabM: Advancing Tabular Deep
-    Learning with Parameter-Efficient Ensembling") on the ``tabm`` package
-    of its authors: k members are trained on the mean of their
-    cross-entropies and predict the mean of their probabilities.  Defaults
-    follow the paper's recipe (AdamW at 2e-3, weight decay 3e-4, batch 256,
-    early stopping on the ensemble's validation loss with patience 16).
-    Labels may be strings or any integers; X any numeric array or DataFrame.
-""" + _SHARED_DOC + """
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.""" + _ATTRIBUTES_DOC + """
     See Also
     --------
     TabMRegressor : The same net for regression.
@@ -335,16 +330,105 @@ class TabMClassifier(NetClassifierMixin, _TabMParams, BaseNet):
 
 @register
 class TabMRegressor(NetRegressorMixin, _TabMParams, BaseNet):
-    __doc__ = """TabM regressor: an ensemble of k MLPs sharing their weights, trained in one pass.
+    """TabM regressor: an ensemble of k MLPs sharing their weights, trained in one pass.
 
     TabM (Gorishniy et al., ICLR 2025) on the ``tabm`` package of its
     authors: k members are trained on the mean of their squared errors (on
     standardised targets) and predict their mean; ``predict(X,
     return_std=True)`` also returns the members' spread.  Defaults follow
     the paper's recipe (see :class:`TabMClassifier`).
-""" + _SHARED_DOC + """
+
+    Parameters
+    ----------
+    k : int, default=32
+        Number of members (the paper's default).
+    arch_type : {"tabm", "tabm-mini", "tabm-packed"}, default="tabm"
+        ``"tabm"``: every dense layer is a BatchEnsemble layer (a shared
+        weight matrix with per-member scaling vectors); ``"tabm-mini"``:
+        one per-member scaling ahead of a shared MLP; ``"tabm-packed"``: k
+        independent MLPs run as one.
+    n_blocks : int or None, default=None
+        Hidden layers; ``None``: 3, or 2 with ``num_embeddings`` (the
+        ``tabm`` package's defaults).
+    d_block : int, default=512
+        Width of each hidden layer.
+    dropout : float in [0, 1), default=0.1
+        Dropout after each hidden layer (masks drawn per member).
+    num_embeddings : {None, "periodic", "piecewise_linear"}, default=None
+        Numerical feature embeddings ahead of the backbone (shared by the
+        members): learned periodic features, or piecewise-linear encodings on
+        quantile bins of the training rows (``num_embedding_bins_``).
+    d_embedding : int, default=16
+        Size of each feature's embedding.
+    n_bins : int, default=48
+        Quantile bins per feature for ``"piecewise_linear"`` (fewer where the
+        column has fewer distinct values).
+    preprocessing : {"auto", "always"} or None, default="auto"
+        Raw tables: with ``"auto"``, a DataFrame with text, category or
+        boolean columns, or any X with missing values, is encoded by a
+        :class:`TableEncoder` fitted at ``fit`` (``table_encoder_``): numeric
+        columns robust-scaled and smoothly clipped with a missing indicator,
+        categorical ones one-hot with codes for missing and unseen values;
+        numeric tables without missing values go to the net as they are.
+        ``"always"`` encodes every table; ``None`` refuses text and missing values.
+    max_epochs : int, default=100
+        Most passes over the training data (early stopping usually ends sooner).
+    lr : float or None, default=0.002
+        Learning rate (TabM's recipe; ``None``: the optimizer's default of the other nets).
+    batch_size : int, default=256
+        Mini-batch size (capped at the number of samples).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch optimizer class, default="adamw"
+        The optimizer.
+    weight_decay : float, default=3e-4
+        Decoupled weight decay (AdamW's), TabM's recipe.
+    l1 : float, default=0.0
+        L1 penalty on the weight matrices, added to each batch's loss.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training rows (stratified for
+        classifiers), stop when the ensemble's validation loss has not
+        improved for ``n_iter_no_change`` epochs and restore the best epoch.
+    validation_fraction : float in (0, 1), default=0.1
+        Share of the rows held out for early stopping.
+    n_iter_no_change : int, default=16
+        Patience of early stopping, in epochs (TabM's recipe).
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks; they are copied at each fit.
+    net_params : dict, default=None
+        Any further skorch argument; it wins over the settings above.
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"``.
+    amp : bool, "auto" or {"float16", "bfloat16"}, default=False
+        Automatic mixed precision, as in :class:`MLPNetClassifier`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the shuffles, the dropout masks and the
+        validation split.
+    verbose : int, default=0
+        Print skorch's epoch table when positive.
+
     Attributes
-    ----------""" + _ATTRIBUTES_DOC + """
+    ----------
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    table_encoder_ : TableEncoder
+        The encoder of the raw table (only when ``preprocessing`` fitted one).
+    num_embedding_bins_ : list of list of float
+        The piecewise-linear embeddings' bin edges per feature (only with
+        ``num_embeddings="piecewise_linear"``).
+    amp_dtype_ : str
+        The autocast dtype used (``"float32"``: none).
+    net_ : skorch.NeuralNet
+        The fitted skorch net.
+    module_ : TabMModule
+        The fitted torch module; ``module_.model`` is the ``tabm.TabM``.
+    history_ : skorch.History
+        Per-epoch training history.
+    n_epochs_ : int
+        Epochs trained (early stopping included).
+    device_ : str
+        The device the net was trained on.
+
     See Also
     --------
     TabMClassifier : The same net for classification.
