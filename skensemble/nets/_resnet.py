@@ -127,8 +127,8 @@ class ResNetClassifier(NetClassifierMixin, _ResNetParams, BaseNet):
         classifiers) and stop when the validation loss has not improved for
         ``n_iter_no_change`` epochs; the best epoch's weights are restored.
         On by default: without it the residual net overfitted real tables
-        (log loss 0.62 and 1.85 against 0.26 and 0.55 with it on two of them;
-        ``CHANGELOG.md``).
+        (log loss 0.62 and 1.80 against 0.28 and 0.55 with it on two of them;
+        ``benchmarks/results/tabular_defaults.md``).
     validation_fraction : float in (0, 1), default=0.1
         Share of the data held out for early stopping.
     n_iter_no_change : int, default=10
@@ -261,8 +261,8 @@ class ResNetRegressor(NetRegressorMixin, _ResNetParams, BaseNet):
         classifiers) and stop when the validation loss has not improved for
         ``n_iter_no_change`` epochs; the best epoch's weights are restored.
         On by default: without it the residual net overfitted real tables
-        (log loss 0.62 and 1.85 against 0.26 and 0.55 with it on two of them;
-        ``CHANGELOG.md``).
+        (log loss 0.62 and 1.80 against 0.28 and 0.55 with it on two of them;
+        ``benchmarks/results/tabular_defaults.md``).
     validation_fraction : float in (0, 1), default=0.1
         Share of the data held out for early stopping.
     n_iter_no_change : int, default=10
