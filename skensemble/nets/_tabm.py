@@ -192,7 +192,7 @@ class _TabMParams(NumEmbeddingsMixin):
             "embeddings": self._embedding_spec(),
         }
 
-    def members_(self, X):
+    def _member_outputs(self, X):
         """Not public: every member's raw output for validated float32 ``X``, ``(n, k, n_outputs)``."""
         net = self.net_
         Xt = torch.as_tensor(np.array(X, dtype=np.float32), device=net.device)
@@ -472,7 +472,7 @@ class TabMRegressor(NetRegressorMixin, _TabMParams, BaseNet):
         if check_input:
             check_is_fitted(self)
             X = self._validate_X(X, reset=False)
-        members = self.members_(X)
+        members = self._member_outputs(X)
         mean = self.decode_outputs(members.mean(axis=1))
         std = members.std(axis=1) * self._y_scale
         return mean, (std.ravel() if self._y_1d else std)

@@ -120,7 +120,7 @@ def test_regressor_predicts_the_members_mean_with_their_spread():
     mean, std = reg.predict(X[:20], return_std=True)
     np.testing.assert_allclose(mean, reg.predict(X[:20]), rtol=1e-5)
     assert std.shape == (20,) and np.all(std > 0) and np.all(std < 100)
-    members = reg.members_(np.asarray(X[:20], dtype=np.float32))
+    members = reg._member_outputs(np.asarray(X[:20], dtype=np.float32))
     np.testing.assert_allclose(std, members.std(axis=1).ravel() * reg._y_scale, rtol=1e-6)
     two = TabMRegressor(**{**_SMALL, "max_epochs": 3}).fit(X, np.column_stack([y, -y]))
     m2, s2 = two.predict(X[:4], return_std=True)
