@@ -18,12 +18,11 @@ from sklearn.base import (
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.validation import has_fit_parameter
 
 from ..nets._engine import train
 from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels
-from ..nets._table import needs_encoding
+from ..nets._table import check_raw_targets, needs_encoding
 from ..utils._access import get_net, get_net_estimator, is_net, takes_raw_tables
 from .._compat.sklearn import check_is_fitted, validate_data
 
@@ -154,12 +153,7 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         validate_data(self, X, reset=reset, skip_check_array=True)
         if y is None:
             return X
-        y = check_array(y, ensure_2d=False, dtype="numeric" if y_params.get("y_numeric") else None,
-                        input_name="y")
-        if not y_params.get("multi_output") and y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        check_consistent_length(X, y)
-        return X, y
+        return X, check_raw_targets(X, y, **y_params)
 
     def _check_fit_input(self, X, y, verb):
         """Validate X and y (parameters: by fit's fit_context), and that ``estimator`` is a net; return y."""

@@ -25,8 +25,6 @@ from skorch.callbacks import EarlyStopping
 from skorch.history import History
 
 from .._compat.torch import BATCH_NORM_TYPES
-from sklearn.utils import check_array, check_consistent_length
-
 from .._compat.sklearn import validate_params, Interval, StrOptions, check_is_fitted, check_sample_weight, validate_data
 from ..utils._capabilities import cpu_capability, cpu_has_bf16
 from ..utils._device import resolve_device
@@ -36,7 +34,7 @@ from ._engine import train
 from ._loader import TensorLoader, writable
 from ._skorch import LabelValidSplit, StopOnNonFiniteLoss
 from ._modules import ACTIVATIONS
-from ._table import TableEncoder, needs_encoding
+from ._table import TableEncoder, check_raw_targets, needs_encoding
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -251,11 +249,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         if not use:
             return validate_data(self, X, y, reset=reset, dtype=np.float32, **y_params)
         validate_data(self, X, reset=reset, skip_check_array=True)
-        y = check_array(y, ensure_2d=False, dtype="numeric" if y_params.get("y_numeric") else None,
-                        input_name="y")
-        if not y_params.get("multi_output") and y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        check_consistent_length(X, y)
+        y = check_raw_targets(X, y, **y_params)
         if reset:
             self.table_encoder_ = TableEncoder().fit(X)
         return self.table_encoder_.transform(X), y

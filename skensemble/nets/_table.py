@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_array, check_consistent_length
 
 from .._compat.sklearn import Interval, check_is_fitted, fit_context, validate_data
 from ..persistence import register
@@ -63,6 +64,20 @@ def _as_frame(X):
             if converted.notna().sum() == frame[name].notna().sum():
                 frame[name] = converted.astype(np.float64)
     return frame
+
+
+def check_raw_targets(X, y, *, y_numeric=False, multi_output=False):
+    """``y`` beside a raw table ``X`` (which validation leaves as it is): an array of X's length.
+
+    What ``validate_data(X, y)`` checks of ``y``, for the nets and wrappers
+    that take raw tables: numeric when ``y_numeric``, a column vector
+    flattened unless ``multi_output``, the lengths consistent.
+    """
+    y = check_array(y, ensure_2d=False, dtype="numeric" if y_numeric else None, input_name="y")
+    if not multi_output and y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    check_consistent_length(X, y)
+    return y
 
 
 def needs_encoding(X):
