@@ -121,20 +121,17 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        if hasattr(self, "estimator"):
-            raw = takes_raw_tables(self.estimator)
-        else:  # distillation: the teacher reads the table, the student encodes it (the default student does)
-            raw = ((getattr(self, "student", None) is None or takes_raw_tables(self.student))
-                   and takes_raw_tables(getattr(self, "teacher", None)))
-        if raw:  # raw tables go through to the net that encodes them
+        if self._encodes_raw_tables():  # raw tables go through to the net that encodes them
             tags.input_tags.allow_nan = tags.input_tags.string = True
         return tags
 
     def _encodes_raw_tables(self):
-        """Whether the net inside encodes raw tables (distillation asks its student; the teacher checks its own)."""
-        if hasattr(self, "estimator"):
-            return takes_raw_tables(self.estimator)
-        return getattr(self, "student", None) is None or takes_raw_tables(self.student)
+        """Whether the net inside encodes raw tables (text, missing values): the wrapped estimator's tags say.
+
+        Subclasses whose net is not ``estimator`` (distillation's student) or
+        not built from its parameters (fine-tuning's pretrained net) override it.
+        """
+        return takes_raw_tables(self.estimator)
 
     def _validate_raw(self, X, y=None, *, reset, **y_params):
         """Validate a raw table (text, missing values) for a net that encodes it, else None.

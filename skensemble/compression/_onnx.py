@@ -8,10 +8,9 @@ import tempfile
 import warnings
 
 import numpy as np
-
-from ..nets._table import SMOOTH_CLIP
 import torch
 
+from ..nets._table import SMOOTH_CLIP
 from ..utils._access import get_module, get_net_estimator
 from ..utils._threads import available_cores
 
@@ -210,14 +209,13 @@ class OnnxRuntimeModel:
 def estimator_onnx_bytes(estimator):
     """ONNX bytes of the net inside ``estimator`` (not a pipeline): ``logits``, or a regressor's ``predictions``."""
     runtime = getattr(estimator, "quantized_module_", None)
+    net_estimator = get_net_estimator(estimator)
     if isinstance(runtime, OnnxRuntimeModel):
         data = runtime.onnx_bytes
     else:
         module = get_module(estimator)
-        net_estimator = get_net_estimator(estimator)
         n_inputs = getattr(net_estimator, "_n_module_inputs", None)
         data = module_to_onnx(module, input_size(module) if n_inputs is None else n_inputs())
-    net_estimator = get_net_estimator(estimator)
     encoder = getattr(net_estimator, "table_encoder_", None)
     if encoder is not None:
         data = prepend_table_encoding(data, encoder, type(net_estimator).__name__)

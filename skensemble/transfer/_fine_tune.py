@@ -106,16 +106,15 @@ class _BaseFineTuned(BaseCompressed):
 
     _skensemble_net_attr = "estimator_"
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # raw tables only where the pretrained net was fitted with a table encoder: the new net reuses it
-        try:
-            source, _ = _source(self.estimator)
-        except Exception:  # not fitted, or not a net: fit will say so
-            source = None
-        encodes = source is not None and hasattr(source, "table_encoder_")
-        tags.input_tags.allow_nan = tags.input_tags.string = encodes
-        return tags
+    def _encodes_raw_tables(self):
+        """Raw tables only where the pretrained net was fitted with a table encoder: the new net reuses it.
+
+        Read in place (``_source`` copies the net; tags are read at every validation).
+        """
+        source = self.estimator.estimator if isinstance(self.estimator, FrozenEstimator) else self.estimator
+        if isinstance(source, Pipeline):
+            source = source.steps[-1][1]
+        return hasattr(source, "table_encoder_")
 
     _parameter_constraints = {
         "estimator": [HasMethods(["predict"])],

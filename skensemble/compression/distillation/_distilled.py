@@ -96,6 +96,16 @@ class _BaseDistilled(BaseCompressed):
             outs.append(predict(chunk))
         return np.concatenate(outs)
 
+    def _encodes_raw_tables(self):
+        """The student encodes raw tables (the default student, a tabular MLP, does)."""
+        return self.student is None or takes_raw_tables(self.student)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if not takes_raw_tables(self.teacher):  # the teacher reads the raw table too (its fit checks its own)
+            tags.input_tags.allow_nan = tags.input_tags.string = False
+        return tags
+
     def _check_raw_student(self, student):
         """A raw table (text, missing values) needs a student that encodes it."""
         if not takes_raw_tables(student):
@@ -103,6 +113,20 @@ class _BaseDistilled(BaseCompressed):
                 f"{type(self).__name__} got a raw table (text or category columns, or missing values), which its "
                 f"student {type(student).__name__} cannot take: use a tabular net (MLPNet, ResNet or TabM with "
                 "preprocessing='auto') as the student, or encode the table in a Pipeline.")
+
+    def _transfer_set(self, student, X, raw, augmenter, seed):
+        """The transfer set in the student's input space, the teacher's view of it, and its column names.
+
+        ``X`` is the validated training data (a raw table when ``raw``; the
+        student is initialized, so its encoder is fitted).  Without a raw
+        table teacher and student read the same rows (the teacher with the
+        column names it was fitted with).
+        """
+        X_base = X if not raw else student.table_encoder_.transform(X)
+        X_transfer = make_transfer_set(X_base, augmenter, self.augment_factor, self.max_transfer_samples, seed)
+        if not raw:
+            return X_transfer, X_transfer, getattr(self, "feature_names_in_", None)
+        return X_transfer, self._teacher_table(student, X, X_transfer), None
 
     @staticmethod
     def _teacher_table(student, X, X_transfer):
@@ -354,13 +378,8 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         self._check_init_teacher(teacher)
 
         net = self._initialize_student(student, X32, y, classes)  # a raw table: the student's encoder is fitted
-        X_base = X32 if raw is None else student.table_encoder_.transform(X32)
-        X_transfer = make_transfer_set(X_base, augmenter, self.augment_factor,
-                                       self.max_transfer_samples, seed)
-        if raw is None:
-            logits = self._teacher_logits(teacher, X_transfer, getattr(self, "feature_names_in_", None))
-        else:
-            logits = self._teacher_logits(teacher, self._teacher_table(student, X32, X_transfer), None)
+        X_transfer, teacher_X, columns = self._transfer_set(student, X32, raw is not None, augmenter, seed)
+        logits = self._teacher_logits(teacher, teacher_X, columns)
         n_real = len(X32)
         # hard labels of real rows; synthetic rows carry the teacher's class (unused: is_real = 0)
         labels = np.concatenate([encoder.transform(y), logits[n_real:].argmax(axis=1)])

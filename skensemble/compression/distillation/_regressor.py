@@ -13,7 +13,7 @@ from ...utils._access import get_net
 from ..._compat.sklearn import HasMethods, Interval, StrOptions, fit_context, check_is_fitted, validate_data
 from ...utils._params import store_params
 from ...utils._random import draw_seed
-from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
+from ._augment import AUGMENTERS, get_augmenter
 from .._base import CompressedRegressorMixin, direct_outputs, fit_or_copy
 from ._distilled import _BaseDistilled
 from ._loss import RegressionDistillationLoss
@@ -175,11 +175,7 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
         teacher = self._fit_teacher(X, y, sample_weight)
 
         student._initialize(X32, y)  # the target scaling comes from the true y; a raw table: the encoder
-        X_base = X32 if raw is None else student.table_encoder_.transform(X32)
-        X_transfer = make_transfer_set(X_base, augmenter, self.augment_factor,
-                                       self.max_transfer_samples, seed)
-        columns = getattr(self, "feature_names_in_", None) if raw is None else None
-        teacher_X = X_transfer if raw is None else self._teacher_table(student, X32, X_transfer)
+        X_transfer, teacher_X, columns = self._transfer_set(student, X32, raw is not None, augmenter, seed)
         taught = self._teacher_outputs(
             teacher_X, columns,
             lambda chunk: np.asarray(teacher.predict(chunk), dtype=np.float64).reshape(len(chunk), -1))
