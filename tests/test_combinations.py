@@ -295,6 +295,7 @@ USES = {
     "prune weights": _pruned("weight"),
     "prune neurons": _pruned("neuron"),
     "prune neurons in 3 steps": _pruned("neuron", n_steps=3),
+    "prune members": _pruned("member", n_members=2),
     "distil: student": _distilled_student,
     "distil: teacher": _distilled_teacher,
     "int8 dynamic": _quantized(),
@@ -320,9 +321,8 @@ USES = {
 
 # (configuration, use) -> the words the refusal at fit must contain (both parts named)
 REFUSED = {
-    **{(config, use): r"Pruned(Classifier|Regressor) cannot prune TabM(Classifier|Regressor).*no nn.Linear"
-       for config in ("tabm", "tabm piecewise-linear embeddings, early stopping")
-       for use in ("prune weights", "prune neurons", "prune neurons in 3 steps", "int8 of pruned")},
+    **{(config, "prune members"): r"Pruned(Classifier|Regressor)\(granularity='member'\) cannot prune "
+       r"\w+: its net \w+ has no ensemble members" for config in CONFIGS if not config.startswith("tabm")},
     **{(config, use): r"FineTuned(Classifier|Regressor) cannot fine-tune TabM(Classifier|Regressor).*nn.Linear"
        for config in ("tabm", "tabm piecewise-linear embeddings, early stopping")
        for use in ("fine-tune", "fine-tune all, reinit 1")},

@@ -17,9 +17,16 @@ graph (Fang et al., CVPR 2023), but small and limited to what it can prove:
   ``LayerNorm`` over the unit axis, ``flatten`` (a unit then spans several
   inputs of the next layer), global means, additions and products of tensors
   of the same units (joined), concatenation along the unit axis;
+* the ensemble layers of the ``tabm`` package (TabM's members): its
+  ``LinearBatchEnsemble`` (a shared weight with per-member input and output
+  scalings and biases, all cut with the units), ``LinearEnsemble`` (k
+  weight matrices), ``ElementwiseAffine`` (per-member scalings of the
+  units) and ``EnsembleView`` (the units move one axis right);
 * everything else (an unknown layer or function, a raw parameter added to
   the units, a shared layer, the module's output) *blocks* the units it
-  touches, with the reason; blocked groups are never cut.
+  touches, with the reason; blocked groups are never cut.  Units that reach
+  the module's output through functions only (a softmax, the members'
+  mean) count as the output layer's.
 """
 
 import math
@@ -31,6 +38,21 @@ from torch import nn
 from ._graph import record
 
 PRODUCERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+
+def _ensemble_layers():
+    """The ``tabm`` package's ensemble layers by kind (empty when it is not installed)."""
+    try:
+        import tabm
+    except ImportError:  # pragma: no cover - a core dependency
+        return {}
+    return {tabm.LinearBatchEnsemble: "batch_ensemble", tabm.LinearEnsemble: "linear_ensemble",
+            tabm.ElementwiseAffine: "affine", tabm.EnsembleView: "view"}
+
+
+def weighted_layers():
+    """Layer types whose ``weight`` pruning scores and cuts: Linear, Conv and the ensemble linears."""
+    return PRODUCERS + tuple(cls for cls, kind in _ensemble_layers().items() if kind.endswith("ensemble"))
 _CONVS = (nn.Conv1d, nn.Conv2d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 _UNIT_WISE_MODULES = (
@@ -188,6 +210,9 @@ class _Analysis:
         self.sets = []
         self.parent = []
         self.layouts = {}
+        self.ensemble_kinds = _ensemble_layers()
+        self.index = None
+        self.tail = _output_tail(graph)
 
     # --- union-find over unit sets --------------------------------------------
     def new_set(self, n, producer=None):
@@ -243,6 +268,7 @@ class _Analysis:
             if node.kind == "module":
                 calls[node.target] = calls.get(node.target, 0) + 1
         for index, node in enumerate(nodes):
+            self.index = index
             ins = [self.layouts.get(i) for i in node.inputs]
             if node.kind == "input":
                 out = UnitLayout(1, [UnitRun(None, node.shape[1])]) if len(node.shape) >= 2 else None
@@ -266,6 +292,9 @@ class _Analysis:
             s = self.new_set(node.shape[axis], name)
             self.block_set(s, "it is called more than once (a shared layer)")
             return UnitLayout(axis, [UnitRun(s, node.shape[axis])])
+        kind = self.ensemble_kinds.get(type(layer))
+        if kind is not None:
+            return self.ensemble_layer(kind, node, name, layer, first)
         if isinstance(layer, nn.Embedding):
             s = self.new_set(layer.embedding_dim, name)
             self.own(UnitLayout(0, [UnitRun(s, layer.embedding_dim)]), f"{name}.weight", 1)
@@ -321,6 +350,49 @@ class _Analysis:
                           "which skensemble cannot cut through")
         return None
 
+    def ensemble_layer(self, kind, node, name, layer, first):
+        """TabM's ensemble layers: ``(batch, k, units)`` tensors, units on the last axis."""
+        last = len(node.shape) - 1
+        if kind == "view":
+            in_shape = node.input_shapes[0] if node.input_shapes else None
+            if first is None or in_shape is None:
+                return None
+            if len(in_shape) == 2 and len(node.shape) == 3 and first.axis == 1:
+                return UnitLayout(2, first.runs)  # (batch, d) -> (batch, k, d)
+            if tuple(in_shape) == tuple(node.shape):
+                return first
+            self.block(first, f"its units go through {name!r} (EnsembleView) in a way skensemble cannot follow")
+            return None
+        if kind == "affine":
+            if first is None:
+                return None
+            if layer.weight.dim() == 2 and first.axis == last:
+                self.own(first, f"{name}.weight", 1)
+                if layer.bias is not None:
+                    self.own(first, f"{name}.bias", 1)
+                return first
+            self.block(first, f"its units go through {name!r} (ElementwiseAffine) along another axis")
+            return None
+        if first is not None:  # the units read: input columns (and per-member input scalings)
+            if first.axis != last:
+                self.block(first, f"{name!r} reads its units along another axis")
+            elif kind == "batch_ensemble":
+                self.own(first, f"{name}.weight", 1)
+                self.own(first, f"{name}.r", 1)
+            else:
+                self.own(first, f"{name}.weight", 1)
+        n = node.shape[last]
+        s = self.new_set(n, name)
+        out = UnitLayout(last, [UnitRun(s, n)])
+        if kind == "batch_ensemble":  # weight (out, in), s and bias (k, out)
+            self.own(out, f"{name}.weight", 0)
+            self.own(out, f"{name}.s", 1)
+        else:  # weight (k, in, out), bias (k, out)
+            self.own(out, f"{name}.weight", 2)
+        if layer.bias is not None:
+            self.own(out, f"{name}.bias", 1)
+        return out
+
     def function(self, node, ins):
         target = node.target
         known = [(lay, shape) for lay, shape in zip(ins, node.input_shapes) if lay is not None]
@@ -352,6 +424,10 @@ class _Analysis:
         return UnitLayout(axis, first.runs)
 
     def _unknown(self, node, ins):
+        if self.index in self.tail:  # the output's post-processing (a softmax, a mean over members)
+            for lay in ins:
+                self.block(lay, OUTPUT_LAYER)
+            return None
         for lay in ins:
             self.block(lay, f"its units go through the operation {node.target!r}, "
                             "which skensemble cannot cut through")
@@ -425,6 +501,15 @@ class _Analysis:
             groups.append(Group(unit_set.producers[0], list(unit_set.producers), unit_set.n,
                                 list(unit_set.entries), unit_set.n))
         return groups, blocked
+
+
+def _output_tail(graph):
+    """Nodes whose results reach the module's output through functions only (no layer between)."""
+    tail = set(graph.outputs)
+    for index in range(len(graph.nodes) - 1, -1, -1):
+        if any(u in tail and graph.nodes[u].kind == "function" for u in graph.nodes[index].users):
+            tail.add(index)
+    return tail
 
 
 def _broadcast_size(shape, ndim, axis):

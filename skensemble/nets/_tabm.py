@@ -14,12 +14,13 @@ import math
 import numbers
 
 import numpy as np
+import tabm
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .._compat.sklearn import Interval, StrOptions, check_is_fitted
-from ..persistence import register, register_module
+from ..persistence import register, register_layer, register_module
 from ..utils._params import store_params
 from ..utils._torch import eval_mode
 from ._base import BaseNet
@@ -57,8 +58,6 @@ class TabMModule(nn.Module):
 
     def __init__(self, n_features, n_outputs, k=32, arch_type="tabm", n_blocks=3, d_block=512, dropout=0.1,
                  classification=True, embeddings=None):
-        import tabm
-
         super().__init__()
         self.k = k
         self.classification = classification
@@ -94,6 +93,14 @@ class TabMModule(nn.Module):
 
 
 register_module(TabMModule)
+# the ensemble linears a pruned TabM keeps with fewer units (weights are loaded over the scalings' init)
+register_layer(tabm.LinearBatchEnsemble, lambda m: {
+    "in_features": m.in_features, "out_features": m.out_features, "bias": m.bias is not None, "k": m.k,
+    "scaling_init": "ones"})
+register_layer(tabm.LinearEnsemble, lambda m: {
+    "in_features": m.in_features, "out_features": m.out_features, "bias": m.bias is not None, "k": m.k})
+register_layer(tabm.ElementwiseAffine, lambda m: {
+    "shape": list(m.weight.shape), "bias": m.bias is not None, "scaling_init": "ones"})
 
 
 class MemberMeanLoss(nn.Module):

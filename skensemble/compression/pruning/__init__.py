@@ -4,7 +4,8 @@ Three concerns, in three kinds of module (as in Torch-Pruning): *what to
 score* (``_importance``), *how much and when* (``_schedule``), *how to cut*
 (``_pruner`` for masks and unit choice, ``_surgery`` for removing units
 along the dependency analysis of ``compression._dependency``, ``_trimming``
-for whole blocks); ``_pruned`` holds the estimators.
+for whole blocks, ``_members`` for the members of an ensemble net such as
+TabM); ``_pruned`` holds the estimators.
 """
 
 from ._importance import Importance, MagnitudeImportance, RandomImportance, TaylorImportance

@@ -7,9 +7,10 @@ import numpy as np
 import torch
 
 from ...persistence import register
-from ...utils._access import get_net, net_input
+from ...utils._access import get_net, get_net_estimator, net_input
 from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_sample_weight
 from ...utils._random import draw_seed
+from sklearn.frozen import FrozenEstimator
 from .._base import (
     BaseCompressed,
     CompressedClassifierMixin,
@@ -19,9 +20,11 @@ from .._base import (
     train_epochs,
 )
 from ._importance import get_importance
+from ._members import SELECTIONS, has_members, keep_members, member_loss, scoring_rows, select_members
 from ._pruner import apply_weight_masks, fold_weight_masks, prune_units, weight_masks
 from ._schedule import sparsity_schedule
-from ._surgery import PRODUCERS, StructuralPruningError, check_prunable, count_params, prunable_weights
+from .._dependency import weighted_layers
+from ._surgery import StructuralPruningError, check_prunable, count_params, prunable_weights
 from ._trimming import check_trimmable, find_blocks, trim
 
 # rows of the training data on which skipping a block is scored
@@ -34,8 +37,10 @@ class _BasePruned(BaseCompressed):
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict"])],
         "sparsity": [Interval(numbers.Real, 0, 1, closed="left")],
-        "granularity": [StrOptions({"auto", "weight", "neuron", "layer"})],
+        "granularity": [StrOptions({"auto", "weight", "neuron", "layer", "member"})],
         "n_layers": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_members": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "member_selection": [StrOptions(set(SELECTIONS))],
         "scope": [StrOptions({"global", "layer"})],
         "importance": [StrOptions({"magnitude", "l2", "taylor", "random"}), HasMethods(["weight_scores"])],
         "n_steps": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -53,6 +58,8 @@ class _BasePruned(BaseCompressed):
         sparsity=0.5,
         granularity="auto",
         n_layers=None,
+        n_members=None,
+        member_selection="greedy",
         scope="global",
         importance="magnitude",
         n_steps=1,
@@ -66,6 +73,8 @@ class _BasePruned(BaseCompressed):
         self.sparsity = sparsity
         self.granularity = granularity
         self.n_layers = n_layers
+        self.n_members = n_members
+        self.member_selection = member_selection
         self.scope = scope
         self.importance = importance
         self.n_steps = n_steps
@@ -98,9 +107,13 @@ class _BasePruned(BaseCompressed):
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, X)
         seed = draw_seed(self.random_state)
+        if self.granularity == "member":  # refused before a fit where the unfitted net already tells
+            self._check_members(self.estimator, found_only=True)
         estimator = fit_or_copy(self.estimator, X, y, sample_weight, owner=type(self).__name__)
         net = get_net(estimator)
         module = net.module_
+        if self.granularity == "member":
+            return self._fit_members(estimator, X, y, seed, sample_weight)
         if not prunable_weights(module):
             raise ValueError(
                 f"{type(self).__name__} cannot prune {type(estimator).__name__}: its module "
@@ -115,7 +128,7 @@ class _BasePruned(BaseCompressed):
         importance = get_importance(self.importance, seed)
         groups = example = None
         if self.granularity in ("neuron", "auto"):
-            example = torch.as_tensor(Xn[:2], device=next(module.parameters()).device)
+            example = torch.as_tensor(np.array(Xn[:2]), device=next(module.parameters()).device)
             groups = self._structured_groups(module, example)
             self.granularity_ = "weight" if groups is None else "neuron"
         if groups is not None:
@@ -221,12 +234,65 @@ class _BasePruned(BaseCompressed):
         self.history_ = history
         return self
 
+    def _check_members(self, estimator, found_only=False):
+        """Refuse a net without members to select (with ``found_only``, only a net the walk reaches)."""
+        inner = estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+        net_estimator = get_net_estimator(inner)
+        if found_only and net_estimator is None:
+            return
+        if not has_members(net_estimator):
+            raise ValueError(
+                f"{type(self).__name__}(granularity='member') cannot prune {type(inner).__name__}: "
+                f"its net {type(net_estimator or inner).__name__} has no ensemble members to select "
+                "(TabMClassifier and TabMRegressor have). Use granularity='neuron', 'weight' or 'layer'.")
+
+    def _fit_members(self, estimator, X, y, seed, sample_weight=None):
+        """Member pruning: keep the best ``n_members`` members, scored on held-out rows, then fine-tune."""
+        self._check_members(estimator)
+        net_estimator = get_net_estimator(estimator)
+        net = get_net(estimator)
+        module = net.module_
+        k = int(net_estimator.get_params()["k"])
+        n_keep = self.n_members if self.n_members is not None else max(1, int(round((1 - self.sparsity) * k)))
+        if n_keep > k:
+            raise ValueError(f"{type(self).__name__}: n_members={n_keep} exceeds the {k} members of "
+                             f"{type(net_estimator).__name__}.")
+        Xn = net_input(estimator, X)
+        targets = net_targets(estimator, y)
+        rows = scoring_rows(net, Xn, targets)
+        outputs = net_estimator._member_outputs(Xn[rows])
+        classification = net_estimator._classification
+        keep, losses = select_members(outputs, targets[rows], n_keep, self.member_selection, classification)
+        n_dense = count_params(module)
+        keep_members(net_estimator, keep)
+        n_before = len(net.history)
+        train_epochs(estimator, Xn, targets, self.fine_tune_epochs, seed + 1,
+                     rebuild_optimizer=True, sample_weight=sample_weight)
+        self.granularity_ = "member"
+        self.estimator_ = estimator
+        self._set_target_attributes(estimator)
+        self.kept_members_ = np.asarray(keep)
+        self.member_losses_ = np.asarray(losses)
+        self.member_loss_full_ = member_loss(outputs, targets[rows], classification)
+        self.sparsity_ = 1 - n_keep / k
+        module = net.module_
+        self.n_params_ = count_params(module)
+        self.n_nonzero_params_ = count_params(module, nonzero=True)
+        self.n_params_dense_ = n_dense
+        self.history_ = [{
+            "step": 1,
+            "kept_members": [int(j) for j in keep],
+            "n_params": self.n_params_,
+            "train_loss": float(net.history[-1, "train_loss"]) if len(net.history) > n_before else None,
+        }]
+        return self
+
     @staticmethod
     def _measure(module, groups):
         """Removed-unit fraction (neurons) or zero-weight fraction (weights)."""
         if groups is not None:
             return 1 - sum(g.n_units for g in groups) / sum(g.original_units for g in groups)
-        ws = [m.weight for m in module.modules() if isinstance(m, PRODUCERS)]
+        ws = [m.weight for m in module.modules() if isinstance(m, weighted_layers())]
         return sum(int((w == 0).sum()) for w in ws) / sum(w.numel() for w in ws)
 
 
@@ -249,7 +315,7 @@ class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
         Conv layers) set to zero; with ``"neuron"``, the fraction of hidden
         units and channels removed; with ``"layer"`` (unless ``n_layers`` is
         given), the fraction of removable blocks removed.
-    granularity : {"auto", "weight", "neuron", "layer"}, default="auto"
+    granularity : {"auto", "weight", "neuron", "layer", "member"}, default="auto"
         ``"auto"``: ``"neuron"`` where the module has hidden units that can be
         cut (the model gets smaller and faster), else ``"weight"`` with a
         warning that names the layer that blocks it (``granularity_`` says
@@ -266,10 +332,25 @@ class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
         or a hidden layer that keeps its input's shape, in an ``nn.Sequential``
         or ``nn.ModuleList``) are replaced by their skip path, least important
         first: the one whose skipping raises the loss least on up to 2048
-        training rows, scored again after each removal.
+        training rows, scored again after each removal.  ``"member"``: keep
+        the best ``n_members`` members of an ensemble net (TabM's k members):
+        the others are cut from every per-member tensor (BatchEnsemble
+        scalings and biases, packed weights, heads), so the module computes
+        fewer members.  Members are scored on the rows the net held out for
+        early stopping (the same seeded split of ``X``; all rows when the
+        net has none).  TabM's backbone units are cut with ``"neuron"``,
+        with their BatchEnsemble adapters.
     n_layers : int or None, default=None
         With ``granularity="layer"``, the number of blocks to remove; None
         removes ``round(sparsity * n_removable_blocks)``.
+    n_members : int or None, default=None
+        With ``granularity="member"``, the members to keep; None keeps
+        ``round((1 - sparsity) * k)`` (at least one).
+    member_selection : {"greedy", "individual"}, default="greedy"
+        With ``granularity="member"``, how members are chosen: greedy forward
+        selection of the kept ensemble's loss (log loss of the mean
+        probability, or squared error of the mean), or each member's own
+        loss.
     scope : {"global", "layer"}, default="global"
         Rank scores across all layers, or prune each layer by ``sparsity``.
         Global unit scores are divided by their layer's mean score.  No layer
@@ -308,11 +389,12 @@ class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names seen during fit, when X has string column names.
-    granularity_ : {"weight", "neuron", "layer"}
+    granularity_ : {"weight", "neuron", "layer", "member"}
         The granularity that ran (``"auto"`` resolved).
     sparsity_ : float
         Measured sparsity: the fraction of zero weights (``"weight"``), of
-        removed hidden units (``"neuron"``) or of removed blocks (``"layer"``).
+        removed hidden units (``"neuron"``), of removed blocks (``"layer"``)
+        or of removed members (``"member"``).
     n_params_ : int
         Parameters of the pruned module.
     n_nonzero_params_ : int
@@ -328,6 +410,14 @@ class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
     layer_loss_increase_ : dict
         With ``granularity="layer"``, the loss increase measured when each
         removed block was skipped.
+    kept_members_ : ndarray of int
+        With ``granularity="member"``, the kept members' indices in the
+        original net, in the order they were chosen.
+    member_losses_ : ndarray of float
+        With ``granularity="member"``, the kept ensemble's loss on the
+        scoring rows after each choice.
+    member_loss_full_ : float
+        With ``granularity="member"``, the loss of all k members on the same rows.
 
     See Also
     --------
@@ -368,7 +458,7 @@ class PrunedRegressor(CompressedRegressorMixin, _BasePruned):
         Conv layers) set to zero; with ``"neuron"``, the fraction of hidden
         units and channels removed; with ``"layer"`` (unless ``n_layers`` is
         given), the fraction of removable blocks removed.
-    granularity : {"auto", "weight", "neuron", "layer"}, default="auto"
+    granularity : {"auto", "weight", "neuron", "layer", "member"}, default="auto"
         ``"auto"``: ``"neuron"`` where the module has hidden units that can be
         cut (the model gets smaller and faster), else ``"weight"`` with a
         warning that names the layer that blocks it (``granularity_`` says
@@ -385,10 +475,25 @@ class PrunedRegressor(CompressedRegressorMixin, _BasePruned):
         or a hidden layer that keeps its input's shape, in an ``nn.Sequential``
         or ``nn.ModuleList``) are replaced by their skip path, least important
         first: the one whose skipping raises the loss least on up to 2048
-        training rows, scored again after each removal.
+        training rows, scored again after each removal.  ``"member"``: keep
+        the best ``n_members`` members of an ensemble net (TabM's k members):
+        the others are cut from every per-member tensor (BatchEnsemble
+        scalings and biases, packed weights, heads), so the module computes
+        fewer members.  Members are scored on the rows the net held out for
+        early stopping (the same seeded split of ``X``; all rows when the
+        net has none).  TabM's backbone units are cut with ``"neuron"``,
+        with their BatchEnsemble adapters.
     n_layers : int or None, default=None
         With ``granularity="layer"``, the number of blocks to remove; None
         removes ``round(sparsity * n_removable_blocks)``.
+    n_members : int or None, default=None
+        With ``granularity="member"``, the members to keep; None keeps
+        ``round((1 - sparsity) * k)`` (at least one).
+    member_selection : {"greedy", "individual"}, default="greedy"
+        With ``granularity="member"``, how members are chosen: greedy forward
+        selection of the kept ensemble's loss (log loss of the mean
+        probability, or squared error of the mean), or each member's own
+        loss.
     scope : {"global", "layer"}, default="global"
         Rank scores across all layers, or prune each layer by ``sparsity``.
         Global unit scores are divided by their layer's mean score.  No layer
@@ -425,11 +530,12 @@ class PrunedRegressor(CompressedRegressorMixin, _BasePruned):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names seen during fit, when X has string column names.
-    granularity_ : {"weight", "neuron", "layer"}
+    granularity_ : {"weight", "neuron", "layer", "member"}
         The granularity that ran (``"auto"`` resolved).
     sparsity_ : float
         Measured sparsity: the fraction of zero weights (``"weight"``), of
-        removed hidden units (``"neuron"``) or of removed blocks (``"layer"``).
+        removed hidden units (``"neuron"``), of removed blocks (``"layer"``)
+        or of removed members (``"member"``).
     n_params_ : int
         Parameters of the pruned module.
     n_nonzero_params_ : int
@@ -445,6 +551,14 @@ class PrunedRegressor(CompressedRegressorMixin, _BasePruned):
     layer_loss_increase_ : dict
         With ``granularity="layer"``, the loss increase measured when each
         removed block was skipped.
+    kept_members_ : ndarray of int
+        With ``granularity="member"``, the kept members' indices in the
+        original net, in the order they were chosen.
+    member_losses_ : ndarray of float
+        With ``granularity="member"``, the kept ensemble's loss on the
+        scoring rows after each choice.
+    member_loss_full_ : float
+        With ``granularity="member"``, the loss of all k members on the same rows.
 
     See Also
     --------
