@@ -26,6 +26,21 @@
 # Run: ``python benchmarks/bench_tabular.py [--quick]`` (``--quick``: 2 splits
 # and a 5,000-row sample of the large table); writes
 # ``benchmarks/results/tabular.md``.
+#
+# ``--compress`` runs the TabM compression rows instead (issue 30): on the same
+# tables and splits, skensemble's ``TableEncoder`` is fitted once per split and
+# every model takes its numeric output (so every model exports to ONNX); the
+# full TabM (k = 32), a TabM trained with k = 8 from the start, member pruning
+# to 8 (greedy and individual scores) and 4 of the 32 members, backbone (neuron)
+# pruning at 0.5, members 8 then neurons 0.5, and MLP students of 128 units
+# (plain and with piecewise-linear embeddings) distilled from the full TabM; each
+# compressed form also as ONNX Runtime dynamic int8.  Every row is served twice:
+# by torch (the module's forward, eval mode, no grad) and by ONNX Runtime (the
+# ``to_onnx`` graph, ``session.run``), at batch 1 and 4096 (medians), with the
+# size of its ONNX file (the served model; int8: ONNX Runtime's dynamic
+# quantizer takes the 2-D weight matrices, here the shared BatchEnsemble
+# weights, and leaves TabM's 3-D per-member heads and embeddings float).  Writes
+# ``benchmarks/results/tabm_compression[_quick].md``.
 
 # %%
 import statistics
@@ -54,6 +69,8 @@ from skensemble.report import saved_size_bytes
 
 QUICK = "--quick" in sys.argv
 SPLITS = range(2 if QUICK else 5)
+# --only=word: the tables whose name contains it (a smoke run)
+ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), None)
 
 # columns that restate the target (smoking: amounts and type are recorded for smokers only)
 LEAKS = {"smoke": ["amt_weekends", "amt_weekdays", "type"]}
@@ -220,7 +237,203 @@ def run_table(name, source, target, task, log_target, rows):
     return info, out
 
 
+# --- TabM compression (``--compress``) -------------------------------------------------------------
+COMPRESS_TABM = dict(d_block=256, num_embeddings="piecewise_linear", preprocessing=None, random_state=0)
+
+
+def _compressions(task, full):
+    """Named constructors of the compressed forms of the fitted ``full`` TabM (and the k = 8 baseline)."""
+    from sklearn.frozen import FrozenEstimator
+
+    from skensemble.compression import (DistilledClassifier, DistilledRegressor, PrunedClassifier,
+                                        PrunedRegressor, QuantizedClassifier, QuantizedRegressor)
+
+    classification = task == "classification"
+    pruned = PrunedClassifier if classification else PrunedRegressor
+    distilled = DistilledClassifier if classification else DistilledRegressor
+    tabm = TabMClassifier if classification else TabMRegressor
+    mlp = MLPNetClassifier if classification else MLPNetRegressor
+    frozen = FrozenEstimator(full)
+    forms = {
+        "TabM k=8 from scratch": lambda: tabm(k=8, **COMPRESS_TABM),
+        "members 8 of 32 (greedy)": lambda: pruned(frozen, granularity="member", n_members=8, random_state=0),
+        "members 8 of 32 (individual)": lambda: pruned(frozen, granularity="member", n_members=8,
+                                                       member_selection="individual", random_state=0),
+        "members 4 of 32 (greedy)": lambda: pruned(frozen, granularity="member", n_members=4, random_state=0),
+        "backbone neurons 0.5": lambda: pruned(frozen, granularity="neuron", sparsity=0.5, random_state=0),
+        "members 8 + neurons 0.5": lambda: pruned(
+            pruned(frozen, granularity="member", n_members=8, random_state=0),
+            granularity="neuron", sparsity=0.5, random_state=0),
+        "distilled MLP (128,)": lambda: distilled(frozen, mlp((128,), random_state=0), augment_factor=2,
+                                                  random_state=0),
+        "distilled MLP (128,) + piecewise-linear": lambda: distilled(
+            frozen, mlp((128,), num_embeddings="piecewise_linear", random_state=0), augment_factor=2,
+            random_state=0),
+    }
+    quantized = QuantizedClassifier if classification else QuantizedRegressor
+    return forms, lambda fitted: quantized(FrozenEstimator(fitted), backend="onnxruntime", random_state=0)
+
+
+def _module_of(est):
+    for attr in ("quantized_module_",):
+        if hasattr(est, attr):
+            return None  # an ONNX Runtime model: served by ONNX Runtime only
+    while not hasattr(est, "module_"):
+        est = getattr(est, "estimator_", None) or getattr(est, "student_", None)
+    return est.module_
+
+
+def _serving_latency(models, X, batch, repeats, sizes=None):
+    """Medians of torch's forward and ONNX Runtime's run per model, the models alternating.
+
+    ``sizes``, when given, receives each model's ONNX file size in bytes.
+    """
+    import os
+    import tempfile
+
+    import onnxruntime as ort
+    import torch
+
+    from skensemble.compression import to_onnx
+
+    rows = np.ascontiguousarray(X[np.arange(batch) % len(X)], dtype=np.float32)
+    tensor = torch.as_tensor(rows)
+    runners = {}
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.intra_op_num_threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, est in models.items():
+            module = _module_of(est)
+            if module is not None:
+                module.eval()
+                runners[(name, "torch")] = lambda m=module: m(tensor)
+            path = os.path.join(tmp, f"{len(runners)}.onnx")
+            to_onnx(est, path)
+            if sizes is not None:
+                sizes[name] = os.path.getsize(path)
+            session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+            feed = {session.get_inputs()[0].name: rows}
+            runners[(name, "onnxruntime")] = lambda s=session, f=feed: s.run(None, f)
+        times = {key: [] for key in runners}
+        with torch.no_grad():
+            for run in runners.values():
+                run()
+            for _ in range(repeats):
+                for key, run in runners.items():
+                    start = time.perf_counter()
+                    run()
+                    times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(v) for key, v in times.items()}
+
+
+def run_compression_table(name, source, target, task, log_target, rows):
+    from skensemble.nets import TableEncoder
+    from skensemble.compression import count_params
+
+    X, y = load(source, target, log_target, rows)
+    classification = task == "classification"
+    tabm = TabMClassifier if classification else TabMRegressor
+    results, last = {}, {}
+
+    def record(label, model, seconds, X_test, y_test):
+        r = results.setdefault(label, {"score": [], "second": [], "fit s": []})
+        r["fit s"].append(seconds)
+        pred = model.predict(X_test)
+        if classification:
+            r["score"].append(accuracy_score(y_test, pred))
+            r["second"].append(log_loss(y_test, model.predict_proba(X_test), labels=model.classes_))
+        else:
+            r["score"].append(float(np.sqrt(mean_squared_error(y_test, pred))))
+            r["second"].append(r2_score(y_test, pred))
+        last[label] = model
+
+    for split in SPLITS:
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=0.25, random_state=split, stratify=y if classification else None)
+        enc = TableEncoder().fit(X_train)
+        X_train, X_test = enc.transform(X_train).astype(np.float32), enc.transform(X_test).astype(np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            start = time.perf_counter()
+            full = tabm(**COMPRESS_TABM).fit(X_train, y_train)
+            record("TabM k=32 (full)", full, time.perf_counter() - start, X_test, y_test)
+            forms, int8 = _compressions(task, full)
+            for label, make in forms.items():
+                start = time.perf_counter()
+                model = make().fit(X_train, y_train)
+                record(label, model, time.perf_counter() - start, X_test, y_test)
+                if label != "TabM k=8 from scratch":
+                    start = time.perf_counter()
+                    q = int8(model).fit(X_train, y_train)
+                    record(f"{label} + int8", q, time.perf_counter() - start, X_test, y_test)
+            start = time.perf_counter()
+            q = int8(full).fit(X_train, y_train)
+            record("TabM k=32 (full) + int8", q, time.perf_counter() - start, X_test, y_test)
+        print(f"  {name}: split {split} done", flush=True)
+    sizes = {}
+    lat1 = _serving_latency(last, X_test, 1, 20 if QUICK else 50, sizes)
+    lat4096 = _serving_latency(last, X_test, 4096, 3 if QUICK else 7)
+    out = []
+    for label in sorted(results, key=lambda k: (k != "TabM k=32 (full)", k.replace(" + int8", "~"))):
+        r, model = results[label], last[label]
+        module = _module_of(model)
+        out.append({
+            "model": label,
+            ("accuracy" if classification else "RMSE"): f"{np.mean(r['score']):.4f} ± {np.std(r['score']):.4f}",
+            ("log loss" if classification else "R^2"): f"{np.mean(r['second']):.4f} ± {np.std(r['second']):.4f}",
+            "params": count_params(module) if module is not None else "int8",
+            "ONNX bytes": sizes[label],
+            "torch @1 ms": lat1.get((label, "torch"), float("nan")) * 1e3,
+            "ORT @1 ms": lat1[(label, "onnxruntime")] * 1e3,
+            "torch @4096 ms": lat4096.get((label, "torch"), float("nan")) * 1e3,
+            "ORT @4096 ms": lat4096[(label, "onnxruntime")] * 1e3,
+            "fit s": float(np.mean(r["fit s"])),
+            "_score": float(np.mean(r["score"])),
+            "_lat1": {rt: lat1.get((label, rt)) for rt in ("torch", "onnxruntime")},
+        })
+    info = f"{len(X)} rows, {X.shape[1]} columns, {task}" + (", log target" if log_target else "")
+    return info, out
+
+
+def main_compress():
+    sections, per_table = [], []
+    for name, source, target, task, log_target, rows in TABLES:
+        if ONLY is not None and ONLY not in name:
+            continue
+        info, rows_out = run_compression_table(name, source, target, task, log_target, rows)
+        per_table.append((task, {r["model"]: r for r in rows_out}))
+        shown = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows_out]
+        sections.append((name, f"{info}; {len(SPLITS)} splits.\n\n" + markdown_table(shown, list(shown[0]))))
+        print(sections[-1][1], flush=True)
+    summary = []
+    labels = list(per_table[0][1])
+    rows = []
+    for label in labels:
+        row = {"model": label}
+        for task, unit in (("classification", "accuracy points vs full"), ("regression", "% RMSE vs full")):
+            deltas = []
+            for t, table in per_table:
+                if t != task:
+                    continue
+                full, mine = table["TabM k=32 (full)"]["_score"], table[label]["_score"]
+                deltas.append((mine - full) * 100 if task == "classification" else (mine - full) / full * 100)
+            row[unit] = float(np.mean(deltas)) if deltas else float("nan")
+        for runtime, short in (("torch", "torch"), ("onnxruntime", "ORT")):
+            ratios = [table["TabM k=32 (full)"]["_lat1"][runtime] / table[label]["_lat1"][runtime]
+                      for _, table in per_table
+                      if table[label]["_lat1"][runtime] and table["TabM k=32 (full)"]["_lat1"][runtime]]
+            row[f"speedup @1 vs full ({short})"] = float(np.mean(ratios)) if ratios else float("nan")
+        rows.append(row)
+    summary.append((f"Summary over {len(per_table)} tables (means; speedups against the full TabM on the same "
+                    "runtime)", markdown_table(rows, list(rows[0]))))
+    write_result("tabm_compression_quick" if QUICK else "tabm_compression", "TabM compressed", summary + sections,
+                 "python benchmarks/bench_tabular.py --compress" + (" --quick" if QUICK else ""))
+
+
 def main():
+    if "--compress" in sys.argv:
+        return main_compress()
     sections, ranks, gaps = [], {}, {}
     for name, source, target, task, log_target, rows in TABLES:
         info, rows_out = run_table(name, source, target, task, log_target, rows)

@@ -6,12 +6,14 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone, is_classifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 from ..compression import DistilledClassifier, DistilledRegressor, PrunedClassifier, PrunedRegressor
 from ..compression import QuantizedClassifier, QuantizedRegressor
 from ..metrics import COSTS, make_cost_scorer
 from ..report import pareto_front
+from ..utils._access import get_net_estimator
 from .._compat.sklearn import BaseSearchCV, Interval, StrOptions
 from ._refit import cheapest_within
 
@@ -25,7 +27,11 @@ def default_space(estimator, random_state=None):
     weight pruning at 0.9 (3 steps); int8 dynamic and static; float16 (torch);
     neuron pruning at 0.5 and 0.75 then int8; and MLP students of 32 and 128
     units distilled from ``estimator`` on a transfer set twice the data's size.
-    Add to it or drop from it and pass the dict as ``space=``.
+    For an ensemble net with members (TabM's ``k``): also member pruning to
+    ``k // 4`` and ``k // 8`` members, each alone and then int8, the first
+    then neuron pruning at 0.5 (and int8 of that), and a student of 128
+    units with piecewise-linear embeddings.  Add to it or drop from it and
+    pass the dict as ``space=``.
 
     Parameters
     ----------
@@ -69,7 +75,31 @@ def default_space(estimator, random_state=None):
             space[f"distilled MLP ({width},)"] = distilled(
                 estimator, clone(student).set_params(hidden_layer_sizes=(width,)), augment_factor=2,
                 random_state=random_state)
+    k = _n_members(estimator)
+    if k is not None:
+        kept = sorted({n for n in (k // 4, k // 8) if 1 <= n < k}, reverse=True)
+        for n in kept:
+            members = pruned(estimator, granularity="member", n_members=n, random_state=random_state)
+            space[f"members {n}"] = members
+            space[f"members {n} + int8"] = quantized(members, random_state=random_state)
+        if kept:
+            both = pruned(space[f"members {kept[0]}"], sparsity=0.5, granularity="neuron",
+                          random_state=random_state)
+            space[f"members {kept[0]} + pruned neurons 0.5"] = both
+            space[f"members {kept[0]} + pruned neurons 0.5 + int8"] = quantized(both, random_state=random_state)
+        space["distilled MLP (128,) + piecewise-linear embeddings"] = distilled(
+            estimator, clone(student).set_params(hidden_layer_sizes=(128,), num_embeddings="piecewise_linear"),
+            augment_factor=2, random_state=random_state)
     return space
+
+
+def _n_members(estimator):
+    """The members of an ensemble net (TabM's ``k``) that member pruning can select from, or None."""
+    from ..compression.pruning._members import has_members
+
+    inner = estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+    net_estimator = get_net_estimator(inner)
+    return int(net_estimator.get_params()["k"]) if has_members(net_estimator) else None
 
 
 def _student(estimator):
