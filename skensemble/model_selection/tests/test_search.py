@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 
 from skensemble.compression import PrunedClassifier, QuantizedClassifier
 from skensemble.metrics import make_cost_scorer
-from skensemble.model_selection import CompressionSearchCV, cheapest_within
+from skensemble.model_selection import CompressionSearchCV, cheapest_within, default_space
 from skensemble.nets import MLPNetClassifier, MLPNetRegressor
 
 
@@ -198,3 +198,24 @@ def test_sample_weight_reaches_the_candidates_or_is_refused_by_name():
     with pytest.raises(ValueError, match=r"candidates \['knn'\] do not take sample_weight"):
         CompressionSearchCV(space["wide"], space={**space, "knn": KNeighborsClassifier()}, cv=2).fit(
             X, y, sample_weight=np.ones(len(y)))
+
+
+def test_default_space_of_tabm_prunes_members_and_nests():
+    from skensemble.nets import TabMClassifier
+
+    space = default_space(TabMClassifier(k=32), random_state=0)
+    for name in ("members 8", "members 4", "members 8 + int8", "members 4 + int8",
+                 "members 8 + pruned neurons 0.5", "members 8 + pruned neurons 0.5 + int8",
+                 "distilled MLP (128,) + piecewise-linear embeddings"):
+        assert name in space
+    assert space["members 4"].get_params()["n_members"] == 4
+    nested = space["members 8 + pruned neurons 0.5 + int8"]
+    assert isinstance(nested, QuantizedClassifier)
+    assert nested.estimator.granularity == "neuron"
+    assert isinstance(nested.estimator.estimator, PrunedClassifier)
+    assert nested.estimator.estimator.get_params()["granularity"] == "member"
+    assert space["distilled MLP (128,) + piecewise-linear embeddings"].student.num_embeddings == "piecewise_linear"
+    # a net without members gets none of them; a small k only what it can keep
+    assert not [n for n in default_space(MLPNetClassifier()) if n.startswith("members")]
+    assert [n for n in default_space(TabMClassifier(k=4)) if n.startswith("members")] == [
+        "members 1", "members 1 + int8", "members 1 + pruned neurons 0.5", "members 1 + pruned neurons 0.5 + int8"]
