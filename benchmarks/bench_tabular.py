@@ -302,9 +302,8 @@ class _StudentSearch:
 
 
 def _module_of(est):
-    for attr in ("quantized_module_",):
-        if hasattr(est, attr):
-            return None  # an ONNX Runtime model: served by ONNX Runtime only
+    if hasattr(est, "quantized_module_"):
+        return None  # an ONNX Runtime model: served by ONNX Runtime only
     while not hasattr(est, "module_"):
         est = getattr(est, "estimator_", None) or getattr(est, "student_", None)
     return est.module_

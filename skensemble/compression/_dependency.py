@@ -32,6 +32,7 @@ graph (Fang et al., CVPR 2023), but small and limited to what it can prove:
 import math
 from dataclasses import dataclass, field
 
+import tabm
 import torch
 from torch import nn
 
@@ -40,19 +41,13 @@ from ._graph import record
 PRODUCERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
 
-def _ensemble_layers():
-    """The ``tabm`` package's ensemble layers by kind (empty when it is not installed)."""
-    try:
-        import tabm
-    except ImportError:  # pragma: no cover - a core dependency
-        return {}
-    return {tabm.LinearBatchEnsemble: "batch_ensemble", tabm.LinearEnsemble: "linear_ensemble",
-            tabm.ElementwiseAffine: "affine", tabm.EnsembleView: "view"}
+# the ``tabm`` package's ensemble layers (TabM's members), by the kind of unit bookkeeping they need
+ENSEMBLE_LAYERS = {tabm.LinearBatchEnsemble: "batch_ensemble", tabm.LinearEnsemble: "linear_ensemble",
+                   tabm.ElementwiseAffine: "affine", tabm.EnsembleView: "view"}
 
 
-def weighted_layers():
-    """Layer types whose ``weight`` pruning scores and cuts: Linear, Conv and the ensemble linears."""
-    return PRODUCERS + tuple(cls for cls, kind in _ensemble_layers().items() if kind.endswith("ensemble"))
+# layer types whose ``weight`` pruning scores and cuts: Linear, Conv and the ensemble linears
+WEIGHTED_LAYERS = PRODUCERS + tuple(cls for cls, kind in ENSEMBLE_LAYERS.items() if kind.endswith("ensemble"))
 _CONVS = (nn.Conv1d, nn.Conv2d)
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 _UNIT_WISE_MODULES = (
@@ -210,7 +205,6 @@ class _Analysis:
         self.sets = []
         self.parent = []
         self.layouts = {}
-        self.ensemble_kinds = _ensemble_layers()
         self.index = None
         self.tail = _output_tail(graph)
 
@@ -292,7 +286,7 @@ class _Analysis:
             s = self.new_set(node.shape[axis], name)
             self.block_set(s, "it is called more than once (a shared layer)")
             return UnitLayout(axis, [UnitRun(s, node.shape[axis])])
-        kind = self.ensemble_kinds.get(type(layer))
+        kind = ENSEMBLE_LAYERS.get(type(layer))
         if kind is not None:
             return self.ensemble_layer(kind, node, name, layer, first)
         if isinstance(layer, nn.Embedding):

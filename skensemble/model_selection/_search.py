@@ -6,14 +6,13 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone, is_classifier
-from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 from ..compression import DistilledClassifier, DistilledRegressor, PrunedClassifier, PrunedRegressor
 from ..compression import QuantizedClassifier, QuantizedRegressor
+from ..compression.pruning._members import n_members
 from ..metrics import COSTS, make_cost_scorer
 from ..report import pareto_front
-from ..utils._access import get_net_estimator
 from .._compat.sklearn import BaseSearchCV, Interval, StrOptions
 from ._refit import cheapest_within
 
@@ -75,7 +74,7 @@ def default_space(estimator, random_state=None):
             space[f"distilled MLP ({width},)"] = distilled(
                 estimator, clone(student).set_params(hidden_layer_sizes=(width,)), augment_factor=2,
                 random_state=random_state)
-    k = _n_members(estimator)
+    k = n_members(estimator)
     if k is not None:
         kept = sorted({n for n in (k // 4, k // 8) if 1 <= n < k}, reverse=True)
         for n in kept:
@@ -91,15 +90,6 @@ def default_space(estimator, random_state=None):
             estimator, clone(student).set_params(hidden_layer_sizes=(128,), num_embeddings="piecewise_linear"),
             augment_factor=2, random_state=random_state)
     return space
-
-
-def _n_members(estimator):
-    """The members of an ensemble net (TabM's ``k``) that member pruning can select from, or None."""
-    from ..compression.pruning._members import has_members
-
-    inner = estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
-    net_estimator = get_net_estimator(inner)
-    return int(net_estimator.get_params()["k"]) if has_members(net_estimator) else None
 
 
 def _student(estimator):

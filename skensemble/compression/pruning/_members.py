@@ -20,6 +20,8 @@ A net has members when its estimator exposes ``_member_outputs(X)``
 import numpy as np
 import torch
 
+from ...utils._access import get_net_estimator
+
 SELECTIONS = ("greedy", "individual")
 
 
@@ -27,6 +29,12 @@ def has_members(net_estimator):
     """Whether the net estimator's module is an ensemble of members that can be selected."""
     return net_estimator is not None and hasattr(net_estimator, "_member_outputs") \
         and "k" in net_estimator.get_params()
+
+
+def n_members(estimator):
+    """The members (TabM's ``k``) of the net inside ``estimator`` (fitted or not, frozen or not), or None."""
+    net_estimator = get_net_estimator(estimator)
+    return int(net_estimator.get_params()["k"]) if has_members(net_estimator) else None
 
 
 def _member_probabilities(outputs):

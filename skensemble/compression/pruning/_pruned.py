@@ -20,10 +20,10 @@ from .._base import (
     train_epochs,
 )
 from ._importance import get_importance
-from ._members import SELECTIONS, has_members, keep_members, member_loss, scoring_rows, select_members
+from ._members import SELECTIONS, keep_members, member_loss, n_members, scoring_rows, select_members
 from ._pruner import apply_weight_masks, fold_weight_masks, prune_units, weight_masks
 from ._schedule import sparsity_schedule
-from .._dependency import weighted_layers
+from .._dependency import WEIGHTED_LAYERS
 from ._surgery import StructuralPruningError, check_prunable, count_params, prunable_weights
 from ._trimming import check_trimmable, find_blocks, trim
 
@@ -248,24 +248,21 @@ class _BasePruned(BaseCompressed):
         return 0 if self.granularity == "member" else 5
 
     def _check_members(self, estimator, found_only=False):
-        """Refuse a net without members to select (with ``found_only``, only a net the walk reaches)."""
-        inner = estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
-        net_estimator = get_net_estimator(inner)
-        if found_only and net_estimator is None:
-            return
-        if not has_members(net_estimator):
+        """The members of the net inside ``estimator``; refuse a net without (``found_only``: only a net reached)."""
+        k = n_members(estimator)
+        if k is None and not (found_only and get_net_estimator(estimator) is None):
+            inner = estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
             raise ValueError(
                 f"{type(self).__name__}(granularity='member') cannot prune {type(inner).__name__}: "
-                f"its net {type(net_estimator or inner).__name__} has no ensemble members to select "
+                f"its net {type(get_net_estimator(inner) or inner).__name__} has no ensemble members to select "
                 "(TabMClassifier and TabMRegressor have). Use granularity='neuron', 'weight' or 'layer'.")
+        return k
 
     def _fit_members(self, estimator, X, y, seed, sample_weight=None):
         """Member pruning: keep the best ``n_members`` members, scored on held-out rows, then fine-tune."""
-        self._check_members(estimator)
+        k = self._check_members(estimator)
         net_estimator = get_net_estimator(estimator)
         net = get_net(estimator)
-        module = net.module_
-        k = int(net_estimator.get_params()["k"])
         n_keep = self.n_members if self.n_members is not None else max(1, int(round((1 - self.sparsity) * k)))
         if n_keep > k:
             raise ValueError(f"{type(self).__name__}: n_members={n_keep} exceeds the {k} members of "
@@ -276,8 +273,8 @@ class _BasePruned(BaseCompressed):
         outputs = net_estimator._member_outputs(Xn[rows])
         classification = net_estimator._classification
         keep, losses = select_members(outputs, targets[rows], n_keep, self.member_selection, classification)
-        n_dense = count_params(module)
-        keep_members(net_estimator, keep)
+        n_dense = count_params(net.module_)
+        module = keep_members(net_estimator, keep)
         n_before = len(net.history)
         train_epochs(estimator, Xn, targets, self._fine_tune_epochs(), seed + 1,
                      rebuild_optimizer=True, sample_weight=sample_weight)
@@ -288,7 +285,6 @@ class _BasePruned(BaseCompressed):
         self.member_losses_ = np.asarray(losses)
         self.member_loss_full_ = member_loss(outputs, targets[rows], classification)
         self.sparsity_ = 1 - n_keep / k
-        module = net.module_
         self.n_params_ = count_params(module)
         self.n_nonzero_params_ = count_params(module, nonzero=True)
         self.n_params_dense_ = n_dense
@@ -305,7 +301,7 @@ class _BasePruned(BaseCompressed):
         """Removed-unit fraction (neurons) or zero-weight fraction (weights)."""
         if groups is not None:
             return 1 - sum(g.n_units for g in groups) / sum(g.original_units for g in groups)
-        ws = [m.weight for m in module.modules() if isinstance(m, weighted_layers())]
+        ws = [m.weight for m in module.modules() if isinstance(m, WEIGHTED_LAYERS)]
         return sum(int((w == 0).sum()) for w in ws) / sum(w.numel() for w in ws)
 
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..._compat.torch import BATCH_NORM_TYPES, is_non_persistent_buffer
 from ...utils._torch import count_params
-from .._dependency import OUTPUT_LAYER, PRODUCERS, Entry, Group, _ensemble_layers, analyse, weighted_layers
+from .._dependency import ENSEMBLE_LAYERS, OUTPUT_LAYER, PRODUCERS, WEIGHTED_LAYERS, Entry, Group, analyse
 
 
 class StructuralPruningError(ValueError):
@@ -93,7 +93,7 @@ def _resized(layer):
         layer.normalized_shape = (layer.weight.shape[0],)
     elif isinstance(layer, nn.Embedding):
         layer.embedding_dim = layer.weight.shape[1]
-    elif _ensemble_layers().get(type(layer)) == "batch_ensemble":  # tabm's: weight (out, in)
+    elif ENSEMBLE_LAYERS.get(type(layer)) == "batch_ensemble":  # tabm's: weight (out, in)
         layer.out_features, layer.in_features = layer.weight.shape
 
 
@@ -144,8 +144,7 @@ def remove_units(module, group, keep):
 
 def prunable_weights(module):
     """Names of the weight matrices and kernels of Linear/Conv layers (and of TabM's ensemble linears)."""
-    kinds = weighted_layers()
-    return [f"{name}.weight" for name, m in module.named_modules() if isinstance(m, kinds)]
+    return [f"{name}.weight" for name, m in module.named_modules() if isinstance(m, WEIGHTED_LAYERS)]
 
 
 __all__ = [
