@@ -58,6 +58,8 @@ def cheap_estimators():
         ResNetClassifier(**_RESNET),
         ResNetRegressor(**_RESNET),
         MLPNetClassifier(**_NET, num_embeddings="piecewise_linear", d_embedding=4),
+        MLPNetClassifier(**_NET, preprocessing="always"),  # every table through the fitted TableEncoder
+        MLPNetRegressor(**_NET, preprocessing="always", num_embeddings="piecewise_linear", d_embedding=4),
         ResNetRegressor(**_RESNET, num_embeddings="periodic", d_embedding=4),
         TableEncoder(),
         TabMClassifier(**_TABM),
@@ -188,6 +190,9 @@ for _name in ("PrunedClassifier", "PrunedRegressor", "QuantizedClassifier", "Qua
               "DeepEnsembleClassifier", "DeepEnsembleRegressor"):
     EXPECTED_FAILED_CHECKS.setdefault(_name, {})["check_sample_weight_equivalence_on_dense_data"] = (
         "its net is trained with the weights: " + _FLOAT32_WEIGHTS)
+EXPECTED_FAILED_CHECKS.setdefault("VotingRegressor", {})["check_sample_weight_equivalence_on_dense_data"] = (
+    "its net member is trained with the weights: " + _FLOAT32_WEIGHTS + " Measured 2026-12-06 on this "
+    "session's machine: one of 30 outputs differs by 1.3e-7 relative; it passed on the machine before.")
 EXPECTED_FAILED_CHECKS.setdefault("VotingClassifier", {})["check_sample_weight_equivalence_on_dense_data"] = (
     "its net member is trained with the weights: " + _FLOAT32_WEIGHTS + " With scikit-learn 1.6 (the "
     "minimum-dependencies run) one of 45 probabilities differs by more than the check's 1e-7; it passes "

@@ -22,7 +22,8 @@ from skensemble.utils import get_net
 from test_common import cheap_estimators
 
 ESTIMATORS = {type(e).__name__ + ("-static" if getattr(e, "method", "") == "static" else "")
-              + ("-neuron" if getattr(e, "granularity", "") == "neuron" else ""): e
+              + ("-neuron" if getattr(e, "granularity", "") == "neuron" else "")
+              + ("-always" if getattr(e, "preprocessing", "") == "always" else ""): e
               for e in cheap_estimators() if hasattr(e, "predict")}  # TableEncoder: nets/tests/test_table.py
 
 
@@ -76,6 +77,10 @@ def test_bad_X_at_fit_raises_clear_error(name, case, data):
 def test_bad_X_at_predict_raises_clear_error(name, case, data, fitted):
     X, _ = data
     make, error, match = BAD_X[case]
+    if case == "nan" and getattr(fitted[name], "preprocessing", None) == "always":
+        # its fitted TableEncoder takes a missing value as the column's median, as at fit
+        assert np.all(np.isfinite(np.asarray(fitted[name].predict(make(X)), dtype=float)))
+        return
     with pytest.raises(error, match=match):
         fitted[name].predict(make(X))
 

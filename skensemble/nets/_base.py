@@ -34,7 +34,7 @@ from ._engine import train
 from ._loader import TensorLoader, writable
 from ._skorch import LabelValidSplit, StopOnNonFiniteLoss
 from ._modules import ACTIVATIONS
-from ._table import TableEncoder, check_raw_targets, needs_encoding
+from ._table import TableEncoder, check_raw_targets, check_table, needs_encoding
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -225,10 +225,11 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                     f"{exc} {type(self).__name__} was fitted on a numeric table without missing values, so "
                     "it fitted no table encoder (preprocessing='auto'); fit it with preprocessing='always' to "
                     "predict on tables with missing values or text.") from None
+        X = check_table(X)  # a 1-D or sparse X gets scikit-learn's message before the column count
         validate_data(self, X, reset=False, skip_check_array=True)  # the column count and names
         return encoder.transform(X)
 
-    def _validate_net_data(self, X, y, reset, **y_params):
+    def _validate_net_data(self, X, y, reset, sample_weight=None, **y_params):
         """``(X as the net's float32 input, y)``; with ``reset`` a raw table fits ``table_encoder_`` first.
 
         Without an encoder this is scikit-learn's validation as float32 (raw
@@ -248,10 +249,11 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             use = hasattr(self, "table_encoder_")
         if not use:
             return validate_data(self, X, y, reset=reset, dtype=np.float32, **y_params)
-        validate_data(self, X, reset=reset, skip_check_array=True)
+        X = check_table(X)
+        validate_data(self, X, y, reset=reset, skip_check_array=True)  # names, counts; y=None refused
         y = check_raw_targets(X, y, **y_params)
         if reset:
-            self.table_encoder_ = TableEncoder().fit(X)
+            self.table_encoder_ = TableEncoder().fit(X, sample_weight=sample_weight)
         return self.table_encoder_.transform(X), y
 
     def _n_module_inputs(self):

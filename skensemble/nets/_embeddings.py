@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .._compat.sklearn import Interval, StrOptions
+from ..utils._quantiles import weighted_quantiles
 
 NUM_EMBEDDINGS = ("periodic", "piecewise_linear")
 
@@ -29,17 +30,20 @@ EMBEDDING_CONSTRAINTS = {
 }
 
 
-def quantile_bins(X, n_bins):
+def quantile_bins(X, n_bins, sample_weight=None):
     """Per feature, the distinct quantiles of ``X``'s column at ``n_bins + 1`` levels (at least two edges).
 
-    A constant column gets the edges ``(c - 1, c + 1)``: its one value falls
-    in the middle of one bin, which is all a constant can say.
+    Quantiles by the inverted CDF (:func:`~skensemble.utils._quantiles.weighted_quantiles`):
+    values of the column, weighted by ``sample_weight`` so that a row of
+    weight 2 counts as the row twice.  A constant column gets the edges
+    ``(c - 1, c + 1)``: its one value falls in the middle of one bin, which
+    is all a constant can say.
     """
     X = np.asarray(X, dtype=np.float64)
-    levels = np.linspace(0.0, 1.0, min(n_bins, max(len(X) - 1, 1)) + 1)
+    levels = np.linspace(0.0, 1.0, n_bins + 1)
     bins = []
     for column in X.T:
-        edges = np.unique(np.quantile(column, levels).astype(np.float32))  # distinct as the net's float32
+        edges = np.unique(weighted_quantiles(column, levels, sample_weight).astype(np.float32))  # as float32
         if len(edges) < 2:
             edges = np.array([edges[0] - 1.0, edges[0] + 1.0], dtype=np.float32)
         bins.append([float(e) for e in edges])
@@ -102,7 +106,7 @@ class NumEmbeddingsMixin:
 
     def _build(self, X, y, sample_weight=None, classes=None):
         if self.num_embeddings == "piecewise_linear":
-            self.num_embedding_bins_ = quantile_bins(X, self.n_bins)
+            self.num_embedding_bins_ = quantile_bins(X, self.n_bins, sample_weight)
         elif hasattr(self, "num_embedding_bins_"):
             del self.num_embedding_bins_
         return super()._build(X, y, sample_weight, classes)

@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_array, check_consistent_length
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
 
-from .._compat.sklearn import Interval, check_is_fitted, fit_context, validate_data
+from .._compat.sklearn import Interval, check_is_fitted, check_sample_weight, fit_context, validate_data
+from ..utils._quantiles import weighted_quantiles
 from ..persistence import register
 
 SMOOTH_CLIP = 3.0
@@ -43,7 +44,8 @@ def check_table(X):
     if not isinstance(X, pd.DataFrame):
         X = np.asarray(X)
         if X.ndim != 2:
-            raise ValueError(f"Expected a 2-D table (rows x columns), got an array of shape {X.shape}. Reshape "
+            raise ValueError(f"Expected 2D array, got {X.ndim}D array instead (a table of rows x columns; "
+                             f"shape {X.shape}). Reshape "
                              "your data either using array.reshape(-1, 1) if your data has a single feature or "
                              "array.reshape(1, -1) if it contains a single sample.")
         if np.iscomplexobj(X):
@@ -75,7 +77,7 @@ def check_raw_targets(X, y, *, y_numeric=False, multi_output=False):
     """
     y = check_array(y, ensure_2d=False, dtype="numeric" if y_numeric else None, input_name="y")
     if not multi_output and y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
+        y = column_or_1d(y, warn=True)  # scikit-learn's DataConversionWarning, as validate_data gives
     check_consistent_length(X, y)
     return y
 
@@ -153,7 +155,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         return tags
 
     @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Learn the columns' kinds, scales and categories from ``X``.
 
         Parameters
@@ -162,6 +164,11 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             The raw table.
         y : None
             Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights of the statistics: medians and quartiles (inverted
+            CDF, so a row of weight 2 counts as the row twice), category
+            frequencies, ranges and missing indicators (rows of weight 0 count
+            as absent).  ``None`` weighs rows equally.
 
         Returns
         -------
@@ -177,23 +184,26 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         kinds = [_is_categorical(frame.iloc[:, j]) for j in range(frame.shape[1])]
         self.numeric_ = [j for j, cat in enumerate(kinds) if not cat]
         self.categorical_ = [j for j, cat in enumerate(kinds) if cat]
+        if sample_weight is not None:  # a row of weight 0 is a row left out
+            sample_weight = check_sample_weight(sample_weight, frame)
+            frame, sample_weight = frame[sample_weight > 0], sample_weight[sample_weight > 0]
         numbers_ = self._numbers(frame)
         missing = np.isnan(numbers_)
-        with np.errstate(all="ignore"):
-            center = np.nanmedian(np.where(missing.all(axis=0), 0.0, numbers_), axis=0) if len(self.numeric_) \
-                else np.zeros(0)
-            q25, q75 = (np.nanpercentile(numbers_, [25, 75], axis=0) if len(self.numeric_)
-                        else (np.zeros(0), np.zeros(0)))
-            spread = (np.nanmax(numbers_, axis=0) - np.nanmin(numbers_, axis=0)) / 2 if len(self.numeric_) \
-                else np.zeros(0)
-        scale = np.where(q75 - q25 > 0, q75 - q25, spread)
+        # median, quartiles (columns all missing: NaN) and half the range of each numeric column
+        stats = np.array([weighted_quantiles(column, [0.0, 0.25, 0.5, 0.75, 1.0], sample_weight)
+                          for column in numbers_.T]).reshape(-1, 5)
+        low, q25, center, q75, high = stats.T
+        scale = np.where(q75 - q25 > 0, q75 - q25, (high - low) / 2)
         self.center_ = np.nan_to_num(center, nan=0.0)
         self.scale_ = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
         self.indicated_ = [i for i in range(len(self.numeric_)) if missing[:, i].any()]
         self.categories_ = []
         for j in self.categorical_:
             values = self._strings(frame.iloc[:, j])
-            counts = values[values != _MISSING].value_counts(sort=False)
+            present = (values != _MISSING).to_numpy()
+            weights = pd.Series(np.ones(len(values)) if sample_weight is None else sample_weight,
+                                index=values.index)
+            counts = weights[present].groupby(values[present], sort=False).sum()
             order = sorted(counts.index, key=lambda v: (-counts[v], v))  # by frequency, then by name
             self.categories_.append([str(v) for v in order[: self.max_categories]])
         self.dtypes_ = [str(frame.iloc[:, j].dtype) for j in range(frame.shape[1])]

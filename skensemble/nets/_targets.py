@@ -97,10 +97,10 @@ class NetClassifierMixin(LogitsClassifierMixin):
         self : object
             The fitted estimator.
         """
-        return self._fit(*self._validate_fit_data(X, y), sample_weight)
+        return self._fit(*self._validate_fit_data(X, y, sample_weight=sample_weight), sample_weight)
 
-    def _validate_fit_data(self, X, y, reset=True):
-        return self._validate_net_data(X, y, reset)
+    def _validate_fit_data(self, X, y, reset=True, sample_weight=None):
+        return self._validate_net_data(X, y, reset, sample_weight)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on ``(X, y)``; the first call builds the net.
@@ -222,10 +222,10 @@ class NetRegressorMixin(RegressorMixin):
         self : object
             The fitted estimator.
         """
-        return self._fit(*self._validate_fit_data(X, y), sample_weight)
+        return self._fit(*self._validate_fit_data(X, y, sample_weight=sample_weight), sample_weight)
 
-    def _validate_fit_data(self, X, y, reset=True):
-        return self._validate_net_data(X, y, reset, y_numeric=True, multi_output=True)
+    def _validate_fit_data(self, X, y, reset=True, sample_weight=None):
+        return self._validate_net_data(X, y, reset, sample_weight, y_numeric=True, multi_output=True)
 
     def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``(X, y)``; the first call builds the net.

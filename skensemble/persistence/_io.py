@@ -447,12 +447,20 @@ class Reader:
         return module.to(device)
 
 
-def _add_new_parameters(obj):
-    """Parameters the class gained after the file was written get their defaults (``num_embeddings``, ...).
+# Parameters added after files were first written, with the value that does what the
+# estimators of those files did (it differs from today's default): no numerical embeddings,
+# no table encoder.
+_ABSENT_MEANS = {"num_embeddings": None, "preprocessing": None}
 
-    A file keeps loading into a newer class: what it did not know of takes
-    the value a new estimator would have.  Fitted behaviour does not depend
-    on them (a net without a fitted table encoder predicts as before).
+
+def _add_new_parameters(obj):
+    """Parameters the class gained after the file was written: the value that keeps the file's behaviour.
+
+    A file keeps loading into a newer class.  A parameter it does not name
+    takes the value in ``_ABSENT_MEANS`` (what estimators did before the
+    parameter existed: ``num_embeddings=None``, ``preprocessing=None``), else
+    the class default; so a loaded net refitted, cloned or pruned builds the
+    module the file holds.
     """
     init = type(obj).__init__
     if init is object.__init__ or not hasattr(obj, "get_params"):
@@ -460,7 +468,7 @@ def _add_new_parameters(obj):
     for name, parameter in inspect.signature(init).parameters.items():
         if parameter.kind is parameter.KEYWORD_ONLY or parameter.kind is parameter.POSITIONAL_OR_KEYWORD:
             if name != "self" and name not in vars(obj) and parameter.default is not parameter.empty:
-                setattr(obj, name, parameter.default)
+                setattr(obj, name, _ABSENT_MEANS.get(name, parameter.default))
 
 
 def load(path, *, trusted=None):

@@ -16,7 +16,7 @@ from ..compression._base import (
     CompressedRegressorMixin,
     train_epochs,
 )
-from ..nets import NetClassifier, NetRegressor
+from ..nets import NetClassifier, NetRegressor, TableEncoder
 from ..nets._base import OPTIMIZERS, resolve_lr, sgd_defaults
 from ..persistence import register
 from ..utils._access import get_net, get_net_estimator, is_net
@@ -192,10 +192,18 @@ class _BaseFineTuned(BaseCompressed):
         encoder = getattr(source, "table_encoder_", None)
         if encoder is not None:  # the pretrained net's raw-table encoding stays in front of the new net
             steps = [] if preprocessing is None else list(preprocessing.steps)
-            preprocessing = Pipeline(steps + [("table", copy.deepcopy(encoder))])
+            encoder = self._table_encoder(encoder, X if preprocessing is None else preprocessing.transform(X),
+                                          sample_weight)
+            preprocessing = Pipeline(steps + [("table", encoder)])
         source_net = get_net(source)
         Xn = np.asarray(X if preprocessing is None else preprocessing.transform(X), dtype=np.float32)
         n_source = self._check_features(source, source_net, Xn.shape[1])
+        if n_source != Xn.shape[1] and getattr(source, "num_embeddings", None) is not None:
+            raise ValueError(
+                f"{type(self).__name__}(input_layer='replace') cannot read new features with "
+                f"{type(source).__name__}(num_embeddings={source.num_embeddings!r}): its embeddings belong to "
+                f"the {n_source} features it was fitted on (X gives {Xn.shape[1]}), ahead of the input layer. "
+                "Pretrain a net with num_embeddings=None to transfer it to other features.")
         builder, kwargs = _builder(source, n_source, replace_input=n_source != Xn.shape[1])
         net_est = self._net_class(
             builder, module_params=kwargs, max_epochs=self.max_epochs, lr=self.lr,
@@ -240,6 +248,23 @@ class _BaseFineTuned(BaseCompressed):
             )
             state["estimator"] = None
         return state, {}
+
+    def _table_encoder(self, encoder, X, sample_weight):
+        """The pretrained net's table encoder (a copy); a new one fitted on ``X`` where its columns are new.
+
+        New columns (other names or another count) can only reach a fresh
+        input layer, so with ``input_layer="replace"`` they get their own
+        :class:`~skensemble.nets.TableEncoder`; with ``"keep"`` the pretrained
+        encoder refuses them, naming the columns.
+        """
+        names = getattr(encoder, "feature_names_in_", None)
+        if hasattr(X, "columns") and names is not None:
+            same = [str(c) for c in X.columns] == list(names)
+        else:
+            same = np.shape(X)[1] == encoder.n_features_in_
+        if same or self.input_layer == "keep":
+            return copy.deepcopy(encoder)
+        return TableEncoder().fit(X, sample_weight=sample_weight)
 
     def _check_features(self, source, source_net, n_given):
         """The number of features the pretrained net reads; an error when X differs and is kept."""

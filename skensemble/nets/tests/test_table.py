@@ -162,3 +162,18 @@ def test_resnet_takes_a_raw_regression_table(churn):
     X, _, score = churn
     reg = ResNetRegressor(width=16, n_blocks=1, max_epochs=30, random_state=0).fit(X.iloc[:300], score[:300])
     assert reg.score(X.iloc[300:], score[300:]) > 0.5
+
+
+def test_weights_of_the_encoders_statistics_are_repeated_rows():
+    """A row of weight 2 is the row twice, a row of weight 0 is absent: medians, scales, categories, indicators."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.lognormal(size=30), "city": rng.choice(["a", "b", "c"], size=30)})
+    X.loc[3, "x"] = np.nan
+    weights = rng.integers(0, 4, size=30)
+    weights[3] = 0  # the only missing value has weight 0: no indicator
+    weighted = TableEncoder().fit(X, sample_weight=weights)
+    repeated = TableEncoder().fit(X.loc[X.index.repeat(weights)])
+    for name in ("center_", "scale_", "indicated_", "categories_", "n_features_out_"):
+        np.testing.assert_array_equal(getattr(weighted, name), getattr(repeated, name))
+    assert weighted.indicated_ == [] and TableEncoder().fit(X).indicated_ == [0]
+    np.testing.assert_array_equal(weighted.transform(X), repeated.transform(X))

@@ -89,7 +89,7 @@ def test_quantile_bins_handle_constant_and_few_valued_columns():
     X = np.column_stack([np.ones(50), np.tile([0.0, 1.0], 25), np.arange(50.0)])
     bins = quantile_bins(X, 8)
     assert bins[0] == [0.0, 2.0]
-    assert bins[1] == [0.0, 0.5, 1.0]
+    assert bins[1] == [0.0, 1.0]  # edges are values of the column (inverted-CDF quantiles)
     assert len(bins[2]) == 9 and bins[2][0] == 0 and bins[2][-1] == 49
 
 

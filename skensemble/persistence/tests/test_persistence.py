@@ -449,6 +449,11 @@ def test_files_of_format_version_1_still_load():
         "DistilledClassifier", "ConvNetClassifier", "CascadeClassifier"]
     reg = skensemble.load(data / "format1_regressor.zip")
     np.testing.assert_array_equal(reg.predict(expected["X_reg"]), expected["pred_reg"])
+    # parameters added since (with other defaults today) take the values the file's nets had
+    for estimator in (vote, reg):
+        params = estimator.get_params()
+        absent = {k: v for k, v in params.items() if k.endswith(("num_embeddings", "preprocessing"))}
+        assert absent and set(absent.values()) == {None}, absent
 
 
 @skensemble.persistence.register

@@ -202,3 +202,36 @@ def test_clear_errors(source, tasks, make, match):
         return
     with pytest.raises((TypeError, ValueError), match=match):
         make(source).fit(X, y)
+
+
+def test_a_raw_table_with_other_columns_gets_its_own_encoder(tmp_path):
+    """input_layer='replace' on a table of other columns: a TableEncoder fitted on them feeds the fresh input layer."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    A = pd.DataFrame({"x": rng.normal(size=300), "c": rng.choice(["a", "b"], 300)})
+    base = MLPNetClassifier((16,), max_epochs=10, lr=0.01, random_state=0).fit(A, (A.x > 0).astype(int))
+    B = pd.DataFrame({"u": rng.normal(size=300), "w": rng.choice(["p", "q", None], 300), "z": rng.normal(size=300)})
+    yb = np.where((B.u > 0) ^ (B.w == "p"), "yes", "no")
+    ft = FineTunedClassifier(FrozenEstimator(base), input_layer="replace", max_epochs=30, lr=0.01,
+                             random_state=0).fit(B, yb)
+    encoder = ft.estimator_.named_steps["table"]
+    assert list(encoder.feature_names_in_) == ["u", "w", "z"] and sorted(encoder.categories_[0]) == ["p", "q"]
+    assert ft.input_layer_ is not None and ft.score(B, yb) >= 0.9
+    np.testing.assert_array_equal(skensemble.load(skensemble.save(ft, tmp_path / "ft.zip")).predict_proba(B),
+                                  ft.predict_proba(B))
+    # the same columns keep the pretrained encoder; other columns with input_layer='keep' are refused by name
+    kept = FineTunedClassifier(FrozenEstimator(base), max_epochs=2, random_state=0).fit(A, (A.x > 0).astype(int))
+    np.testing.assert_array_equal(kept.estimator_.named_steps["table"].center_, base.table_encoder_.center_)
+    with pytest.raises(ValueError, match="Feature names"):
+        FineTunedClassifier(FrozenEstimator(base), max_epochs=2).fit(B, yb)
+
+
+@pytest.mark.parametrize("kind", ["periodic", "piecewise_linear"])
+def test_new_features_cannot_pass_numerical_embeddings(kind):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    base = MLPNetClassifier((8,), num_embeddings=kind, d_embedding=4, max_epochs=2, random_state=0).fit(X, X[:, 0] > 0)
+    with pytest.raises(ValueError, match=f"input_layer='replace'.*num_embeddings='{kind}'.*3 features"):
+        FineTunedClassifier(FrozenEstimator(base), input_layer="replace", max_epochs=2).fit(
+            rng.normal(size=(100, 5)), X[:, 0] > 0)
