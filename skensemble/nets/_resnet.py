@@ -106,7 +106,10 @@ class ResNetClassifier(NetClassifierMixin, _ResNetParams, BaseNet):
         columns robust-scaled and smoothly clipped with a missing indicator,
         categorical ones one-hot with codes for missing and unseen values;
         numeric tables without missing values go to the net as they are.
-        ``"always"`` encodes every table; ``None`` refuses text and missing values.
+        ``"always"`` encodes every table (so numeric columns of any scale need
+        no scaler: measured better on the benchmark's tables,
+        ``benchmarks/results/tabular_defaults.md``); ``None`` refuses text and
+        missing values.
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
     lr : float or None, default=None
@@ -240,7 +243,10 @@ class ResNetRegressor(NetRegressorMixin, _ResNetParams, BaseNet):
         columns robust-scaled and smoothly clipped with a missing indicator,
         categorical ones one-hot with codes for missing and unseen values;
         numeric tables without missing values go to the net as they are.
-        ``"always"`` encodes every table; ``None`` refuses text and missing values.
+        ``"always"`` encodes every table (so numeric columns of any scale need
+        no scaler: measured better on the benchmark's tables,
+        ``benchmarks/results/tabular_defaults.md``); ``None`` refuses text and
+        missing values.
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
     lr : float or None, default=None

@@ -252,7 +252,10 @@ class TabMClassifier(NetClassifierMixin, _TabMParams, BaseNet):
         columns robust-scaled and smoothly clipped with a missing indicator,
         categorical ones one-hot with codes for missing and unseen values;
         numeric tables without missing values go to the net as they are.
-        ``"always"`` encodes every table; ``None`` refuses text and missing values.
+        ``"always"`` encodes every table (so numeric columns of any scale need
+        no scaler: measured better on the benchmark's tables,
+        ``benchmarks/results/tabular_defaults.md``); ``None`` refuses text and
+        missing values.
     max_epochs : int, default=100
         Most passes over the training data (early stopping usually ends sooner).
     lr : float or None, default=0.002
@@ -377,7 +380,10 @@ class TabMRegressor(NetRegressorMixin, _TabMParams, BaseNet):
         columns robust-scaled and smoothly clipped with a missing indicator,
         categorical ones one-hot with codes for missing and unseen values;
         numeric tables without missing values go to the net as they are.
-        ``"always"`` encodes every table; ``None`` refuses text and missing values.
+        ``"always"`` encodes every table (so numeric columns of any scale need
+        no scaler: measured better on the benchmark's tables,
+        ``benchmarks/results/tabular_defaults.md``); ``None`` refuses text and
+        missing values.
     max_epochs : int, default=100
         Most passes over the training data (early stopping usually ends sooner).
     lr : float or None, default=0.002
