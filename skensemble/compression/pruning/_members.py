@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ...utils._access import get_net_estimator
+from ...utils._random import torch_seed
 
 SELECTIONS = ("greedy", "individual")
 
@@ -137,7 +138,9 @@ def keep_members(net_estimator, keep):
     keep = [int(j) for j in keep]
     builder, kwargs = net_estimator._module_spec(net_estimator._n_module_inputs(), net_estimator._n_outputs())
     kwargs = {**kwargs, "k": len(keep)}
-    with torch.random.fork_rng(devices=[]):  # the new module's initial weights are overwritten
+    # its initial weights are overwritten below; torch_seed holds the process-wide lock, so a fit in another
+    # thread never draws from (or has restored) the global generator in between
+    with torch_seed(0):
         new = builder(**kwargs)
     index = torch.as_tensor(keep, dtype=torch.long)
     state, old_state = {}, old.state_dict()

@@ -179,3 +179,23 @@ def test_backbone_pruning_is_smaller_saves_and_exports(cancer, tabm, tmp_path):
     logits = session.run(None, {session.get_inputs()[0].name: X})[0]
     p = np.exp(logits - logits.max(1, keepdims=True))
     np.testing.assert_allclose(p / p.sum(1, keepdims=True), proba, atol=1e-5)
+
+
+def test_member_pruning_in_threads_equals_one_after_the_other(cancer):
+    """Fits in threads draw what they draw alone; the global generator is left as it was."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = cancer
+
+    def fit(seed):
+        net = TabMClassifier(k=4, d_block=16, max_epochs=3, dropout=0.1, random_state=seed)
+        return PrunedClassifier(net, granularity="member", n_members=2, fine_tune_epochs=1,
+                                random_state=seed).fit(X, y).predict_proba(X)
+
+    state = torch.random.get_rng_state()
+    alone = [fit(seed) for seed in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        threaded = list(pool.map(fit, range(3)))
+    for a, b in zip(alone, threaded):
+        np.testing.assert_array_equal(a, b)
+    assert torch.equal(torch.random.get_rng_state(), state)
