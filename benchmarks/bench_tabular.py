@@ -40,7 +40,9 @@
 # size of its ONNX file (the served model; int8: ONNX Runtime's dynamic
 # quantizer takes the 2-D weight matrices, here the shared BatchEnsemble
 # weights, and leaves TabM's 3-D per-member heads and embeddings float).  Writes
-# ``benchmarks/results/tabm_compression[_quick].md``.
+# ``benchmarks/results/tabm_compression[_quick].md``.  ``--members [--task=regression]``
+# runs only the full TabM, k = 8 from the start and the member-pruned 8 of 32
+# (greedy and individual) on the same setup: ``results/tabm_members[_task].md``.
 
 # %%
 import statistics
@@ -457,9 +459,74 @@ def main_compress():
                  "python benchmarks/bench_tabular.py --compress" + (" --quick" if QUICK else ""))
 
 
+TASK = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--task=")), None)
+
+
+def main_members():
+    """Members 8 of 32 against k = 8 from the start (the TabM authors' finding), on the compression rows' setup.
+
+    Tables of more than 5,000 rows are sampled to 5,000 (as with ``--quick``) whatever the number of splits.
+    """
+    from sklearn.frozen import FrozenEstimator
+
+    from skensemble.compression import PrunedClassifier, PrunedRegressor
+    from skensemble.nets import TableEncoder
+
+    labels = ("TabM k=32 (full)", "TabM k=8 from scratch", "members 8 of 32 (greedy)",
+              "members 8 of 32 (individual)")
+    sections, summary = [], {label: [] for label in labels}
+    for name, source, target, task, log_target, rows in TABLES:
+        if (ONLY is not None and ONLY not in name) or (TASK is not None and task != TASK):
+            continue
+        classification = task == "classification"
+        tabm = TabMClassifier if classification else TabMRegressor
+        pruned = PrunedClassifier if classification else PrunedRegressor
+        X, y = load(source, target, log_target, 5000)  # tables of more rows sampled to 5,000, as --quick does
+        scores = {label: [] for label in labels}
+        for split in SPLITS:
+            X_train, X_test, y_train, y_test = train_test_split(
+                X, y, test_size=0.25, random_state=split, stratify=y if classification else None)
+            enc = TableEncoder().fit(X_train)
+            X_train, X_test = enc.transform(X_train), enc.transform(X_test)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                full = tabm(**COMPRESS_TABM).fit(X_train, y_train)
+                models = {labels[0]: full, labels[1]: tabm(k=8, **COMPRESS_TABM).fit(X_train, y_train)}
+                for label, selection in ((labels[2], "greedy"), (labels[3], "individual")):
+                    models[label] = pruned(FrozenEstimator(full), granularity="member", n_members=8,
+                                           member_selection=selection, random_state=0).fit(X_train, y_train)
+            for label, model in models.items():
+                pred = model.predict(X_test)
+                scores[label].append(accuracy_score(y_test, pred) if classification
+                                     else float(np.sqrt(mean_squared_error(y_test, pred))))
+            print(f"  {name}: split {split} done", flush=True)
+        unit = "accuracy" if classification else "RMSE"
+        rows_out = [{"model": label, unit: f"{np.mean(v):.4f} ± {np.std(v):.4f}"} for label, v in scores.items()]
+        sections.append((name, f"{len(SPLITS)} splits.\n\n" + markdown_table(rows_out, ["model", unit])))
+        scratch = np.mean(scores[labels[1]])
+        for label in labels:
+            mine = np.mean(scores[label])
+            summary[label].append((task, (mine - scratch) * 100 if classification else (mine - scratch) / scratch * 100))
+    rows_out = []
+    for label, deltas in summary.items():
+        row = {"model": label}
+        for task, unit in (("classification", "accuracy points vs k=8 from scratch"),
+                           ("regression", "% RMSE vs k=8 from scratch")):
+            values = [d for t, d in deltas if t == task]
+            if values:  # a task without tables gets no column
+                row[unit] = float(np.mean(values))
+        rows_out.append(row)
+    command = "python benchmarks/bench_tabular.py --members" + "".join(
+        f" {a}" for a in sys.argv[1:] if a.startswith(("--quick", "--only", "--task")))
+    write_result("tabm_members" + (f"_{TASK}" if TASK else ""), "TabM: 8 of 32 members against k = 8 from the start",
+                 [("Summary (means over tables)", markdown_table(rows_out, list(rows_out[0])))] + sections, command)
+
+
 def main():
     if "--compress" in sys.argv:
         return main_compress()
+    if "--members" in sys.argv:
+        return main_members()
     sections, ranks, gaps = [], {}, {}
     for name, source, target, task, log_target, rows in TABLES:
         info, rows_out = run_table(name, source, target, task, log_target, rows)
