@@ -467,9 +467,6 @@ def main_members():
 
     Tables of more than 5,000 rows are sampled to 5,000 (as with ``--quick``) whatever the number of splits.
     """
-    from sklearn.frozen import FrozenEstimator
-
-    from skensemble.compression import PrunedClassifier, PrunedRegressor
     from skensemble.nets import TableEncoder
 
     labels = ("TabM k=32 (full)", "TabM k=8 from scratch", "members 8 of 32 (greedy)",
@@ -480,7 +477,6 @@ def main_members():
             continue
         classification = task == "classification"
         tabm = TabMClassifier if classification else TabMRegressor
-        pruned = PrunedClassifier if classification else PrunedRegressor
         X, y = load(source, target, log_target, 5000)  # tables of more rows sampled to 5,000, as --quick does
         scores = {label: [] for label in labels}
         for split in SPLITS:
@@ -491,10 +487,8 @@ def main_members():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 full = tabm(**COMPRESS_TABM).fit(X_train, y_train)
-                models = {labels[0]: full, labels[1]: tabm(k=8, **COMPRESS_TABM).fit(X_train, y_train)}
-                for label, selection in ((labels[2], "greedy"), (labels[3], "individual")):
-                    models[label] = pruned(FrozenEstimator(full), granularity="member", n_members=8,
-                                           member_selection=selection, random_state=0).fit(X_train, y_train)
+                forms, _ = _compressions(task, full)  # the compression rows' own constructors
+                models = {labels[0]: full, **{label: forms[label]().fit(X_train, y_train) for label in labels[1:]}}
             for label, model in models.items():
                 pred = model.predict(X_test)
                 scores[label].append(accuracy_score(y_test, pred) if classification

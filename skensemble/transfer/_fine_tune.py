@@ -189,14 +189,15 @@ class _BaseFineTuned(BaseCompressed):
             sample_weight = check_sample_weight(sample_weight, X)
         seed = draw_seed(self.random_state)
         source, preprocessing = _source(self.estimator)
+        Xn = X if preprocessing is None else preprocessing.transform(X)
         encoder = getattr(source, "table_encoder_", None)
         if encoder is not None:  # the pretrained net's raw-table encoding stays in front of the new net
+            encoder = self._table_encoder(encoder, Xn, sample_weight)
+            Xn = encoder.transform(Xn)
             steps = [] if preprocessing is None else list(preprocessing.steps)
-            encoder = self._table_encoder(encoder, X if preprocessing is None else preprocessing.transform(X),
-                                          sample_weight)
             preprocessing = Pipeline(steps + [("table", encoder)])
         source_net = get_net(source)
-        Xn = np.asarray(X if preprocessing is None else preprocessing.transform(X), dtype=np.float32)
+        Xn = np.asarray(Xn, dtype=np.float32)
         n_source = self._check_features(source, source_net, Xn.shape[1])
         if n_source != Xn.shape[1] and getattr(source, "num_embeddings", None) is not None:
             raise ValueError(

@@ -250,13 +250,16 @@ class _BasePruned(BaseCompressed):
     def _check_members(self, estimator, found_only=False):
         """The members of the net inside ``estimator``; refuse a net without (``found_only``: only a net reached)."""
         k = n_members(estimator)
-        if k is None and not (found_only and get_net_estimator(estimator) is None):
-            inner = estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
-            raise ValueError(
-                f"{type(self).__name__}(granularity='member') cannot prune {type(inner).__name__}: "
-                f"its net {type(get_net_estimator(inner) or inner).__name__} has no ensemble members to select "
-                "(TabMClassifier and TabMRegressor have). Use granularity='neuron', 'weight' or 'layer'.")
-        return k
+        if k is not None:
+            return k
+        net_estimator = get_net_estimator(estimator)
+        if found_only and net_estimator is None:
+            return None
+        inner = estimator.estimator if isinstance(estimator, FrozenEstimator) else estimator
+        raise ValueError(
+            f"{type(self).__name__}(granularity='member') cannot prune {type(inner).__name__}: "
+            f"its net {type(net_estimator or inner).__name__} has no ensemble members to select "
+            "(TabMClassifier and TabMRegressor have). Use granularity='neuron', 'weight' or 'layer'.")
 
     def _fit_members(self, estimator, X, y, seed, sample_weight=None):
         """Member pruning: keep the best ``n_members`` members, scored on held-out rows, then fine-tune."""
