@@ -9,7 +9,9 @@
 # wall time.
 #
 # Run: ``python benchmarks/bench_cli.py [--quick]`` (``--quick``: the quick
-# mode only); writes ``benchmarks/results/cli.md``.
+# mode only); writes ``benchmarks/results/cli.md``.  ``--bases [--quick]``
+# runs the command from each base net (``--base mlp`` and ``--base tabm``)
+# on the same tables side by side instead: ``benchmarks/results/cli_bases.md``.
 
 # %%
 import json
@@ -17,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 from _common import markdown_table, write_result
 from skensemble._compress_cli import BOOSTING, run_compress
@@ -44,10 +48,10 @@ def table_csv(collection, item, rows, folder):
     return path
 
 
-def one_run(path, target, quick, folder):
-    out = Path(folder) / f"out-{path.stem}-{'quick' if quick else 'full'}"
+def one_run(path, target, quick, folder, base="mlp"):
+    out = Path(folder) / f"out-{path.stem}-{'quick' if quick else 'full'}-{base}"
     start = time.perf_counter()
-    run_compress(path, target, out=out, quick=quick, log=lambda *a, **k: None)
+    run_compress(path, target, out=out, quick=quick, log=lambda *a, **k: None, base=base)
     seconds = time.perf_counter() - start
     summary = json.loads((out / "summary.json").read_text())
     held = summary["held_out"]
@@ -55,7 +59,7 @@ def one_run(path, target, quick, folder):
     boosting = held[BOOSTING]
     return {
         "table": f"{path.stem} ({summary['rows']} rows, {summary['task']})",
-        "mode": "--quick" if quick else "default",
+        "mode": ("--quick" if quick else "default") + ("" if base == "mlp" else f" --base {base}"),
         "chosen": summary["chosen"],
         "metric": summary["metric"],
         "chosen score": chosen["score"],
@@ -70,13 +74,29 @@ def one_run(path, target, quick, folder):
 
 def main():
     quick_only = "--quick" in sys.argv
+    bases = ("mlp", "tabm") if "--bases" in sys.argv else ("mlp",)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for collection, item, target, keep in TABLES:
             path = table_csv(collection, item, keep, folder)
             for quick in ((True,) if quick_only else (True, False)):
-                rows.append(one_run(path, target, quick, folder))
-                print(rows[-1], flush=True)
+                for base in bases:
+                    rows.append(one_run(path, target, quick, folder, base))
+                    print(rows[-1], flush=True)
+    if len(bases) > 1:
+        summary = []
+        for base in bases:
+            mine = [r for r in rows if r["mode"].endswith(base) or (base == "mlp" and "--base" not in r["mode"])]
+            summary.append({"base": base, "mean chosen score": float(np.mean([r["chosen score"] for r in mine])),
+                            "mean chosen bytes": float(np.mean([r["chosen bytes"] for r in mine])),
+                            "mean chosen latency @1 ms": float(np.mean([r["chosen latency @1 ms"] for r in mine])),
+                            "command s (total)": float(sum(r["command s"] for r in mine))})
+        text = ("Each table split 75/25 by the command; scores on the held-out 25% (accuracy, or R^2).\n\n"
+                + markdown_table(rows, list(rows[0])))
+        write_result("cli_bases", "skensemble compress from an MLP and from a TabM",
+                     [("Means over the tables", markdown_table(summary, list(summary[0]))), ("Six tables", text)],
+                     "python benchmarks/bench_cli.py --bases" + (" --quick" if quick_only else ""))
+        return
     text = ("Each table split 75/25 by the command (stratified for classification); scores on the held-out "
             "25% (accuracy, or R^2 for regression); latency: the command report's batch-1 median.\n\n"
             + markdown_table(rows, list(rows[0])))

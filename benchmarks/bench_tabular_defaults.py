@@ -22,6 +22,7 @@
 # robust scaling could hurt), the diabetes table unscaled, and MASS's Boston
 # (regression); MLPNet, ResNet and TabM with each setting, and the MLP behind a
 # ``StandardScaler``.  Writes ``benchmarks/results/tabular_preprocessing.md``.
+# ``--splits=N`` takes N splits instead of 5.
 
 # %%
 import sys
@@ -41,7 +42,7 @@ from _common import markdown_table, write_result
 from bench_tabular import TABLES, encoder, load
 from skensemble.nets import MLPNetClassifier, MLPNetRegressor, ResNetClassifier, ResNetRegressor
 
-SPLITS = range(5)
+SPLITS = range(int(next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--splits=")), 5)))
 OWN = dict(preprocessing="always", random_state=0)
 ES = dict(early_stopping=True, **OWN)
 PLE = dict(num_embeddings="piecewise_linear", **ES)
@@ -186,7 +187,7 @@ def run_numeric():
             f"{len(SPLITS)} splits 75/25.\n\n" + markdown_table(rows, list(rows[0])))
     write_result("tabular_preprocessing", "The preprocessing default on numeric tables",
                  [(f"5 numeric tables, {len(SPLITS)} splits", text)],
-                 "python benchmarks/bench_tabular_defaults.py --numeric")
+                 ("python benchmarks/bench_tabular_defaults.py " + " ".join(sys.argv[1:-1])).strip())  # not the --quick added
 
 
 def main():
@@ -194,7 +195,7 @@ def main():
         return run_numeric()
     sections = [run("classification"), run("regression")]
     write_result("tabular_defaults", "Defaults of the tabular nets on real tables", sections,
-                 "python benchmarks/bench_tabular_defaults.py")
+                 ("python benchmarks/bench_tabular_defaults.py " + " ".join(sys.argv[1:-1])).strip())
 
 
 if __name__ == "__main__":

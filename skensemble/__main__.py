@@ -16,7 +16,7 @@ def _compress(args):
 
     try:
         run_compress(args.data, args.target, out=args.out, max_drop=args.max_drop, objective=args.objective,
-                     quick=args.quick, task=args.task, cv=args.cv, n_jobs=args.n_jobs)
+                     quick=args.quick, task=args.task, cv=args.cv, n_jobs=args.n_jobs, base=args.base)
     except DataError as exc:
         print(f"skensemble compress: error: {exc}", file=sys.stderr)
         return 2
@@ -56,6 +56,9 @@ def main(argv=None):
                                            "saved bytes; latency is at batch 4096)")
     comp.add_argument("--cv", type=int, default=None, help="cross-validation folds (default 3; 2 with --quick)")
     comp.add_argument("--n-jobs", type=int, default=None, help="candidates fitted in parallel (joblib)")
+    comp.add_argument("--base", choices=["mlp", "tabm"], default="mlp",
+                      help="the net the compressions start from: mlp, two layers of 128 (default), or tabm, "
+                           "TabM with 32 members (member pruning and students join the search; slower)")
     comp.add_argument("--quick", action="store_true",
                       help="5 candidates, 2 folds, fewer epochs: under 30 s on 5,000 rows")
     comp.set_defaults(func=_compress)

@@ -144,17 +144,41 @@ def _target_encoder():
 
 QUICK_EPOCHS, EPOCHS = 10, 100  # the nets' epochs with --quick and without
 # --quick searches these of the default space (and the student of gradient boosting), with 2 folds
-QUICK_CANDIDATES = ("uncompressed", "pruned neurons 0.75", "int8 dynamic", "pruned neurons 0.75 + int8")
+QUICK_CANDIDATES = {
+    "mlp": ("uncompressed", "pruned neurons 0.75", "int8 dynamic", "pruned neurons 0.75 + int8"),
+    "tabm": ("uncompressed", "members 8", "members 8 + int8", "int8 dynamic"),
+}
+BASES = tuple(QUICK_CANDIDATES)
 
 
-def compression_space(task, encoder, epochs, quick, random_state=0):
+def base_net(task, base, epochs, quick, random_state=0):
+    """The unfitted net every candidate starts from: ``base`` ``"mlp"`` (two layers of 128) or ``"tabm"``.
+
+    Both take the CSV's raw table (``preprocessing="always"``); ``"tabm"`` is
+    ``TabMClassifier``/``TabMRegressor`` with its defaults (k = 32 members).
+    """
+    from . import nets
+
+    if base not in BASES:
+        raise ValueError(f"base must be one of {BASES}, got {base!r}.")
+    regression = task == "regression"
+    common = dict(max_epochs=epochs, early_stopping=not quick, preprocessing="always", random_state=random_state)
+    if base == "tabm":
+        return (nets.TabMRegressor if regression else nets.TabMClassifier)(**common)
+    return (nets.MLPNetRegressor if regression else nets.MLPNetClassifier)((128, 128), **common)
+
+
+def compression_space(task, encoder, epochs, quick, random_state=0, base="mlp"):
     """The candidates of a run, by name: the search's default space plus a student of boosting.
 
     The candidates take the CSV's raw table: each is built on an unfitted
-    ``(128, 128)`` net with ``preprocessing="always"``, whose table encoder
-    (robust scaling, missing indicators, one-hot categories) is fitted with
-    it in every fold and saved inside it.  The student's teacher, gradient
-    boosting, reads the table through ``encoder`` (a ``ColumnTransformer``).
+    net (:func:`base_net`: a ``(128, 128)`` MLP, or a TabM) with
+    ``preprocessing="always"``, whose table encoder (robust scaling, missing
+    indicators, one-hot categories) is fitted with it in every fold and
+    saved inside it.  For a TabM the space holds member pruning and the
+    distilled MLP with piecewise-linear embeddings too.  The student's
+    teacher, gradient boosting, reads the table through ``encoder`` (a
+    ``ColumnTransformer``).
     """
     from sklearn.base import clone
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -167,13 +191,13 @@ def compression_space(task, encoder, epochs, quick, random_state=0):
     Net = nets.MLPNetRegressor if regression else nets.MLPNetClassifier
     Distilled = compression.DistilledRegressor if regression else compression.DistilledClassifier
     Boosting = HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier
-    net = Net((128, 128), max_epochs=epochs, early_stopping=not quick, preprocessing="always",
-              random_state=random_state)
+    net = base_net(task, base, epochs, quick, random_state)
     space = default_space(net, random_state=random_state)
-    if quick:  # the kinds that matter most, fine-tuned briefly: under 30 s on 5,000 rows
-        space = {name: space[name] for name in QUICK_CANDIDATES}
-        space["pruned neurons 0.75"].set_params(fine_tune_epochs=2)
-        space["pruned neurons 0.75 + int8"].set_params(estimator__fine_tune_epochs=2)
+    if quick:  # the kinds that matter most, fine-tuned briefly: under 30 s on 5,000 rows (the MLP)
+        space = {name: space[name] for name in QUICK_CANDIDATES[base]}
+        if base == "mlp":
+            space["pruned neurons 0.75"].set_params(fine_tune_epochs=2)
+            space["pruned neurons 0.75 + int8"].set_params(estimator__fine_tune_epochs=2)
     space["distilled MLP (32,) from boosting"] = Distilled(
         make_pipeline(clone(encoder), Boosting(random_state=random_state)),
         Net((32,), max_epochs=epochs, preprocessing="always", random_state=random_state),
@@ -234,8 +258,10 @@ def _plain(value):
 
 
 def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objective="size", quick=False,
-                 log=print, task="auto", cv=None, n_jobs=None):
+                 log=print, task="auto", cv=None, n_jobs=None, base="mlp"):
     """Search compressions of a net on the CSV with ``CompressionSearchCV``, save the chosen model.
+
+    ``base`` is the net the compressions start from (:func:`base_net`).
 
     75% of the rows go to the search (``cv``-fold cross-validation of every
     candidate; the cheapest by ``objective`` within ``max_drop`` of the best
@@ -266,7 +292,7 @@ def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objecti
     what = f"{y.nunique()} classes" if task == "classification" else "a numeric target (regression)"
     log(f"{Path(data).name}: {len(X_train)} training / {len(X_test)} test rows, "
         f"{n_encoded} features after encoding, {what}")
-    space = compression_space(task, encoder, epochs=QUICK_EPOCHS if quick else EPOCHS, quick=quick)
+    space = compression_space(task, encoder, epochs=QUICK_EPOCHS if quick else EPOCHS, quick=quick, base=base)
     log(f"Searching {len(space)} candidates, {cv}-fold cross-validated, for the lowest {objective} "
         f"within {max_drop} of the best score...")
     search = CompressionSearchCV(space[UNCOMPRESSED], space=space, max_drop=max_drop, objective=objective,

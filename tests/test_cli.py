@@ -62,6 +62,47 @@ def test_compress_chooses_what_the_library_chooses(wine_csv, tmp_path):
     np.testing.assert_array_equal(cli.cv_results_["mean_test_params"], library.cv_results_["mean_test_params"])
 
 
+@pytest.mark.slow
+def test_compress_from_a_tabm_base(wine_csv, tmp_path, capsys):
+    """``--base tabm``: the candidates start from a TabM of 32 members; member pruning joins the search."""
+    path, pd = wine_csv
+    assert main(["compress", str(path), "--target", "label", "--out", str(tmp_path), "--quick",
+                 "--base", "tabm", "--objective", "params", "--max-drop", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "Searching 5 candidates" in out and "(members 8)" in out and "(members 8 + int8)" in out
+    model = skensemble.load(tmp_path / "model.zip")
+    df = pd.read_csv(path)
+    y = df.pop("label")
+    assert (model.predict(df) == y).mean() > 0.85
+    report = (tmp_path / "report.md").read_text()
+    assert "| members 8 |" in report and "| members 8 + int8 |" in report
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["chosen"] != "uncompressed"  # 5 points of accuracy buy a smaller model than 32 members
+
+
+def test_tabm_base_space():
+    from skensemble._compress_cli import QUICK_EPOCHS, compression_space, make_encoder
+    from skensemble.nets import TabMRegressor
+
+    X = __import__("pandas").DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "x"]})
+    space = compression_space("regression", make_encoder(X, log=lambda *a: None), QUICK_EPOCHS, quick=True,
+                              base="tabm")
+    assert list(space) == ["uncompressed", "members 8", "members 8 + int8", "int8 dynamic",
+                           "distilled MLP (32,) from boosting"]
+    net = space["uncompressed"]
+    assert isinstance(net, TabMRegressor) and net.k == 32 and net.preprocessing == "always"
+    assert net.max_epochs == QUICK_EPOCHS and not net.early_stopping
+    assert "members 4 + int8" in compression_space("regression", make_encoder(X, log=lambda *a: None), 100,
+                                                   quick=False, base="tabm")
+
+
+def test_base_net_is_refused_by_name():
+    from skensemble._compress_cli import base_net
+
+    with pytest.raises(ValueError, match="base must be one of \\('mlp', 'tabm'\\), got 'gbm'"):
+        base_net("classification", "gbm", epochs=1, quick=True)
+
+
 @pytest.mark.parametrize(
     "edit, args, message",
     [
