@@ -75,18 +75,19 @@ def one_run(path, target, quick, folder, base="mlp"):
 def main():
     quick_only = "--quick" in sys.argv
     bases = ("mlp", "tabm") if "--bases" in sys.argv else ("mlp",)
-    rows = []
+    rows, row_bases = [], []
     with tempfile.TemporaryDirectory() as folder:
         for collection, item, target, keep in TABLES:
             path = table_csv(collection, item, keep, folder)
             for quick in ((True,) if quick_only else (True, False)):
                 for base in bases:
                     rows.append(one_run(path, target, quick, folder, base))
+                    row_bases.append(base)
                     print(rows[-1], flush=True)
     if len(bases) > 1:
         summary = []
         for base in bases:
-            mine = [r for r in rows if r["mode"].endswith(base) or (base == "mlp" and "--base" not in r["mode"])]
+            mine = [r for r, b in zip(rows, row_bases) if b == base]
             summary.append({"base": base, "mean chosen score": float(np.mean([r["chosen score"] for r in mine])),
                             "mean chosen bytes": float(np.mean([r["chosen bytes"] for r in mine])),
                             "mean chosen latency @1 ms": float(np.mean([r["chosen latency @1 ms"] for r in mine])),

@@ -40,8 +40,9 @@
 # size of its ONNX file (the served model; int8: ONNX Runtime's dynamic
 # quantizer takes the 2-D weight matrices, here the shared BatchEnsemble
 # weights, and leaves TabM's 3-D per-member heads and embeddings float).  Writes
-# ``benchmarks/results/tabm_compression[_quick].md``; tables of more than 5,000 rows (diamonds) are
-# sampled to 5,000 whatever the number of splits (the full diamonds table takes about an hour per split).  ``--members [--task=regression]``
+# ``benchmarks/results/tabm_compression[_quick].md``; tables of more than 5,000
+# rows (diamonds) are sampled to 5,000 whatever the number of splits (the full
+# diamonds table takes about an hour per split).  ``--members [--task=regression]``
 # runs only the full TabM, k = 8 from the start and the member-pruned 8 of 32
 # (greedy and individual) on the same setup: ``results/tabm_members[_task].md``.
 
@@ -242,6 +243,8 @@ def run_table(name, source, target, task, log_target, rows):
 
 # --- TabM compression (``--compress``) -------------------------------------------------------------
 COMPRESS_TABM = dict(d_block=256, num_embeddings="piecewise_linear", preprocessing=None, random_state=0)
+# rows kept of a larger table by --compress and --members, whatever the number of splits (as --quick does)
+COMPRESS_ROWS = 5000
 
 
 def _compressions(task, full):
@@ -356,11 +359,11 @@ def _serving_latency(models, X, batch, repeats, sizes=None):
     return {key: statistics.median(v) for key, v in times.items()}
 
 
-def run_compression_table(name, source, target, task, log_target, rows):
+def run_compression_table(name, source, target, task, log_target):
     from skensemble.nets import TableEncoder
     from skensemble.compression import count_params
 
-    X, y = load(source, target, log_target, 5000)  # tables of more rows sampled to 5,000, as --members does
+    X, y = load(source, target, log_target, COMPRESS_ROWS)
     classification = task == "classification"
     tabm = TabMClassifier if classification else TabMRegressor
     results, last = {}, {}
@@ -427,10 +430,10 @@ def run_compression_table(name, source, target, task, log_target, rows):
 
 def main_compress():
     sections, per_table = [], []
-    for name, source, target, task, log_target, rows in TABLES:
+    for name, source, target, task, log_target, _ in TABLES:
         if ONLY is not None and ONLY not in name:
             continue
-        info, rows_out = run_compression_table(name, source, target, task, log_target, rows)
+        info, rows_out = run_compression_table(name, source, target, task, log_target)
         per_table.append((task, {r["model"]: r for r in rows_out}))
         shown = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows_out]
         sections.append((name, f"{info}; {len(SPLITS)} splits.\n\n" + markdown_table(shown, list(shown[0]))))
@@ -466,7 +469,7 @@ TASK = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--task=")), N
 def main_members():
     """Members 8 of 32 against k = 8 from the start (the TabM authors' finding), on the compression rows' setup.
 
-    Tables of more than 5,000 rows are sampled to 5,000 (as with ``--quick``) whatever the number of splits.
+    Tables of more than ``COMPRESS_ROWS`` rows are sampled to it, as ``--compress`` does.
     """
     from skensemble.nets import TableEncoder
 
@@ -478,7 +481,7 @@ def main_members():
             continue
         classification = task == "classification"
         tabm = TabMClassifier if classification else TabMRegressor
-        X, y = load(source, target, log_target, 5000)  # tables of more rows sampled to 5,000, as --quick does
+        X, y = load(source, target, log_target, COMPRESS_ROWS)
         scores = {label: [] for label in labels}
         for split in SPLITS:
             X_train, X_test, y_train, y_test = train_test_split(

@@ -84,16 +84,15 @@ def test_tabm_base_space():
     from skensemble._compress_cli import QUICK_EPOCHS, compression_space, make_encoder
     from skensemble.nets import TabMRegressor
 
-    X = __import__("pandas").DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "x"]})
-    space = compression_space("regression", make_encoder(X, log=lambda *a: None), QUICK_EPOCHS, quick=True,
-                              base="tabm")
+    pd = pytest.importorskip("pandas")
+    encoder = make_encoder(pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "x"]}), log=lambda *a: None)
+    space = compression_space("regression", encoder, QUICK_EPOCHS, quick=True, base="tabm")
     assert list(space) == ["uncompressed", "members 8", "members 8 + int8", "int8 dynamic",
                            "distilled MLP (32,) from boosting"]
     net = space["uncompressed"]
     assert isinstance(net, TabMRegressor) and net.k == 32 and net.preprocessing == "always"
     assert net.max_epochs == QUICK_EPOCHS and not net.early_stopping
-    assert "members 4 + int8" in compression_space("regression", make_encoder(X, log=lambda *a: None), 100,
-                                                   quick=False, base="tabm")
+    assert "members 4 + int8" in compression_space("regression", encoder, 100, quick=False, base="tabm")
 
 
 def test_base_net_is_refused_by_name():
