@@ -20,8 +20,12 @@
 # saved bytes; then each model's mean rank and mean gap to the best model of
 # each table.  Also skensemble's MLPNet and TabM on the raw table (their own
 # ``TableEncoder``: robust scaling with smooth clipping, missing indicators,
-# one-hot categories).  pytabkit's RealMLP and TabM rows are for a later run
-# (they take minutes per table; see issue 29).
+# one-hot categories).
+#
+# ``--pytabkit`` runs pytabkit's ``RealMLP_TD_*`` and ``TabM_D_*`` (``pip install
+# -e ".[bench]"``) beside skensemble's TabM and MLPNet on the raw tables instead, split
+# after split, caching each result in ``results/tabular_pytabkit.json`` (a stopped run
+# resumes; ``--refresh`` starts again): ``results/tabular_pytabkit.md``.
 #
 # Run: ``python benchmarks/bench_tabular.py [--quick]`` (``--quick``: 2 splits
 # and a 5,000-row sample of the large table); writes
@@ -520,7 +524,149 @@ def main_members():
                  [("Summary (means over tables)", markdown_table(rows_out, list(rows_out[0])))] + sections, command)
 
 
+# --- pytabkit side by side (``--pytabkit``) ---------------------------------------------------------
+PYTABKIT_MODELS = ("pytabkit RealMLP-TD", "pytabkit TabM-D", TABM, "skensemble MLPNet (raw table, its own encoder)")
+
+
+class _Imputed:
+    """pytabkit's estimators on the raw table: they refuse missing numbers, so those get the training median
+    and a missing indicator; text columns (their missing values as the category "missing") go in as they are
+    (pytabkit encodes text columns itself)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def _frame(self, X):
+        X = X.copy()
+        for c, median in self.medians_.items():
+            X[f"{c}_missing"] = X[c].isna().astype(float)
+            X[c] = X[c].fillna(median)
+        for c in self.text_:
+            X[c] = X[c].astype(object).where(X[c].notna(), "missing").astype(str)
+        return X
+
+    def fit(self, X, y):
+        self.text_ = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+        self.medians_ = {c: X[c].median() for c in X.columns if c not in self.text_ and X[c].isna().any()}
+        self.model.fit(self._frame(X), y)
+        return self
+
+    def predict(self, X):
+        return self.model.predict(self._frame(X))
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(self._frame(X))
+
+
+def _pytabkit_model(label, task):
+    classification = task == "classification"
+    if label.startswith("pytabkit"):
+        import pytabkit
+
+        name = ("RealMLP_TD_" if "RealMLP" in label else "TabM_D_") + ("Classifier" if classification else "Regressor")
+        return _Imputed(getattr(pytabkit, name)(random_state=0, n_threads=2, device="cpu", verbosity=0))
+    return models(task)[label]()
+
+
+def main_pytabkit():
+    """pytabkit's RealMLP-TD and TabM-D beside skensemble's TabM and MLPNet, on the same splits.
+
+    Their fits take minutes per table, so every (table, split, model) result is cached in
+    ``results/tabular_pytabkit.json`` as it comes (a stopped run resumes; ``--refresh`` starts again) and
+    the tables run split after split (an unfinished run still has whole splits).  Tables of more than
+    ``COMPRESS_ROWS`` rows are sampled to it, as ``--compress`` does.
+    """
+    import json
+    import platform
+
+    from _common import RESULTS, environment
+
+    cache_path = RESULTS / "tabular_pytabkit.json"
+    cache = {} if "--refresh" in sys.argv or not cache_path.exists() else json.loads(cache_path.read_text())
+    cache.setdefault("runs", []).append({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                         "machine": environment(), "python": platform.python_version()})
+    results = cache.setdefault("results", {})
+    tables = [t for t in TABLES if ONLY is None or ONLY in t[0]]
+    data = {t[0]: load(t[1], t[2], t[4], COMPRESS_ROWS) for t in tables}
+    for split in SPLITS:
+        for name, _, _, task, _, _ in tables:
+            X, y = data[name]
+            classification = task == "classification"
+            X_train, X_test, y_train, y_test = train_test_split(
+                X, y, test_size=0.25, random_state=split, stratify=y if classification else None)
+            for label in PYTABKIT_MODELS:
+                key = f"{name} | {split} | {label}"
+                if key in results:
+                    continue
+                model = _pytabkit_model(label, task)
+                start = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model.fit(X_train, y_train)
+                seconds = time.perf_counter() - start
+                pred = model.predict(X_test)
+                if classification:
+                    classes = np.unique(y_train)
+                    entry = {"score": accuracy_score(y_test, pred),
+                             "second": log_loss(y_test, model.predict_proba(X_test), labels=classes)}
+                else:
+                    entry = {"score": float(np.sqrt(mean_squared_error(y_test, np.ravel(pred)))),
+                             "second": r2_score(y_test, np.ravel(pred))}
+                results[key] = {**entry, "fit s": seconds}
+                cache_path.write_text(json.dumps(cache, indent=1))
+                print(f"  {key}: {entry['score']:.4f} in {seconds:.1f} s", flush=True)
+    write_pytabkit(cache, tables)
+
+
+def write_pytabkit(cache, tables):
+    """``results/tabular_pytabkit.md`` from the cache: the splits every model finished on each table."""
+    results = cache["results"]
+    sections, per_task = [], {}
+    for name, _, _, task, _, _ in tables:
+        classification = task == "classification"
+        done = [s for s in range(5) if all(f"{name} | {s} | {m}" in results for m in PYTABKIT_MODELS)]
+        if not done:
+            continue
+        rows_out = []
+        for label in PYTABKIT_MODELS:
+            r = [results[f"{name} | {s} | {label}"] for s in done]
+            score, second, fit = ([e[k] for e in r] for k in ("score", "second", "fit s"))
+            rows_out.append({"model": label,
+                             ("accuracy" if classification else "RMSE"): f"{np.mean(score):.4f} ± {np.std(score):.4f}",
+                             ("log loss" if classification else "R^2"): f"{np.mean(second):.4f} ± {np.std(second):.4f}",
+                             "fit s": float(np.mean(fit))})
+            per_task.setdefault(task, {}).setdefault(label, []).append((float(np.mean(score)), float(np.sum(fit))))
+        sections.append((name, f"{len(done)} splits ({', '.join(map(str, done))}).\n\n"
+                         + markdown_table(rows_out, list(rows_out[0]))))
+    summary = []
+    for task, unit in (("classification", "accuracy points"), ("regression", "% RMSE")):
+        if task not in per_task:
+            continue
+        by_model = per_task[task]
+        rows_out = []
+        for label, values in by_model.items():
+            row = {"model": label}
+            scores = np.array([v[0] for v in values])
+            for ref in PYTABKIT_MODELS[:2]:
+                ref_scores = np.array([v[0] for v in by_model[ref]])
+                gap = (np.mean(scores - ref_scores) * 100 if task == "classification"
+                       else np.mean((scores - ref_scores) / ref_scores) * 100)
+                row[f"vs {ref.split()[1]} ({unit})"] = float(gap)
+            row["fit s, all tables and splits"] = float(sum(v[1] for v in values))
+            rows_out.append(row)
+        summary.append((f"Summary: {task} ({len(next(iter(by_model.values())))} tables)",
+                        "Mean over tables of the difference in mean score (positive: higher accuracy or larger "
+                        "RMSE than the reference).\n\n" + markdown_table(rows_out, list(rows_out[0]))))
+    runs = "; ".join(f"{r['date']}" for r in cache["runs"])
+    summary.insert(0, ("Runs", f"Cached results of the runs of {runs} (`results/tabular_pytabkit.json`). "
+                       f"Tables of more than {COMPRESS_ROWS:,} rows sampled to {COMPRESS_ROWS:,}."))
+    write_result("tabular_pytabkit", "pytabkit's RealMLP-TD and TabM-D beside skensemble", summary + sections,
+                 "python benchmarks/bench_tabular.py --pytabkit")
+
+
 def main():
+    if "--pytabkit" in sys.argv:
+        return main_pytabkit()
     if "--compress" in sys.argv:
         return main_compress()
     if "--members" in sys.argv:
