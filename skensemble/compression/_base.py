@@ -23,7 +23,7 @@ from sklearn.utils.validation import has_fit_parameter
 from ..nets._engine import train
 from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels
 from ..nets._table import check_raw_targets, needs_encoding
-from ..utils._access import get_net, get_net_estimator, is_net, takes_raw_tables
+from ..utils._access import encodes_every_table, get_net, get_net_estimator, is_net, takes_raw_tables
 from .._compat.sklearn import check_is_fitted, validate_data
 
 
@@ -133,6 +133,10 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         """
         return takes_raw_tables(self.estimator)
 
+    def _encodes_every_table(self):
+        """Whether the net inside encodes numeric tables too: they then reach it as given, like raw ones."""
+        return encodes_every_table(self.estimator)
+
     def _validate_raw(self, X, y=None, *, reset, **y_params):
         """Validate a raw table (text, missing values) for a net that encodes it, else None.
 
@@ -142,7 +146,10 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         validates X as float32.  At ``fit`` (``reset``) the choice is kept
         (``_raw_input``) so that prediction validates the same way.
         """
-        raw = (needs_encoding(X) and self._encodes_raw_tables()) if reset else getattr(self, "_raw_input", False)
+        if reset:
+            raw = self._encodes_raw_tables() and (needs_encoding(X) or self._encodes_every_table())
+        else:
+            raw = getattr(self, "_raw_input", False)
         if reset:
             self._raw_input = raw
         if not raw:
@@ -190,6 +197,10 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         outputs = direct_outputs(inner)
         if self._validate_raw(X, reset=False) is not None:
             return PredictionInput(inner, X if outputs is None else inner._validate_X(X, reset=False), outputs)
+        if outputs is not None and getattr(inner, "table_encoder_", None) is not None:
+            # a net that encodes every table (preprocessing="always"): its encoder makes the module's input
+            validate_data(self, X, reset=False, skip_check_array=True)
+            return PredictionInput(inner, inner._validate_X(X, reset=False), outputs)
         if outputs is not None:
             return PredictionInput(inner, validate_data(self, X, reset=False, dtype=np.float32), outputs)
         validate_data(self, X, reset=False, dtype=None, skip_check_array=False)

@@ -114,6 +114,30 @@ def net_input(estimator, X):
     return np.asarray(X, dtype=np.float32)
 
 
+def encodes_every_table(estimator):
+    """Whether the net in ``estimator`` (fitted or not) encodes numeric tables too (``preprocessing="always"``).
+
+    Followed through ``FrozenEstimator``, a ``Pipeline``'s last step and the
+    ``estimator``/``student`` parameters of meta-estimators; such a net's
+    module never sees the rows as given, so wrappers hand it the table.
+    """
+    seen = estimator
+    for _ in range(32):  # nesting depth; a cycle is no estimator
+        if getattr(type(seen), "_takes_tables", False):
+            return getattr(seen, "preprocessing", None) == "always"
+        if isinstance(seen, FrozenEstimator):
+            seen = seen.estimator
+        elif isinstance(seen, Pipeline):
+            seen = seen.steps[-1][1]
+        elif getattr(seen, "student", None) is not None:
+            seen = seen.student
+        elif getattr(seen, "estimator", None) is not None:
+            seen = seen.estimator
+        else:
+            return False
+    return False
+
+
 def takes_raw_tables(estimator):
     """Whether ``estimator`` (fitted or not) takes raw tables: text columns and missing values.
 

@@ -18,7 +18,7 @@ from ...nets import MLPNetClassifier
 from ...nets._base import BaseNet
 from ...nets._engine import swapped_callback, train
 from ...persistence import register
-from ...utils._access import takes_raw_tables, get_net, is_net, net_input
+from ...utils._access import encodes_every_table, takes_raw_tables, get_net, is_net, net_input
 from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ...utils._params import store_params
 from ...utils._random import draw_seed, torch_seed
@@ -99,6 +99,10 @@ class _BaseDistilled(BaseCompressed):
     def _encodes_raw_tables(self):
         """The student encodes raw tables (the default student, a tabular MLP, does)."""
         return self.student is None or takes_raw_tables(self.student)
+
+    def _encodes_every_table(self):
+        """The student encodes numeric tables too (``preprocessing="always"``): it is trained on the table."""
+        return self.student is not None and encodes_every_table(self.student)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
