@@ -340,6 +340,75 @@ def onnx_linear_weights(onnx_bytes, module):
     return state
 
 
+def onnx_weight_names(onnx_bytes, module):
+    """Where each ``state_dict`` entry of ``module`` sits in its int8 ONNX graph, or ``None``.
+
+    For a module whose layers are not all ``nn.Linear`` (a TabM's ensemble
+    layers and embeddings), the exporter folds some weights under generated
+    names (a transposed weight becomes ``onnx::MatMul_56``), so each entry is
+    matched by value while the float module is at hand: a float initializer
+    equal to it, or an int8 one (with its scale and zero point) that
+    dequantizes to it, as is or transposed, within half a quantization step.
+    Returns ``{key: [initializer, transposed]}`` for the entries found (what
+    a file stores, so :func:`onnx_state_from_names` reads them back at load;
+    a file keeps the others, such as a boolean mask the exporter folded), or
+    ``None`` when none is.
+    """
+    inits, quantized = _initializers(onnx_bytes)
+    names, claimed = {}, set()
+    for key, value in module.state_dict().items():
+        weight = value.detach().cpu().float().numpy()
+        if key in inits and inits[key].shape == weight.shape and np.array_equal(inits[key], weight):
+            names[key] = [key, False]
+            continue
+        best = None
+        for base, (q, scale, zero) in quantized.items():
+            for transposed in (False, True):
+                shape = q.shape[::-1] if transposed else q.shape
+                if base in claimed or shape != weight.shape or (transposed and q.ndim != 2):
+                    continue
+                read = _dequantize(q, scale, zero)
+                error = float(np.max(np.abs((read.T if transposed else read) - weight)))
+                if error <= 0.51 * float(np.max(scale)) + 1e-7 and (best is None or error < best[0]):
+                    best = (error, base, transposed)
+        if best is not None:
+            claimed.add(best[1])
+            names[key] = [best[1], best[2]]
+    return names or None
+
+
+def onnx_state_from_names(onnx_bytes, module, names):
+    """The entries of ``module``'s ``state_dict`` that :func:`onnx_weight_names` found, read back from the graph."""
+    inits, quantized = _initializers(onnx_bytes)
+    state = {}
+    for key, value in module.state_dict().items():
+        if key not in names:
+            continue
+        name, transposed = names[key]
+        read = inits[name] if name in inits else _dequantize(*quantized[name])
+        read = read.T if transposed else read
+        if read.shape != tuple(value.shape):
+            return None
+        state[key] = torch.as_tensor(np.ascontiguousarray(read), dtype=value.dtype)
+    return state
+
+
+def _initializers(onnx_bytes):
+    """The graph's float initializers by name, and its int8 ones as ``{base: (int8, scale, zero point)}``."""
+    onnx = _require("onnx")
+    from onnx import numpy_helper
+
+    arrays = {i.name: numpy_helper.to_array(i) for i in onnx.load_from_string(onnx_bytes).graph.initializer}
+    quantized = {name[: -len("_quantized")]: (q, arrays[name[: -len("_quantized")] + "_scale"],
+                                              arrays[name[: -len("_quantized")] + "_zero_point"])
+                 for name, q in arrays.items()
+                 if name.endswith("_quantized") and q.dtype in (np.int8, np.uint8)
+                 and name[: -len("_quantized")] + "_scale" in arrays
+                 and name[: -len("_quantized")] + "_zero_point" in arrays}
+    floats = {name: a for name, a in arrays.items() if a.dtype == np.float32}
+    return floats, quantized
+
+
 def _dequantize(q, scale, zero_point, axis=0):
     shape = [-1 if i == axis else 1 for i in range(q.ndim)]
     scale, zero_point = np.reshape(scale, shape), np.reshape(zero_point, shape)

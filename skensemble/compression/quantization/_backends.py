@@ -23,6 +23,8 @@ from .._onnx import (
     OnnxRuntimeModel,
     module_to_onnx,
     onnx_linear_weights,
+    onnx_state_from_names,
+    onnx_weight_names,
     quantize_onnx_dynamic,
     quantize_onnx_static,
 )
@@ -257,6 +259,8 @@ class _OnnxRuntimeBackend(QuantizationBackend):
         float_onnx = module_to_onnx(module, calibration.shape[1])
         model = OnnxRuntimeModel(self._quantize_onnx(float_onnx, calibration))
         model.float_size = len(float_onnx)
+        if self.name != "onnxruntime-float32" and onnx_linear_weights(model.onnx_bytes, module) is None:
+            model.float_names = onnx_weight_names(model.onnx_bytes, module)  # None: files keep the float net
         return model
 
     def predict(self, model, X):
@@ -269,12 +273,21 @@ class _OnnxRuntimeBackend(QuantizationBackend):
         return model.float_size  # compare ONNX files with ONNX files
 
     def save(self, model, writer):
-        return {"backend": self.name, "file": writer.add_file("onnx", "onnx", model.onnx_bytes)}
+        spec = {"backend": self.name, "file": writer.add_file("onnx", "onnx", model.onnx_bytes)}
+        if getattr(model, "float_names", None):
+            spec["float_names"] = model.float_names
+        return spec
 
     def load(self, spec, reader, float_module, n_features):
-        return OnnxRuntimeModel(reader.file(spec["file"]))
+        model = OnnxRuntimeModel(reader.file(spec["file"]))
+        if spec.get("float_names"):
+            model.float_names = spec["float_names"]
+        return model
 
     def float_state(self, float_module, model):
+        names = getattr(model, "float_names", None)
+        if names:  # weights the exporter renamed, matched when the model was quantized
+            return onnx_state_from_names(model.onnx_bytes, float_module, names)
         return onnx_linear_weights(model.onnx_bytes, float_module)
 
 

@@ -183,7 +183,8 @@ class _BaseQuantized(BaseCompressed):
 
         When the backend can read the float weights back from the quantized
         model, the float net is stored as structure only (a ~4x smaller file
-        for int8).
+        for int8), with the entries it cannot read back (``float_rest``:
+        say a boolean mask the ONNX exporter folded away) beside it.
         """
         extra = {}
         if "quantized_module_" in state:
@@ -191,9 +192,13 @@ class _BaseQuantized(BaseCompressed):
             model = state.pop("quantized_module_")
             extra["quantized"] = backend.save(model, writer)
             float_module = get_module(self.estimator_)
-            if backend.float_state(float_module, model) is not None:
+            read_back = backend.float_state(float_module, model)
+            if read_back is not None:
                 writer.skip_weights(float_module)
                 extra["quantized"]["float_from_quantized"] = True
+                rest = {k: v for k, v in float_module.state_dict().items() if k not in read_back}
+                if rest:
+                    extra["quantized"]["float_rest"] = writer.add_tensors("float_rest", rest)
         return state, extra
 
     def _load_state(self, reader, extra):
@@ -207,6 +212,8 @@ class _BaseQuantized(BaseCompressed):
             state = backend.float_state(float_module, self.quantized_module_)
             if state is None:
                 raise ValueError("The file's float net cannot be read back from its quantized model.")
+            if "float_rest" in spec:
+                state = {**state, **reader.tensors_under(spec["float_rest"])}
             float_module.load_state_dict(state, strict=True)
 
 
