@@ -155,7 +155,8 @@ def base_net(task, base, epochs, quick, random_state=0):
     """The unfitted net every candidate starts from: ``base`` ``"mlp"`` (two layers of 128) or ``"tabm"``.
 
     Both take the CSV's raw table (``preprocessing="always"``); ``"tabm"`` is
-    ``TabMClassifier``/``TabMRegressor`` with its defaults (k = 32 members).
+    ``TabMClassifier``/``TabMRegressor`` with k = 32 members (the space prunes
+    them to 8), as measured in ``benchmarks/results/cli_bases.md``.
     """
     from . import nets
 
@@ -164,7 +165,7 @@ def base_net(task, base, epochs, quick, random_state=0):
     regression = task == "regression"
     common = dict(max_epochs=epochs, early_stopping=not quick, preprocessing="always", random_state=random_state)
     if base == "tabm":
-        return (nets.TabMRegressor if regression else nets.TabMClassifier)(**common)
+        return (nets.TabMRegressor if regression else nets.TabMClassifier)(k=32, **common)
     return (nets.MLPNetRegressor if regression else nets.MLPNetClassifier)((128, 128), **common)
 
 

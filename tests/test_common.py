@@ -45,7 +45,7 @@ from skensemble.transfer import FineTunedClassifier, FineTunedRegressor
 
 _NET = dict(hidden_layer_sizes=(8,), max_epochs=20, lr=0.01, random_state=0)
 _RESNET = dict(width=8, n_blocks=1, max_epochs=20, lr=0.01, random_state=0)
-_TABM = dict(k=3, d_block=16, n_blocks=1, dropout=0.0, max_epochs=20, lr=0.01, early_stopping=False, random_state=0)
+_TABM = dict(k=3, d_block=16, n_blocks=1, num_embeddings=None, dropout=0.0, max_epochs=20, lr=0.01, early_stopping=False, random_state=0)
 
 
 def cheap_estimators():

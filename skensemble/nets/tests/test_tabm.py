@@ -15,7 +15,7 @@ from skensemble.nets import TabMClassifier, TabMModule, TabMRegressor
 from skensemble.nets._embeddings import quantile_bins
 from skensemble.nets._tabm import MemberMeanLoss
 
-_SMALL = dict(k=4, d_block=32, n_blocks=2, max_epochs=30, batch_size=64, random_state=0)
+_SMALL = dict(k=4, d_block=32, n_blocks=2, num_embeddings=None, max_epochs=30, batch_size=64, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def cancer():
 @pytest.fixture(scope="module")
 def fitted(cancer):
     Xa, _, ya, _ = cancer
-    return {emb: TabMClassifier(num_embeddings=emb, **_SMALL).fit(Xa, ya)
+    return {emb: TabMClassifier(**{**_SMALL, "num_embeddings": emb}).fit(Xa, ya)
             for emb in (None, "periodic", "piecewise_linear")}
 
 

@@ -24,7 +24,7 @@ def cancer():
 @pytest.fixture(scope="module")
 def tabm(cancer):
     X, y = cancer
-    return TabMClassifier(k=8, d_block=32, max_epochs=15, random_state=0).fit(X, y)
+    return TabMClassifier(k=8, d_block=32, num_embeddings=None, max_epochs=15, random_state=0).fit(X, y)
 
 
 def test_greedy_selection_differs_from_individual_scores():
