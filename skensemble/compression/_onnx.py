@@ -367,7 +367,9 @@ def onnx_weight_names(onnx_bytes, module):
                 shape = q.shape[::-1] if transposed else q.shape
                 if base in claimed or shape != weight.shape or (transposed and q.ndim != 2):
                     continue
-                read = _dequantize(q, scale, zero)
+                read = _dequantize_any(q, scale, zero)
+                if read is None:
+                    continue
                 error = float(np.max(np.abs((read.T if transposed else read) - weight)))
                 if error <= 0.51 * float(np.max(scale)) + 1e-7 and (best is None or error < best[0]):
                     best = (error, base, transposed)
@@ -385,12 +387,22 @@ def onnx_state_from_names(onnx_bytes, module, names):
         if key not in names:
             continue
         name, transposed = names[key]
-        read = inits[name] if name in inits else _dequantize(*quantized[name])
+        read = inits[name] if name in inits else _dequantize_any(*quantized[name])
+        if read is None:
+            return None
         read = read.T if transposed else read
         if read.shape != tuple(value.shape):
             return None
         state[key] = torch.as_tensor(np.ascontiguousarray(read), dtype=value.dtype)
     return state
+
+
+def _dequantize_any(q, scale, zero):
+    """``q`` dequantized with a per-tensor scale, or per channel along the first axis that fits; else None."""
+    if np.ndim(scale) == 0 or np.size(scale) == 1:
+        return _dequantize(q, np.reshape(scale, ()), np.reshape(zero, ()))
+    axis = next((a for a in range(q.ndim) if q.shape[a] == np.size(scale)), None)
+    return None if axis is None else _dequantize(q, scale, zero, axis=axis)
 
 
 def _initializers(onnx_bytes):
