@@ -126,21 +126,14 @@ def encoder():
     ])
 
 
-class _Categorical:
-    """Gradient boosting on the raw columns: text columns become pandas categories (fitted levels)."""
+class _Reframed:
+    """A model behind a rewrite of the table that ``_learn`` fits and ``_frame`` applies."""
 
     def __init__(self, model):
         self.model = model
 
-    def _frame(self, X):
-        X = X.copy()
-        for c, levels in self.levels_.items():
-            X[c] = pd.Categorical(X[c], categories=levels)
-        return X
-
     def fit(self, X, y):
-        self.levels_ = {c: sorted(X[c].dropna().unique()) for c in X.columns
-                        if not pd.api.types.is_numeric_dtype(X[c])}
+        self._learn(X)
         self.model.fit(self._frame(X), y)
         return self
 
@@ -149,6 +142,20 @@ class _Categorical:
 
     def predict_proba(self, X):
         return self.model.predict_proba(self._frame(X))
+
+
+class _Categorical(_Reframed):
+    """Gradient boosting on the raw columns: text columns become pandas categories (fitted levels)."""
+
+    def _learn(self, X):
+        self.levels_ = {c: sorted(X[c].dropna().unique()) for c in X.columns
+                        if not pd.api.types.is_numeric_dtype(X[c])}
+
+    def _frame(self, X):
+        X = X.copy()
+        for c, levels in self.levels_.items():
+            X[c] = pd.Categorical(X[c], categories=levels)
+        return X
 
 
 # TabM on the raw table (its own encoder): k = 32 members, the paper's recipe, 256-unit blocks and
@@ -529,13 +536,14 @@ TABM8 = "skensemble TabM (k=8, d_block=256, piecewise-linear)"
 PYTABKIT_MODELS = ("pytabkit RealMLP-TD", "pytabkit TabM-D", TABM8, "skensemble MLPNet (raw table, its own encoder)")
 
 
-class _Imputed:
+class _Imputed(_Reframed):
     """pytabkit's estimators on the raw table: they refuse missing numbers, so those get the training median
     and a missing indicator; text columns (their missing values as the category "missing") go in as they are
     (pytabkit encodes text columns itself)."""
 
-    def __init__(self, model):
-        self.model = model
+    def _learn(self, X):
+        self.text_ = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+        self.medians_ = {c: X[c].median() for c in X.columns if c not in self.text_ and X[c].isna().any()}
 
     def _frame(self, X):
         X = X.copy()
@@ -545,18 +553,6 @@ class _Imputed:
         for c in self.text_:
             X[c] = X[c].astype(object).where(X[c].notna(), "missing").astype(str)
         return X
-
-    def fit(self, X, y):
-        self.text_ = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
-        self.medians_ = {c: X[c].median() for c in X.columns if c not in self.text_ and X[c].isna().any()}
-        self.model.fit(self._frame(X), y)
-        return self
-
-    def predict(self, X):
-        return self.model.predict(self._frame(X))
-
-    def predict_proba(self, X):
-        return self.model.predict_proba(self._frame(X))
 
 
 def _pytabkit_model(label, task):
