@@ -144,14 +144,16 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         it is; ``y`` is validated apart.  ``None`` when X is numeric and
         complete or the wrapped net takes no raw tables: the caller then
         validates X as float32.  At ``fit`` (``reset``) the choice is kept
-        (``_raw_input``) so that prediction validates the same way.
+        (``_raw_input``) so that prediction validates the same way; a fitted
+        net inside with a table encoder (``table_encoder_``) takes the table
+        too, since its module only ever saw encoded rows.
         """
         if reset:
             raw = self._encodes_raw_tables() and (needs_encoding(X) or self._encodes_every_table())
-        else:
-            raw = getattr(self, "_raw_input", False)
-        if reset:
             self._raw_input = raw
+        else:
+            inner = getattr(self, self._skensemble_net_attr, None)
+            raw = getattr(self, "_raw_input", False) or getattr(inner, "table_encoder_", None) is not None
         if not raw:
             return None
         validate_data(self, X, reset=reset, skip_check_array=True)
@@ -197,10 +199,6 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         outputs = direct_outputs(inner)
         if self._validate_raw(X, reset=False) is not None:
             return PredictionInput(inner, X if outputs is None else inner._validate_X(X, reset=False), outputs)
-        if outputs is not None and getattr(inner, "table_encoder_", None) is not None:
-            # a net that encodes every table (preprocessing="always"): its encoder makes the module's input
-            validate_data(self, X, reset=False, skip_check_array=True)
-            return PredictionInput(inner, inner._validate_X(X, reset=False), outputs)
         if outputs is not None:
             return PredictionInput(inner, validate_data(self, X, reset=False, dtype=np.float32), outputs)
         validate_data(self, X, reset=False, dtype=None, skip_check_array=False)

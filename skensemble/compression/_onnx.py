@@ -355,7 +355,7 @@ def onnx_weight_names(onnx_bytes, module):
     ``None`` when none is.
     """
     inits, quantized = _initializers(onnx_bytes)
-    names, claimed = {}, set()
+    names, claimed, dequantized = {}, set(), {}
     for key, value in module.state_dict().items():
         weight = value.detach().cpu().float().numpy()
         if key in inits and inits[key].shape == weight.shape and np.array_equal(inits[key], weight):
@@ -367,7 +367,9 @@ def onnx_weight_names(onnx_bytes, module):
                 shape = q.shape[::-1] if transposed else q.shape
                 if base in claimed or shape != weight.shape or (transposed and q.ndim != 2):
                     continue
-                read = _dequantize_any(q, scale, zero)
+                if base not in dequantized:  # once per initializer, whatever the number of entries of its shape
+                    dequantized[base] = _dequantize_any(q, scale, zero)
+                read = dequantized[base]
                 if read is None:
                     continue
                 error = float(np.max(np.abs((read.T if transposed else read) - weight)))
@@ -411,12 +413,12 @@ def _initializers(onnx_bytes):
     from onnx import numpy_helper
 
     arrays = {i.name: numpy_helper.to_array(i) for i in onnx.load_from_string(onnx_bytes).graph.initializer}
-    quantized = {name[: -len("_quantized")]: (q, arrays[name[: -len("_quantized")] + "_scale"],
-                                              arrays[name[: -len("_quantized")] + "_zero_point"])
-                 for name, q in arrays.items()
-                 if name.endswith("_quantized") and q.dtype in (np.int8, np.uint8)
-                 and name[: -len("_quantized")] + "_scale" in arrays
-                 and name[: -len("_quantized")] + "_zero_point" in arrays}
+    quantized = {}
+    for name, q in arrays.items():
+        base = name.removesuffix("_quantized")
+        parts = {f"{base}_scale", f"{base}_zero_point"}
+        if base != name and q.dtype in (np.int8, np.uint8) and parts <= arrays.keys():
+            quantized[base] = (q, arrays[f"{base}_scale"], arrays[f"{base}_zero_point"])
     floats = {name: a for name, a in arrays.items() if a.dtype == np.float32}
     return floats, quantized
 

@@ -102,7 +102,7 @@ class _BaseDistilled(BaseCompressed):
 
     def _encodes_every_table(self):
         """The student encodes numeric tables too (``preprocessing="always"``): it is trained on the table."""
-        return self.student is not None and encodes_every_table(self.student)
+        return encodes_every_table(self.student)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
