@@ -167,15 +167,17 @@ TABM_PARAMS = dict(k=32, d_block=256, num_embeddings="piecewise_linear", preproc
 
 
 def models(task):
+    # the "(defaults)" rows: the nets' other defaults behind the benchmark's pipeline, which already encodes the
+    # table (preprocessing=None: the net's own encoder, the default since 2026-12-06, would scale it again)
     if task == "classification":
         return {
             "HistGradientBoosting": lambda: _Categorical(HistGradientBoostingClassifier(
                 categorical_features="from_dtype", random_state=0)),
             "sklearn MLP": lambda: make_pipeline(encoder(), MLPClassifier(max_iter=300, random_state=0)),
-            "skensemble MLPNet (defaults)": lambda: make_pipeline(encoder(), MLPNetClassifier(random_state=0)),
-            "skensemble ResNet (defaults)": lambda: make_pipeline(encoder(), ResNetClassifier(random_state=0)),
+            "skensemble MLPNet (defaults)": lambda: make_pipeline(encoder(), MLPNetClassifier(preprocessing=None, random_state=0)),
+            "skensemble ResNet (defaults)": lambda: make_pipeline(encoder(), ResNetClassifier(preprocessing=None, random_state=0)),
             "skensemble DeepEnsemble of 5 MLPNets": lambda: make_pipeline(
-                encoder(), DeepEnsembleClassifier(MLPNetClassifier(), n_estimators=5, random_state=0)),
+                encoder(), DeepEnsembleClassifier(MLPNetClassifier(preprocessing=None), n_estimators=5, random_state=0)),
             "skensemble MLPNet (raw table, its own encoder)": lambda: MLPNetClassifier(
                 preprocessing="always", random_state=0),
             TABM: lambda: TabMClassifier(**TABM_PARAMS),
@@ -184,10 +186,10 @@ def models(task):
         "HistGradientBoosting": lambda: _Categorical(HistGradientBoostingRegressor(
             categorical_features="from_dtype", random_state=0)),
         "sklearn MLP": lambda: make_pipeline(encoder(), MLPRegressor(max_iter=300, random_state=0)),
-        "skensemble MLPNet (defaults)": lambda: make_pipeline(encoder(), MLPNetRegressor(random_state=0)),
-        "skensemble ResNet (defaults)": lambda: make_pipeline(encoder(), ResNetRegressor(random_state=0)),
+        "skensemble MLPNet (defaults)": lambda: make_pipeline(encoder(), MLPNetRegressor(preprocessing=None, random_state=0)),
+        "skensemble ResNet (defaults)": lambda: make_pipeline(encoder(), ResNetRegressor(preprocessing=None, random_state=0)),
         "skensemble DeepEnsemble of 5 MLPNets": lambda: make_pipeline(
-            encoder(), DeepEnsembleRegressor(MLPNetRegressor(), n_estimators=5, random_state=0)),
+            encoder(), DeepEnsembleRegressor(MLPNetRegressor(preprocessing=None), n_estimators=5, random_state=0)),
         "skensemble MLPNet (raw table, its own encoder)": lambda: MLPNetRegressor(
             preprocessing="always", random_state=0),
         TABM: lambda: TabMRegressor(**TABM_PARAMS),

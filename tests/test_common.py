@@ -58,8 +58,9 @@ def cheap_estimators():
         ResNetClassifier(**_RESNET),
         ResNetRegressor(**_RESNET),
         MLPNetClassifier(**_NET, num_embeddings="piecewise_linear", d_embedding=4),
-        MLPNetClassifier(**_NET, preprocessing="always"),  # every table through the fitted TableEncoder
-        MLPNetRegressor(**_NET, preprocessing="always", num_embeddings="piecewise_linear", d_embedding=4),
+        MLPNetClassifier(**_NET, preprocessing="auto"),  # numeric tables reach the module as they are
+        MLPNetRegressor(**_NET, num_embeddings="piecewise_linear", d_embedding=4),
+        MLPNetRegressor(**_NET, preprocessing=None),  # numeric input only, as given
         ResNetRegressor(**_RESNET, num_embeddings="periodic", d_embedding=4),
         TableEncoder(),
         TabMClassifier(**_TABM),

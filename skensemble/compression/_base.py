@@ -22,7 +22,7 @@ from sklearn.utils.validation import has_fit_parameter
 
 from ..nets._engine import train
 from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels
-from ..nets._table import check_raw_targets, needs_encoding
+from ..nets._table import check_raw_targets, check_table, has_missing, needs_encoding
 from ..utils._access import encodes_every_table, get_net, get_net_estimator, is_net, takes_raw_tables
 from .._compat.sklearn import check_is_fitted, validate_data
 
@@ -137,6 +137,10 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         """Whether the net inside encodes numeric tables too: they then reach it as given, like raw ones."""
         return encodes_every_table(self.estimator)
 
+    def _refuses_missing(self):
+        """Whether prediction refuses missing values the net inside would take (distillation's teacher cannot)."""
+        return False
+
     def _validate_raw(self, X, y=None, *, reset, **y_params):
         """Validate a raw table (text, missing values) for a net that encodes it, else None.
 
@@ -156,9 +160,14 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
             raw = getattr(self, "_raw_input", False) or getattr(inner, "table_encoder_", None) is not None
         if not raw:
             return None
-        validate_data(self, X, reset=reset, skip_check_array=True)
-        if y is None:
+        X = check_table(X)  # a 1-D or sparse X gets scikit-learn's message before the column count
+        if not reset:
+            validate_data(self, X, reset=False, skip_check_array=True)
+            if self._refuses_missing() and has_missing(X):
+                raise ValueError(f"Input X contains NaN. {type(self).__name__} was fitted by a model that takes no "
+                                 "missing values, so it predicts on none either.")
             return X
+        validate_data(self, X, y, reset=True, skip_check_array=True)  # names, counts; y=None refused
         return X, check_raw_targets(X, y, **y_params)
 
     def _check_fit_input(self, X, y, verb):

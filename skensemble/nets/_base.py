@@ -223,9 +223,9 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                     raise
                 raise ValueError(
                     f"{exc} {type(self).__name__} was fitted on a numeric table without missing values, so "
-                    "it fitted no table encoder (preprocessing='auto'); fit it with preprocessing='always' to "
-                    "predict on tables with missing values or text.") from None
-        X = check_table(X)  # a 1-D or sparse X gets scikit-learn's message before the column count
+                    "it fitted no table encoder (preprocessing='auto'); fit it with preprocessing='always' (the "
+                    "default) to predict on tables with missing values or text.") from None
+        X = check_table(detached(X))  # a 1-D or sparse X gets scikit-learn's message before the column count
         validate_data(self, X, reset=False, skip_check_array=True)  # the column count and names
         return encoder.transform(X)
 

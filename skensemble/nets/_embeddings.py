@@ -55,7 +55,10 @@ def make_num_embeddings(kind, n_features, d_embedding, bins=None):
     import rtdl_num_embeddings
 
     if kind == "periodic":
-        return rtdl_num_embeddings.PeriodicEmbeddings(n_features, d_embedding, lite=True)
+        # frequencies drawn with sigma 0.1 (RealMLP's choice), not the package's 0.01: on encoded columns
+        # (within +-3) 0.01 left an MLP at the majority class (breast cancer 62.7% in 3-fold CV after 100
+        # epochs, 96.5% with 0.1; wine 96.6% / 97.2%; 2026-12-06)
+        return rtdl_num_embeddings.PeriodicEmbeddings(n_features, d_embedding, frequency_init_scale=0.1, lite=True)
     if kind == "piecewise_linear":
         if bins is None or len(bins) != n_features:
             raise ValueError("piecewise_linear embeddings need one list of bin edges per feature, "

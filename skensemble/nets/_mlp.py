@@ -19,7 +19,7 @@ class _MLPParams(NumEmbeddingsMixin):
         num_embeddings=None,
         d_embedding=16,
         n_bins=48,
-        preprocessing="auto",
+        preprocessing="always",
         max_epochs=100,
         lr=None,
         batch_size=128,
@@ -79,17 +79,19 @@ class MLPNetClassifier(NetClassifierMixin, _MLPParams, BaseNet):
         Size of each feature's embedding.
     n_bins : int, default=48
         Quantile bins per feature for ``"piecewise_linear"``.
-    preprocessing : {"auto", "always"} or None, default="auto"
-        Raw tables: with ``"auto"``, a DataFrame with text, category or
-        boolean columns, or any X with missing values, is encoded by a
-        :class:`TableEncoder` fitted at ``fit`` (``table_encoder_``): numeric
-        columns robust-scaled and smoothly clipped with a missing indicator,
-        categorical ones one-hot with codes for missing and unseen values;
-        numeric tables without missing values go to the net as they are.
-        ``"always"`` encodes every table (so numeric columns of any scale need
-        no scaler: measured better on the benchmark's tables,
-        ``benchmarks/results/tabular_defaults.md``); ``None`` refuses text and
-        missing values.
+    preprocessing : {"always", "auto"} or None, default="always"
+        How tables reach the net.  ``"always"``: every table, numeric or
+        raw, is encoded by a :class:`TableEncoder` fitted at ``fit``
+        (``table_encoder_``): numeric columns robust-scaled and smoothly
+        clipped (so columns of any scale need no scaler), a missing value
+        taken as the column's median with an indicator where the training
+        rows had missing values, categorical columns one-hot with codes for
+        missing and unseen values.  ``"auto"``: only tables with text,
+        category or boolean columns or missing values are encoded; numeric
+        tables without missing values go to the net as they are.  ``None``:
+        no encoder; text and missing values are refused.  ``"always"`` was
+        measured better on the benchmark's tables and on scikit-learn's
+        (``benchmarks/results/tabular_defaults.md``; CHANGELOG).
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
     lr : float or None, default=None
@@ -211,17 +213,19 @@ class MLPNetRegressor(NetRegressorMixin, _MLPParams, BaseNet):
         Size of each feature's embedding.
     n_bins : int, default=48
         Quantile bins per feature for ``"piecewise_linear"``.
-    preprocessing : {"auto", "always"} or None, default="auto"
-        Raw tables: with ``"auto"``, a DataFrame with text, category or
-        boolean columns, or any X with missing values, is encoded by a
-        :class:`TableEncoder` fitted at ``fit`` (``table_encoder_``): numeric
-        columns robust-scaled and smoothly clipped with a missing indicator,
-        categorical ones one-hot with codes for missing and unseen values;
-        numeric tables without missing values go to the net as they are.
-        ``"always"`` encodes every table (so numeric columns of any scale need
-        no scaler: measured better on the benchmark's tables,
-        ``benchmarks/results/tabular_defaults.md``); ``None`` refuses text and
-        missing values.
+    preprocessing : {"always", "auto"} or None, default="always"
+        How tables reach the net.  ``"always"``: every table, numeric or
+        raw, is encoded by a :class:`TableEncoder` fitted at ``fit``
+        (``table_encoder_``): numeric columns robust-scaled and smoothly
+        clipped (so columns of any scale need no scaler), a missing value
+        taken as the column's median with an indicator where the training
+        rows had missing values, categorical columns one-hot with codes for
+        missing and unseen values.  ``"auto"``: only tables with text,
+        category or boolean columns or missing values are encoded; numeric
+        tables without missing values go to the net as they are.  ``None``:
+        no encoder; text and missing values are refused.  ``"always"`` was
+        measured better on the benchmark's tables and on scikit-learn's
+        (``benchmarks/results/tabular_defaults.md``; CHANGELOG).
     max_epochs : int, default=100
         Number of passes over the training data (fewer with early stopping).
     lr : float or None, default=None

@@ -99,6 +99,15 @@ def needs_encoding(X):
     return np.issubdtype(X.dtype, np.floating) and bool(np.isnan(X).any())
 
 
+def has_missing(X):
+    """Whether a table (a DataFrame or an array, as :func:`check_table` returns it) has a missing value."""
+    if isinstance(X, pd.DataFrame):
+        return bool(X.isna().to_numpy().any())
+    if X.dtype == object:
+        return bool(pd.isna(X).any())
+    return X.dtype.kind in "fc" and bool(np.isnan(X).any())
+
+
 @register
 class TableEncoder(TransformerMixin, BaseEstimator):
     """A raw table as a net's input: robust-scaled numbers, missing indicators, one-hot categories.

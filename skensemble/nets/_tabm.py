@@ -164,7 +164,7 @@ class _TabMParams(NumEmbeddingsMixin):
         num_embeddings="piecewise_linear",
         d_embedding=16,
         n_bins=48,
-        preprocessing="auto",
+        preprocessing="always",
         max_epochs=100,
         lr=2e-3,
         batch_size=256,
@@ -252,17 +252,19 @@ class TabMClassifier(NetClassifierMixin, _TabMParams, BaseNet):
     n_bins : int, default=48
         Quantile bins per feature for ``"piecewise_linear"`` (fewer where the
         column has fewer distinct values).
-    preprocessing : {"auto", "always"} or None, default="auto"
-        Raw tables: with ``"auto"``, a DataFrame with text, category or
-        boolean columns, or any X with missing values, is encoded by a
-        :class:`TableEncoder` fitted at ``fit`` (``table_encoder_``): numeric
-        columns robust-scaled and smoothly clipped with a missing indicator,
-        categorical ones one-hot with codes for missing and unseen values;
-        numeric tables without missing values go to the net as they are.
-        ``"always"`` encodes every table (so numeric columns of any scale need
-        no scaler: measured better on the benchmark's tables,
-        ``benchmarks/results/tabular_defaults.md``); ``None`` refuses text and
-        missing values.
+    preprocessing : {"always", "auto"} or None, default="always"
+        How tables reach the net.  ``"always"``: every table, numeric or
+        raw, is encoded by a :class:`TableEncoder` fitted at ``fit``
+        (``table_encoder_``): numeric columns robust-scaled and smoothly
+        clipped (so columns of any scale need no scaler), a missing value
+        taken as the column's median with an indicator where the training
+        rows had missing values, categorical columns one-hot with codes for
+        missing and unseen values.  ``"auto"``: only tables with text,
+        category or boolean columns or missing values are encoded; numeric
+        tables without missing values go to the net as they are.  ``None``:
+        no encoder; text and missing values are refused.  ``"always"`` was
+        measured better on the benchmark's tables and on scikit-learn's
+        (``benchmarks/results/tabular_defaults.md``; CHANGELOG).
     max_epochs : int, default=100
         Most passes over the training data (early stopping usually ends sooner).
     lr : float or None, default=0.002
@@ -385,17 +387,19 @@ class TabMRegressor(NetRegressorMixin, _TabMParams, BaseNet):
     n_bins : int, default=48
         Quantile bins per feature for ``"piecewise_linear"`` (fewer where the
         column has fewer distinct values).
-    preprocessing : {"auto", "always"} or None, default="auto"
-        Raw tables: with ``"auto"``, a DataFrame with text, category or
-        boolean columns, or any X with missing values, is encoded by a
-        :class:`TableEncoder` fitted at ``fit`` (``table_encoder_``): numeric
-        columns robust-scaled and smoothly clipped with a missing indicator,
-        categorical ones one-hot with codes for missing and unseen values;
-        numeric tables without missing values go to the net as they are.
-        ``"always"`` encodes every table (so numeric columns of any scale need
-        no scaler: measured better on the benchmark's tables,
-        ``benchmarks/results/tabular_defaults.md``); ``None`` refuses text and
-        missing values.
+    preprocessing : {"always", "auto"} or None, default="always"
+        How tables reach the net.  ``"always"``: every table, numeric or
+        raw, is encoded by a :class:`TableEncoder` fitted at ``fit``
+        (``table_encoder_``): numeric columns robust-scaled and smoothly
+        clipped (so columns of any scale need no scaler), a missing value
+        taken as the column's median with an indicator where the training
+        rows had missing values, categorical columns one-hot with codes for
+        missing and unseen values.  ``"auto"``: only tables with text,
+        category or boolean columns or missing values are encoded; numeric
+        tables without missing values go to the net as they are.  ``None``:
+        no encoder; text and missing values are refused.  ``"always"`` was
+        measured better on the benchmark's tables and on scikit-learn's
+        (``benchmarks/results/tabular_defaults.md``; CHANGELOG).
     max_epochs : int, default=100
         Most passes over the training data (early stopping usually ends sooner).
     lr : float or None, default=0.002

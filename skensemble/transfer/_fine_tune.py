@@ -18,6 +18,7 @@ from ..compression._base import (
 )
 from ..nets import NetClassifier, NetRegressor, TableEncoder
 from ..nets._base import OPTIMIZERS, resolve_lr, sgd_defaults
+from ..nets._table import check_table
 from ..persistence import register
 from ..utils._access import get_net, get_net_estimator, is_net
 from .._compat.sklearn import (
@@ -192,6 +193,7 @@ class _BaseFineTuned(BaseCompressed):
         Xn = X if preprocessing is None else preprocessing.transform(X)
         encoder = getattr(source, "table_encoder_", None)
         if encoder is not None:  # the pretrained net's raw-table encoding stays in front of the new net
+            Xn = check_table(Xn)  # an array-like as an array (a DataFrame as it is)
             encoder = self._table_encoder(encoder, Xn, sample_weight)
             Xn = encoder.transform(Xn)
             steps = [] if preprocessing is None else list(preprocessing.steps)
@@ -263,6 +265,12 @@ class _BaseFineTuned(BaseCompressed):
             same = [str(c) for c in X.columns] == list(names)
         else:
             same = np.shape(X)[1] == encoder.n_features_in_
+        named = hasattr(X, "columns") and names is not None  # other names: the encoder's own error names them
+        if not same and not named and self.input_layer == "keep":
+            raise ValueError(
+                f"X has {np.shape(X)[1]} features, but the pretrained net was fitted on {encoder.n_features_in_} "
+                "(its table encoder's columns); with input_layer='keep' the new task needs the same columns. Set "
+                "input_layer='replace' to train a fresh input layer for these features.")
         if same or self.input_layer == "keep":
             return copy.deepcopy(encoder)
         return TableEncoder().fit(X, sample_weight=sample_weight)

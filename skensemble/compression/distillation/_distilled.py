@@ -110,13 +110,17 @@ class _BaseDistilled(BaseCompressed):
             tags.input_tags.allow_nan = tags.input_tags.string = False
         return tags
 
+    def _refuses_missing(self):
+        """A teacher that takes no missing values was fitted without them: the student predicts on none either."""
+        return not takes_raw_tables(self.teacher)
+
     def _check_raw_student(self, student):
         """A raw table (text, missing values) needs a student that encodes it."""
         if not takes_raw_tables(student):
             raise ValueError(
                 f"{type(self).__name__} got a raw table (text or category columns, or missing values), which its "
                 f"student {type(student).__name__} cannot take: use a tabular net (MLPNet, ResNet or TabM with "
-                "preprocessing='auto') as the student, or encode the table in a Pipeline.")
+                "preprocessing='always', their default) as the student, or encode the table in a Pipeline.")
 
     def _transfer_set(self, student, X, raw, augmenter, seed):
         """The transfer set in the student's input space, the teacher's view of it, and its column names.
@@ -149,7 +153,10 @@ class _BaseDistilled(BaseCompressed):
         synthetic = student.table_encoder_.inverse_transform(X_transfer[n_real:])
         if isinstance(X, pd.DataFrame):
             synthetic.index = range(n_real, n_real + len(synthetic))
-            return pd.concat([X.reset_index(drop=True), synthetic.astype(X.dtypes.to_dict(), errors="ignore")])
+            # categorical columns keep their dtype; numbers stay as decoded (an int column's rows are not truncated)
+            kinds = {c: t for c, t in X.dtypes.items() if not pd.api.types.is_numeric_dtype(t)
+                     or pd.api.types.is_bool_dtype(t)}
+            return pd.concat([X.reset_index(drop=True), synthetic.astype(kinds, errors="ignore")])
         return np.vstack([np.asarray(X, dtype=object), synthetic.to_numpy(dtype=object)])
 
     def _train(self, net, X_transfer, targets, seed, criterion, **criterion_params):

@@ -87,7 +87,7 @@ def test_twenty_rounds_of_concurrent_compression_fits(digits_split):
 
 def test_stacking_of_pruned_nets_cross_validates_with_threads(digits_split):
     X_train, _, y_train, _ = digits_split
-    member = PrunedClassifier(MLPNetClassifier((32,), max_epochs=15, batch_size=32, random_state=0),
+    member = PrunedClassifier(MLPNetClassifier((32,), max_epochs=15, batch_size=32, lr=3e-3, random_state=0),
                               granularity="neuron", fine_tune_epochs=1, random_state=0)
     stack = StackingClassifier([("a", member), ("b", member)], cv=2, n_jobs=2)
     scores = cross_validate(stack, X_train[:400], y_train[:400], cv=2, n_jobs=2,

@@ -17,7 +17,7 @@ from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
 from skensemble.nets._modules import MLPModule
 from skensemble.utils._random import torch_seed
 
-NET = MLPNetClassifier((64, 32), max_epochs=8, batch_size=64, random_state=0)
+NET = MLPNetClassifier((64, 32), max_epochs=8, batch_size=64, lr=3e-3, random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from skensemble.nets import MLPNetRegressor
 
 
 def _members():
-    nets = [(f"net{s}", MLPNetRegressor((64,), max_epochs=60, lr=3e-3, batch_size=32, random_state=s))
+    nets = [(f"net{s}", MLPNetRegressor((64,), max_epochs=100, lr=3e-3, batch_size=32, random_state=s))
             for s in range(3)]
     return nets + [("hgb", HistGradientBoostingRegressor(random_state=0))]
 
@@ -39,7 +39,7 @@ def friedman():
     lambda: EnsembleSelectionRegressor(_members(), ensemble_size=20, cv=3, n_jobs=2),
 ])
 def test_ensembles_score_at_least_their_best_member(friedman, make):
-    """Friedman #1 held out: best member 0.935; vote 0.937, stack 0.937, selection 0.938."""
+    """Friedman #1 held out: best member 0.939; vote 0.940, stack 0.943, selection 0.943 (2026-12-06)."""
     (X_train, X_test, y_train, y_test), best = friedman
     ensemble = make().fit(X_train, y_train)
     assert ensemble.score(X_test, y_test) >= best

@@ -45,7 +45,7 @@ def test_cost_scorers_in_a_plain_search_for_nets_and_forests(digits_split):
     X_train, _, y_train, _ = digits_split
     scoring = {"accuracy": "accuracy", "latency": make_cost_scorer("latency", batch_size=512),
                "size": make_cost_scorer("size"), "flops": make_cost_scorer("flops")}
-    search = GridSearchCV(MLPNetClassifier(max_epochs=40, random_state=0),
+    search = GridSearchCV(MLPNetClassifier(max_epochs=40, lr=3e-3, random_state=0),
                           {"hidden_layer_sizes": [(16,), (256, 256)]}, cv=3, scoring=scoring,
                           refit=cheapest_within(0.1, cost="flops", score="accuracy")).fit(X_train, y_train)
     results = search.cv_results_

@@ -130,8 +130,11 @@ def test_predict_errors(small_data, digits_mlp):
         cheap().predict(X)
     with pytest.raises(ValueError, match="has 6 features, but MLPNetClassifier is expecting 64"):
         digits_mlp.predict(X)
-    with pytest.raises(ValueError, match="NaN"):
-        digits_mlp.predict_proba(np.full((2, 64), np.nan))
+    # a missing value is the column's median at fit (the net's table encoder); infinity is refused
+    medians = np.tile(digits_mlp.table_encoder_.center_, (2, 1))
+    np.testing.assert_array_equal(digits_mlp.predict_proba(np.full((2, 64), np.nan)), digits_mlp.predict_proba(medians))
+    with pytest.raises(ValueError, match="infinity"):
+        digits_mlp.predict_proba(np.full((2, 64), np.inf))
 
 
 def test_bad_parameters_and_devices(small_data):
@@ -325,7 +328,7 @@ def test_amp_trains_in_low_precision_to_full_accuracy(amp_nets, digits_split, am
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
     # predictions go through autocast: not the float32 forward of the same weights
     with torch.no_grad():
-        fp32 = torch.softmax(net.module_(torch.as_tensor(X_test[:50], dtype=torch.float32)), 1)
+        fp32 = torch.softmax(net.module_(torch.as_tensor(net._validate_X(X_test[:50], reset=False))), 1)
     assert not np.allclose(proba[:50], fp32.numpy(), atol=1e-6)
     np.testing.assert_allclose(proba[:50], fp32.numpy(), atol=0.05)
     assert not hasattr(net.net_, "grad_scaler_")  # training state is not kept

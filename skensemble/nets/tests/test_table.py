@@ -93,13 +93,14 @@ def test_a_raw_table_fits_predicts_and_round_trips(churn, make, tmp_path):
     assert np.all(np.isfinite(est.predict_proba(unseen)))
 
 
-def test_numeric_tables_without_missing_values_go_to_the_net_as_they_are(churn):
+def test_numeric_tables_go_through_the_encoder_unless_auto_or_none(churn):
     X, y, score = churn
     numeric = X[["income"]].assign(age=X.age.fillna(50))
-    est = MLPNetRegressor((8,), max_epochs=2, random_state=0).fit(numeric, score)
-    assert not hasattr(est, "table_encoder_")
-    forced = MLPNetRegressor((8,), max_epochs=2, preprocessing="always", random_state=0).fit(numeric, score)
-    assert forced.table_encoder_.n_features_out_ == 2
+    est = MLPNetRegressor((8,), max_epochs=2, random_state=0).fit(numeric, score)  # the default: "always"
+    assert est.table_encoder_.n_features_out_ == 2
+    auto = MLPNetRegressor((8,), max_epochs=2, preprocessing="auto", random_state=0).fit(numeric, score)
+    assert not hasattr(auto, "table_encoder_")  # "auto": only tables with text or missing values
+    assert hasattr(auto.fit(X, score), "table_encoder_")
     with pytest.raises(ValueError, match="NaN"):
         MLPNetRegressor(preprocessing=None).fit(X[["age"]], score)
 
@@ -107,9 +108,9 @@ def test_numeric_tables_without_missing_values_go_to_the_net_as_they_are(churn):
 def test_scaling_inside_the_net_helps_a_skewed_table(churn):
     X, y, _ = churn
     numeric = X[["income"]].assign(age=X.age.fillna(50))
-    raw = MLPNetClassifier((32,), max_epochs=30, random_state=0).fit(numeric.iloc[:300], y[:300])
-    scaled = MLPNetClassifier((32,), max_epochs=30, preprocessing="always", random_state=0).fit(
+    raw = MLPNetClassifier((32,), max_epochs=30, preprocessing="auto", random_state=0).fit(
         numeric.iloc[:300], y[:300])
+    scaled = MLPNetClassifier((32,), max_epochs=30, random_state=0).fit(numeric.iloc[:300], y[:300])
     assert scaled.score(numeric.iloc[300:], y[300:]) > raw.score(numeric.iloc[300:], y[300:])
 
 

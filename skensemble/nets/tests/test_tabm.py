@@ -40,7 +40,7 @@ def test_accuracy_floor_on_breast_cancer(fitted, cancer, emb):
 
 def test_module_returns_members_in_training_and_their_mean_probability_in_eval(fitted, cancer):
     est = fitted[None]
-    X = torch.as_tensor(cancer[1][:5], dtype=torch.float32)
+    X = torch.as_tensor(est._validate_X(cancer[1][:5], reset=False))  # the module's (encoded) rows
     module = est.module_
     members = module.members(X)
     assert members.shape == (5, 4, 2)
@@ -120,7 +120,7 @@ def test_regressor_predicts_the_members_mean_with_their_spread():
     mean, std = reg.predict(X[:20], return_std=True)
     np.testing.assert_allclose(mean, reg.predict(X[:20]), rtol=1e-5)
     assert std.shape == (20,) and np.all(std > 0) and np.all(std < 100)
-    members = reg._member_outputs(np.asarray(X[:20], dtype=np.float32))
+    members = reg._member_outputs(reg._validate_X(X[:20], reset=False))
     np.testing.assert_allclose(std, members.std(axis=1).ravel() * reg._y_scale, rtol=1e-6)
     two = TabMRegressor(**{**_SMALL, "max_epochs": 3}).fit(X, np.column_stack([y, -y]))
     m2, s2 = two.predict(X[:4], return_std=True)

@@ -121,11 +121,11 @@ def test_prediction_batches_equal_skorchs_forward(data):
     net = est.net_
     logits = est.logits(X)
     assert all(m.training for m in net.module_.modules())  # prediction left the training flags as they were
-    readonly = X.copy()
+    readonly = est._validate_X(X, reset=False)  # the module's (encoded) rows
     readonly.flags.writeable = False
     with eval_mode(net.module_):
         batched = est._forward_batches(net, readonly, 7).numpy()  # 200 rows in 29 batches
-    expected = net.forward(X).numpy()  # skorch's path (it leaves the module in eval mode)
+    expected = net.forward(readonly).numpy()  # skorch's path (it leaves the module in eval mode)
     # batches of other sizes round differently: logits near zero need an absolute tolerance too
     np.testing.assert_allclose(logits, expected, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(batched, expected, rtol=1e-6, atol=1e-7)

@@ -580,7 +580,7 @@ def test_fine_tuning_keeps_the_source_nets_training_settings():
                               callbacks=[("sched", LRScheduler("StepLR", step_size=5))]).fit(X, y)
     tuned = FineTunedClassifier(FrozenEstimator(source), freeze="none", max_epochs=300, lr=0.05,
                                 random_state=0).fit(X, y)
-    inner = tuned.estimator_
+    inner = tuned.estimator_[-1]  # after the pretrained net's table encoder
     assert (inner.early_stopping, inner.n_iter_no_change, inner.l1, inner.amp) == (True, 2, 1e-4, "bfloat16")
     assert [name for name, _ in inner.callbacks] == ["sched"]
     assert "valid_loss" in inner.history_[-1] and len(inner.history_) < 300  # it stopped early

@@ -145,7 +145,7 @@ def test_teacher_with_other_classes_is_refused(small_data):
 def test_gridsearch_and_cross_validate(digits_split):
     X_train, _, y_train, _ = digits_split
     teacher = FrozenEstimator(RandomForestClassifier(n_estimators=30, random_state=0).fit(X_train, y_train))
-    d = DistilledClassifier(teacher, MLPNetClassifier((16,), max_epochs=25, random_state=0),
+    d = DistilledClassifier(teacher, MLPNetClassifier((16,), max_epochs=25, lr=3e-3, random_state=0),
                             augment_factor=1, random_state=0)
     grid = {"temperature": [2.0, 4.0], "alpha": [0.5, 0.9], "student__hidden_layer_sizes": [(16,), (32,)]}
     search = GridSearchCV(d, grid, cv=2, n_jobs=2).fit(X_train, y_train)

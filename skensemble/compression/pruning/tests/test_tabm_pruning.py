@@ -80,7 +80,7 @@ def test_member_pruning_is_physical_and_round_trips(cancer, tabm, tmp_path):
     assert pruned.n_params_ == shared + 2 * per_member
     assert pruned.granularity_ == "member" and pruned.sparsity_ == pytest.approx(0.75)
     # the kept members' mean probability is the prediction (no fine-tuning)
-    members = tabm._member_outputs(X)[:, pruned.kept_members_]
+    members = tabm._member_outputs(tabm._validate_X(X, reset=False))[:, pruned.kept_members_]  # encoded rows
     p = np.exp(members - members.max(-1, keepdims=True))
     p /= p.sum(-1, keepdims=True)
     np.testing.assert_allclose(pruned.predict_proba(X), p.mean(1), atol=1e-5)
