@@ -10,26 +10,28 @@
 #
 # * histogram gradient boosting on the raw columns (text columns as pandas
 #   categories, ``categorical_features="from_dtype"``);
-# * scikit-learn's ``MLPClassifier``/``MLPRegressor`` and skensemble's
-#   ``MLPNet*``, ``ResNet*`` and a 5-member ``DeepEnsemble*`` of the MLP with their
-#   defaults, each behind a median imputer + standard scaler + one-hot pipeline.
+# * scikit-learn's ``MLPClassifier``/``MLPRegressor`` and skensemble's ``MLPNet*``
+#   with the defaults of the issue's filing, each behind a median imputer +
+#   standard scaler + one-hot pipeline (the issue's baseline);
+# * skensemble's nets with their defaults on the raw table (their own
+#   ``TableEncoder``: robust scaling with smooth clipping, missing indicators,
+#   one-hot categories): ``MLPNet*``, ``ResNet*``, a 5-member ``DeepEnsemble*``
+#   of the MLP and ``TabM*``.
 #
 # Reported per table: accuracy and log loss (classification) or RMSE and R^2
 # (regression), mean and standard deviation over the splits, fit seconds,
 # predict latency at batch 1 and 4096 (medians, the models alternating), and
 # saved bytes; then each model's mean rank and mean gap to the best model of
-# each table.  Also skensemble's MLPNet and TabM on the raw table (their own
-# ``TableEncoder``: robust scaling with smooth clipping, missing indicators,
-# one-hot categories).
+# each table.
 #
 # ``--pytabkit`` runs pytabkit's ``RealMLP_TD_*`` and ``TabM_D_*`` (``pip install
 # -e ".[bench]"``) beside skensemble's TabM and MLPNet on the raw tables instead, split
 # after split, caching each result in ``results/tabular_pytabkit.json`` (a stopped run
 # resumes; ``--refresh`` starts again): ``results/tabular_pytabkit.md``.
 #
-# Run: ``python benchmarks/bench_tabular.py [--quick]`` (``--quick``: 2 splits
-# and a 5,000-row sample of the large table); writes
-# ``benchmarks/results/tabular.md``.
+# Run: ``python benchmarks/bench_tabular.py [--quick | --sample]`` (``--quick``: 2 splits
+# and a 5,000-row sample of the large table; ``--sample``: 5 splits and that sample); writes
+# ``benchmarks/results/tabular[_quick|_sampled].md``.
 #
 # ``--compress`` runs the TabM compression rows instead (issue 30): on the same
 # tables and splits, skensemble's ``TableEncoder`` is fitted once per split and
@@ -76,6 +78,7 @@ from skensemble.nets import (MLPNetClassifier, MLPNetRegressor, ResNetClassifier
 from skensemble.report import saved_size_bytes
 
 QUICK = "--quick" in sys.argv
+SAMPLE = QUICK or "--sample" in sys.argv  # the table of more than 20,000 rows sampled to 5,000
 SPLITS = range(2 if QUICK else 5)
 # --only=word: the tables whose name contains it (a smoke run)
 ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), None)
@@ -90,7 +93,7 @@ TABLES = [
     ("biopsy", ("MASS", "biopsy"), "class", "classification", False, None),
     ("smoking", ("openintro", "smoking"), "smoke", "classification", False, None),
     ("breast cancer", "breast_cancer", "target", "classification", False, None),
-    ("diamonds (log price)", ("ggplot2", "diamonds"), "price", "regression", True, 5000 if QUICK else None),
+    ("diamonds (log price)", ("ggplot2", "diamonds"), "price", "regression", True, 5000 if SAMPLE else None),
     ("births (weight)", ("openintro", "births14"), "weight", "regression", False, None),
     ("professors' salaries (log)", ("carData", "Salaries"), "salary", "regression", True, None),
 ]
@@ -161,38 +164,37 @@ class _Categorical(_Reframed):
 # TabM on the raw table (its own encoder): k = 32 members, the paper's recipe, 256-unit blocks and
 # piecewise-linear embeddings (on HMDA, one split: 0.916 accuracy in 44 s against 0.914 in 157 s for the
 # 512-unit default without embeddings; 2 cores)
-TABM = "skensemble TabM (raw table; d_block=256, piecewise-linear)"
+TABM = "skensemble TabM (defaults, raw table)"
 # k = 32 (the paper's, and TabM's default until the --pytabkit run): these rows' results were measured with it
 TABM_PARAMS = dict(k=32, d_block=256, num_embeddings="piecewise_linear", preprocessing="always", random_state=0)
 
 
+OLD_MLP = "skensemble MLPNet (defaults of 2026-12-05, pipeline)"
+RAW_MLP = "skensemble MLPNet (raw table, its own encoder)"
+
+
 def models(task):
-    # the "(defaults)" rows: the nets' other defaults behind the benchmark's pipeline, which already encodes the
-    # table (preprocessing=None: the net's own encoder, the default since 2026-12-06, would scale it again)
-    if task == "classification":
-        return {
-            "HistGradientBoosting": lambda: _Categorical(HistGradientBoostingClassifier(
-                categorical_features="from_dtype", random_state=0)),
-            "sklearn MLP": lambda: make_pipeline(encoder(), MLPClassifier(max_iter=300, random_state=0)),
-            "skensemble MLPNet (defaults)": lambda: make_pipeline(encoder(), MLPNetClassifier(preprocessing=None, random_state=0)),
-            "skensemble ResNet (defaults)": lambda: make_pipeline(encoder(), ResNetClassifier(preprocessing=None, random_state=0)),
-            "skensemble DeepEnsemble of 5 MLPNets": lambda: make_pipeline(
-                encoder(), DeepEnsembleClassifier(MLPNetClassifier(preprocessing=None), n_estimators=5, random_state=0)),
-            "skensemble MLPNet (raw table, its own encoder)": lambda: MLPNetClassifier(
-                preprocessing="always", random_state=0),
-            TABM: lambda: TabMClassifier(**TABM_PARAMS),
-        }
+    """The rows: baselines behind the benchmark's pipeline, then skensemble's nets with their defaults on the raw table.
+
+    The issue's baseline is the MLP with the defaults of its filing behind the imputer + scaler + one-hot
+    pipeline (``preprocessing=None``: that pipeline encodes the table); the nets' defaults since then include
+    their own table encoder (``preprocessing="always"``), so they take the raw table.
+    """
+    classification = task == "classification"
+    mlp = MLPNetClassifier if classification else MLPNetRegressor
+    resnet = ResNetClassifier if classification else ResNetRegressor
+    deep = DeepEnsembleClassifier if classification else DeepEnsembleRegressor
+    tabm = TabMClassifier if classification else TabMRegressor
+    boosting = HistGradientBoostingClassifier if classification else HistGradientBoostingRegressor
+    sk_mlp = MLPClassifier if classification else MLPRegressor
     return {
-        "HistGradientBoosting": lambda: _Categorical(HistGradientBoostingRegressor(
-            categorical_features="from_dtype", random_state=0)),
-        "sklearn MLP": lambda: make_pipeline(encoder(), MLPRegressor(max_iter=300, random_state=0)),
-        "skensemble MLPNet (defaults)": lambda: make_pipeline(encoder(), MLPNetRegressor(preprocessing=None, random_state=0)),
-        "skensemble ResNet (defaults)": lambda: make_pipeline(encoder(), ResNetRegressor(preprocessing=None, random_state=0)),
-        "skensemble DeepEnsemble of 5 MLPNets": lambda: make_pipeline(
-            encoder(), DeepEnsembleRegressor(MLPNetRegressor(preprocessing=None), n_estimators=5, random_state=0)),
-        "skensemble MLPNet (raw table, its own encoder)": lambda: MLPNetRegressor(
-            preprocessing="always", random_state=0),
-        TABM: lambda: TabMRegressor(**TABM_PARAMS),
+        "HistGradientBoosting": lambda: _Categorical(boosting(categorical_features="from_dtype", random_state=0)),
+        "sklearn MLP": lambda: make_pipeline(encoder(), sk_mlp(max_iter=300, random_state=0)),
+        OLD_MLP: lambda: make_pipeline(encoder(), mlp(preprocessing=None, random_state=0)),
+        RAW_MLP: lambda: mlp(random_state=0),
+        "skensemble ResNet (defaults, raw table)": lambda: resnet(random_state=0),
+        "skensemble DeepEnsemble of 5 MLPNets (raw table)": lambda: deep(mlp(), n_estimators=5, random_state=0),
+        TABM: lambda: tabm(random_state=0),
     }
 
 
@@ -532,7 +534,7 @@ def main_members():
 
 # --- pytabkit side by side (``--pytabkit``) ---------------------------------------------------------
 TABM8 = "skensemble TabM (k=8, d_block=256, piecewise-linear)"
-PYTABKIT_MODELS = ("pytabkit RealMLP-TD", "pytabkit TabM-D", TABM8, "skensemble MLPNet (raw table, its own encoder)")
+PYTABKIT_MODELS = ("pytabkit RealMLP-TD", "pytabkit TabM-D", TABM8, RAW_MLP)
 
 
 class _Imputed(_Reframed):
@@ -685,8 +687,9 @@ def main():
                 for k, v in sorted(ranks[task].items(), key=lambda kv: np.mean(kv[1]))]
         summary.append((f"Summary: {task} ({len(next(iter(ranks[task].values())))} tables)",
                         markdown_table(rows, list(rows[0]))))
-    write_result("tabular_quick" if QUICK else "tabular", "Tabular nets on real tables", summary + sections,
-                 "python benchmarks/bench_tabular.py" + (" --quick" if QUICK else ""))
+    name = "tabular_quick" if QUICK else "tabular_sampled" if SAMPLE else "tabular"
+    write_result(name, "Tabular nets on real tables", summary + sections,
+                 "python benchmarks/bench_tabular.py" + (" --quick" if QUICK else " --sample" if SAMPLE else ""))
 
 
 if __name__ == "__main__":

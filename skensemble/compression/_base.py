@@ -168,6 +168,7 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
                                  "missing values, so it predicts on none either.")
             return X
         validate_data(self, X, y, reset=True, skip_check_array=True)  # names, counts; y=None refused
+        self._fit_missing = has_missing(X)  # whether fit took missing values (see _refuses_missing)
         return X, check_raw_targets(X, y, **y_params)
 
     def _check_fit_input(self, X, y, verb):

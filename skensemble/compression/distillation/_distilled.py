@@ -111,8 +111,13 @@ class _BaseDistilled(BaseCompressed):
         return tags
 
     def _refuses_missing(self):
-        """A teacher that takes no missing values was fitted without them: the student predicts on none either."""
-        return not takes_raw_tables(self.teacher)
+        """Fitted without missing values, by a teacher that says it takes none: the student predicts on none either.
+
+        A teacher that imputes without saying so in its tags (a ``Pipeline``
+        starting with a ``ColumnTransformer``) shows it by fitting on them.
+        Files written before this was recorded refuse nothing.
+        """
+        return not takes_raw_tables(self.teacher) and not getattr(self, "_fit_missing", True)
 
     def _check_raw_student(self, student):
         """A raw table (text, missing values) needs a student that encodes it."""
