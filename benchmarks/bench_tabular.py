@@ -79,7 +79,8 @@ from skensemble.report import saved_size_bytes
 
 QUICK = "--quick" in sys.argv
 SAMPLE = QUICK or "--sample" in sys.argv  # the table of more than 20,000 rows sampled to 5,000
-SPLITS = range(2 if QUICK else 5)
+_SPLITS_ARG = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--splits=")), None)
+SPLITS = range(int(_SPLITS_ARG) if _SPLITS_ARG else 2 if QUICK else 5)  # --splits=N: the first N splits
 # --only=word: the tables whose name contains it (a smoke run)
 ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), None)
 
@@ -533,8 +534,9 @@ def main_members():
 
 
 # --- pytabkit side by side (``--pytabkit``) ---------------------------------------------------------
-TABM8 = "skensemble TabM (k=8, d_block=256, piecewise-linear)"
-PYTABKIT_MODELS = ("pytabkit RealMLP-TD", "pytabkit TabM-D", TABM8, RAW_MLP)
+TABM8 = "skensemble TabM (k=8, d_block=256, piecewise-linear)"  # the members share their batches
+TABM_OWN = "skensemble TabM (defaults: k=8, d_block=256, piecewise-linear, each member its own batches)"
+PYTABKIT_MODELS = ("pytabkit RealMLP-TD", "pytabkit TabM-D", TABM8, TABM_OWN, RAW_MLP)
 
 
 class _Imputed(_Reframed):
@@ -564,7 +566,10 @@ def _pytabkit_model(label, task):
         name = ("RealMLP_TD_" if "RealMLP" in label else "TabM_D_") + ("Classifier" if classification else "Regressor")
         return _Imputed(getattr(pytabkit, name)(random_state=0, n_threads=2, device="cpu", verbosity=0))
     if label == TABM8:  # 8 members trained from the start score as 32 do (results/tabm_members_*.md)
-        return (TabMClassifier if classification else TabMRegressor)(**{**TABM_PARAMS, "k": 8})
+        return (TabMClassifier if classification else TabMRegressor)(**{**TABM_PARAMS, "k": 8,
+                                                                        "share_training_batches": True})
+    if label == TABM_OWN:
+        return (TabMClassifier if classification else TabMRegressor)(random_state=0)
     return models(task)[label]()
 
 

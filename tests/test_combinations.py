@@ -106,7 +106,13 @@ CONFIGS = {
     "resnet": (lambda t: _cls(t, ResNetClassifier, ResNetRegressor)(width=8, n_blocks=1, max_epochs=3,
                                                                    random_state=0), None),
     "tabm": (lambda t: _cls(t, TabMClassifier, TabMRegressor)(k=3, d_block=8, n_blocks=1, max_epochs=3,
-                                                             early_stopping=False, random_state=0), None),
+                                                             early_stopping=False, random_state=0),
+             lambda net, task: net.net_.iterator_train__k == net.k),  # each member its own batches
+    "tabm members on shared batches": (
+        lambda t: _cls(t, TabMClassifier, TabMRegressor)(k=3, d_block=8, n_blocks=1, max_epochs=3,
+                                                        share_training_batches=True, early_stopping=False,
+                                                        random_state=0),
+        lambda net, task: not hasattr(net.net_, "iterator_train__k")),
     "tabm piecewise-linear embeddings, early stopping": (
         lambda t: _cls(t, TabMClassifier, TabMRegressor)(k=3, d_block=8, n_blocks=1, max_epochs=40, lr=0.05,
                                                         n_iter_no_change=2, d_embedding=4, n_bins=8,
@@ -324,7 +330,7 @@ REFUSED = {
     **{(config, "prune members"): r"Pruned(Classifier|Regressor)\(granularity='member'\) cannot prune "
        r"\w+: its net \w+ has no ensemble members" for config in CONFIGS if not config.startswith("tabm")},
     **{(config, use): r"FineTuned(Classifier|Regressor) cannot fine-tune TabM(Classifier|Regressor).*nn.Linear"
-       for config in ("tabm", "tabm piecewise-linear embeddings, early stopping")
+       for config in CONFIGS if config.startswith("tabm")
        for use in ("fine-tune", "fine-tune all, reinit 1")},
 }
 

@@ -31,7 +31,7 @@ from ..utils._device import resolve_device
 from ..utils._random import draw_seed, torch_seed
 from ..utils._torch import eval_mode
 from ._engine import train
-from ._loader import TensorLoader, writable
+from ._loader import MemberBatchLoader, TensorLoader, writable
 from ._skorch import LabelValidSplit, StopOnNonFiniteLoss
 from ._modules import ACTIVATIONS
 from ._table import TableEncoder, check_raw_targets, check_table, needs_encoding
@@ -326,9 +326,12 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             )
         params.update(self.net_params or {})
         for stage in ("iterator_train", "iterator_valid"):
-            if params[stage] is not TensorLoader:  # a user's DataLoader takes no device argument
+            if not (isinstance(params[stage], type) and issubclass(params[stage], TensorLoader)):
+                # a user's DataLoader takes no device argument
                 params.pop(f"{stage}__device")
                 params.pop(f"{stage}__merge_single_row", None)
+            if not (isinstance(params[stage], type) and issubclass(params[stage], MemberBatchLoader)):
+                params.pop(f"{stage}__k", None)  # the members' own batches need skensemble's loader
         if not self.early_stopping and "train_split" not in (self.net_params or {}):
             self._check_no_validation_callbacks(callbacks)
         return self._net_class(**params)

@@ -129,3 +129,41 @@ class TensorLoader:
             y = None if y is None else y.index_select(0, order)
         for start, end in batch_bounds(n, bs, self.drop_last, self._merges_last(n)):
             yield X[start:end], (None if y is None else y[start:end])
+
+
+class MemberBatchLoader(TensorLoader):
+    """:class:`TensorLoader` whose training batches give each of ``k`` ensemble members its own rows.
+
+    Every epoch draws one permutation of the rows per member (from the fit's
+    own generator); batch ``b`` holds, for member ``j``, rows ``b`` of
+    permutation ``j``: X comes as ``(batch, k, n_features)`` and y as
+    ``(batch, k, ...)``, so each member sees every row once per epoch, in
+    its own order and with its own batch mates, as the TabM authors train
+    (``share_training_batches=False`` in their code).  Without shuffling, or
+    where :class:`TensorLoader` falls back to a ``DataLoader`` (a user's
+    dataset, dicts of arrays, loader arguments), the members share the
+    batches.
+
+    Parameters
+    ----------
+    dataset, batch_size, **kwargs
+        As :class:`TensorLoader`.
+    k : int, default=1
+        Number of members; 1 is :class:`TensorLoader`.
+    """
+
+    def __init__(self, dataset, batch_size, k=1, **kwargs):
+        super().__init__(dataset, batch_size, **kwargs)
+        self.k = int(k)
+
+    def __iter__(self):
+        if self._fallback is not None or self.k == 1 or not self.shuffle:
+            yield from super().__iter__()
+            return
+        X, y = self._X, self._y
+        generator = current_generator()  # the fit's own (skensemble.utils._random)
+        device = generator.device if generator is not None else "cpu"
+        orders = torch.rand((self.k, len(X)), generator=generator, device=device).argsort(dim=1).to(X.device)
+        for start, end in batch_bounds(len(X), self.batch_size, self.drop_last, self._merges_last(len(X))):
+            rows = orders[:, start:end].T  # (batch, k): member j's rows in column j
+            yield X[rows], (None if y is None else y[rows])

@@ -26,6 +26,7 @@ from ..utils._torch import eval_mode
 from ._base import BaseNet
 from ._embeddings import EMBEDDING_CONSTRAINTS, NumEmbeddingsMixin, make_num_embeddings
 from ._modules import SeededDropout
+from ._loader import MemberBatchLoader
 from ._skorch import SkorchClassifier, SkorchRegressor
 from ._targets import NetClassifierMixin, NetRegressorMixin
 
@@ -74,12 +75,19 @@ class TabMModule(nn.Module):
     def members(self, X):
         """Every member's output, ``(batch, k, n_outputs)`` (dropout follows the module's mode).
 
-        ``tabm.TabM.forward`` for one 2-D batch of numeric features, step by
-        step through its public parts: its input checks and its
+        ``tabm.TabM.forward`` step by step through its public parts, for a
+        2-D batch (every member reads it) or a 3-D one, ``(batch, k,
+        n_features)``, that gives each member its own rows (training on the
+        members' own batches); its input checks and its
         ``torch.column_stack`` of feature groups (one group here) are left
         out, which the ONNX exporter cannot express.
         """
         model = self.model
+        if X.dim() == 3:
+            if model.num_module is None:
+                return model.output(model.backbone(X))
+            batch, k = X.shape[:2]
+            return model.output(model.backbone(model.num_module(X.flatten(0, 1)).reshape(batch, k, -1)))
         h = X if model.num_module is None else model.num_module(X).flatten(1)
         return model.output(model.backbone(model.ensemble_view(h)))
 
@@ -142,6 +150,32 @@ class MemberMeanSquaredError(MemberMeanLoss):
         super().__init__(nn.MSELoss, reduction)
 
 
+class _MemberBatchLoss:
+    """skorch net side of the members' own batches: a ``(batch, k, ...)`` batch is ``batch * k`` plain rows.
+
+    With a 3-D X (:class:`MemberBatchLoader`), the members' outputs
+    ``(batch, k, n_outputs)`` and the targets ``(batch, k, ...)`` are
+    flattened to ``batch * k`` rows before the loss: each member's loss on
+    its own rows, averaged as :class:`MemberMeanLoss` averages the members'
+    losses; whatever reads targets row by row (sample weights packed as a
+    last column, distillation's teacher outputs) reads them unchanged.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if torch.is_tensor(X) and X.dim() == 3 and y_pred.dim() == 3 and y_true is not None:
+            y_true = torch.as_tensor(y_true, device=y_pred.device)
+            y_pred, y_true = y_pred.flatten(0, 1), y_true.flatten(0, 1)
+        return super().get_loss(y_pred, y_true, X=X, training=training)
+
+
+class TabMSkorchClassifier(_MemberBatchLoss, SkorchClassifier):
+    """skensemble's skorch classifier taking the members' own batches."""
+
+
+class TabMSkorchRegressor(_MemberBatchLoss, SkorchRegressor):
+    """skensemble's skorch regressor taking the members' own batches."""
+
+
 class _TabMParams(NumEmbeddingsMixin):
     _parameter_constraints = {
         **BaseNet._parameter_constraints,
@@ -151,6 +185,7 @@ class _TabMParams(NumEmbeddingsMixin):
         "n_blocks": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "d_block": [Interval(numbers.Integral, 1, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "share_training_batches": ["boolean"],
     }
 
     def __init__(
@@ -161,6 +196,7 @@ class _TabMParams(NumEmbeddingsMixin):
         n_blocks=None,
         d_block=256,
         dropout=0.1,
+        share_training_batches=False,
         num_embeddings="piecewise_linear",
         d_embedding=16,
         n_bins=48,
@@ -198,6 +234,12 @@ class _TabMParams(NumEmbeddingsMixin):
             "classification": self._classification,
             "embeddings": self._embedding_spec(),
         }
+
+    def _extra_net_params(self, n_outputs):
+        """Training batches of the members' own rows (:class:`MemberBatchLoader`) unless they share them."""
+        if self.share_training_batches:
+            return {}
+        return {"iterator_train": MemberBatchLoader, "iterator_train__k": int(self.k)}
 
     def _member_outputs(self, X):
         """Not public: every member's raw output for validated float32 ``X``, ``(n, k, n_outputs)``."""
@@ -242,6 +284,13 @@ class TabMClassifier(NetClassifierMixin, _TabMParams, BaseNet):
         3.5x longer for the same accuracy on the benchmark's HMDA table).
     dropout : float in [0, 1), default=0.1
         Dropout after each hidden layer (masks drawn per member).
+    share_training_batches : bool, default=False
+        Whether the members train on the same batches.  ``False`` (the TabM
+        authors' choice): each member sees the rows in its own order every
+        epoch (a batch is ``(batch_size, k, n_features)``: :class:`MemberBatchLoader`),
+        at the same cost per epoch; measured better on the benchmark's
+        regression tables (-3.3% mean RMSE on 3 splits; CHANGELOG).
+        ``True``: every member reads the batch of the plain loader.
     num_embeddings : {None, "periodic", "piecewise_linear"}, default="piecewise_linear"
         Numerical feature embeddings ahead of the backbone (shared by the
         members): learned periodic features, or piecewise-linear encodings on
@@ -342,7 +391,7 @@ class TabMClassifier(NetClassifierMixin, _TabMParams, BaseNet):
     True
     """
 
-    _net_class = SkorchClassifier
+    _net_class = TabMSkorchClassifier
     _criterion = MemberMeanLoss
     _classification = True
 
@@ -377,6 +426,13 @@ class TabMRegressor(NetRegressorMixin, _TabMParams, BaseNet):
         3.5x longer for the same accuracy on the benchmark's HMDA table).
     dropout : float in [0, 1), default=0.1
         Dropout after each hidden layer (masks drawn per member).
+    share_training_batches : bool, default=False
+        Whether the members train on the same batches.  ``False`` (the TabM
+        authors' choice): each member sees the rows in its own order every
+        epoch (a batch is ``(batch_size, k, n_features)``: :class:`MemberBatchLoader`),
+        at the same cost per epoch; measured better on the benchmark's
+        regression tables (-3.3% mean RMSE on 3 splits; CHANGELOG).
+        ``True``: every member reads the batch of the plain loader.
     num_embeddings : {None, "periodic", "piecewise_linear"}, default="piecewise_linear"
         Numerical feature embeddings ahead of the backbone (shared by the
         members): learned periodic features, or piecewise-linear encodings on
@@ -473,7 +529,7 @@ class TabMRegressor(NetRegressorMixin, _TabMParams, BaseNet):
     ((2,), (2,))
     """
 
-    _net_class = SkorchRegressor
+    _net_class = TabMSkorchRegressor
     _criterion = MemberMeanSquaredError
     _classification = False
 

@@ -63,7 +63,7 @@ class NetClassifierMixin(LogitsClassifierMixin):
         return encoder.transform(y).astype(np.int64), len(self.classes_)
 
     def _extra_net_params(self, n_outputs):
-        return {"classes": np.arange(n_outputs)}
+        return {**super()._extra_net_params(n_outputs), "classes": np.arange(n_outputs)}
 
     def _n_outputs(self):
         return len(self.classes_)

@@ -450,7 +450,7 @@ class Reader:
 # Parameters added after files were first written, with the value that does what the
 # estimators of those files did (it differs from today's default): no numerical embeddings,
 # no table encoder.
-_ABSENT_MEANS = {"num_embeddings": None, "preprocessing": None}
+_ABSENT_MEANS = {"num_embeddings": None, "preprocessing": None, "share_training_batches": True}
 
 
 def _add_new_parameters(obj):
@@ -458,7 +458,8 @@ def _add_new_parameters(obj):
 
     A file keeps loading into a newer class.  A parameter it does not name
     takes the value in ``_ABSENT_MEANS`` (what estimators did before the
-    parameter existed: ``num_embeddings=None``, ``preprocessing=None``), else
+    parameter existed: ``num_embeddings=None``, ``preprocessing=None``,
+    ``share_training_batches=True``), else
     the class default; so a loaded net refitted, cloned or pruned builds the
     module the file holds.
     """

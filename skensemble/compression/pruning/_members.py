@@ -158,4 +158,6 @@ def keep_members(net_estimator, keep):
     new.train(old.training)
     net.module_ = new
     net_estimator.set_params(k=len(keep))
+    if hasattr(net, "iterator_train__k"):  # the members' own training batches: one column per member left
+        net.iterator_train__k = len(keep)
     return new

@@ -189,3 +189,72 @@ def test_refitting_without_embeddings_drops_the_bins(cancer):
     assert hasattr(est, "num_embedding_bins_")
     est.set_params(num_embeddings=None).fit(Xa, ya)
     assert not hasattr(est, "num_embedding_bins_")
+
+
+# --- the members' own training batches (share_training_batches=False) -------------------------------
+def test_member_batches_give_each_member_every_row_once_in_its_own_order():
+    from skorch.dataset import Dataset
+
+    from skensemble.nets._loader import MemberBatchLoader
+    from skensemble.utils._random import fit_generator
+
+    X = np.arange(10, dtype=np.float32).reshape(-1, 1) * np.ones((1, 3), dtype=np.float32)
+    y = np.arange(10)
+    loader = MemberBatchLoader(Dataset(X, y), batch_size=4, k=3, shuffle=True)
+    with fit_generator(0):
+        batches = list(loader)
+    assert [tuple(b[0].shape) for b in batches] == [(4, 3, 3), (4, 3, 3), (2, 3, 3)]
+    rows = torch.cat([yb for _, yb in batches])  # (10, 3): member j's rows in column j
+    for j in range(3):
+        assert sorted(rows[:, j].tolist()) == list(range(10))  # every row once per epoch
+    assert len({tuple(rows[:, j].tolist()) for j in range(3)}) == 3  # in three orders
+    for Xb, yb in batches:  # X and y are the same rows
+        np.testing.assert_array_equal(Xb[..., 0].numpy(), yb.numpy())
+    with fit_generator(0):
+        again = torch.cat([yb for _, yb in loader])
+    assert torch.equal(again, rows)  # drawn from the fit's own generator
+    shared = MemberBatchLoader(Dataset(X, y), batch_size=4, k=1, shuffle=True)
+    with fit_generator(0):
+        assert next(iter(shared))[0].shape == (4, 3)
+
+
+def test_members_read_their_own_rows_and_the_loss_is_the_members_mean():
+    module = TabMModule(5, 3, k=4, n_blocks=1, d_block=8, dropout=0.0,
+                        embeddings={"kind": "periodic", "d_embedding": 4}).eval()
+    X = torch.randn(6, 5)
+    same = module.members(X[:, None, :].expand(6, 4, 5))
+    torch.testing.assert_close(same, module.members(X))  # every member reading X: the shared path
+    own = torch.randn(6, 4, 5)
+    out = module.members(own)
+    for j in range(4):  # member j's output on its rows is what it gives those rows in a shared batch
+        torch.testing.assert_close(out[:, j], module.members(own[:, j])[:, j])
+    target = torch.randint(0, 3, (6, 4))
+    net = TabMClassifier(**_SMALL).fit(np.random.RandomState(0).normal(size=(40, 5)), np.arange(40) % 3).net_
+    loss = net.get_loss(out, target, X=own, training=False)
+    per_member = [torch.nn.functional.cross_entropy(out[:, j], target[:, j]) for j in range(4)]
+    torch.testing.assert_close(loss, torch.stack(per_member).mean())
+
+
+def test_own_batches_are_the_default_and_shared_ones_an_option(cancer, tmp_path):
+    from skensemble.nets._loader import MemberBatchLoader, TensorLoader
+
+    Xa, Xb, ya, yb = cancer
+    own = TabMClassifier(**_SMALL).fit(Xa, ya)
+    shared = TabMClassifier(**_SMALL, share_training_batches=True).fit(Xa, ya)
+    assert own.net_.iterator_train is MemberBatchLoader and own.net_.iterator_train__k == 4
+    assert shared.net_.iterator_train is TensorLoader and not hasattr(shared.net_, "iterator_train__k")
+    assert own.score(Xb, yb) >= 0.93 and shared.score(Xb, yb) >= 0.93
+    assert not np.allclose(own.predict_proba(Xb), shared.predict_proba(Xb))
+    np.testing.assert_array_equal(TabMClassifier(**_SMALL).fit(Xa, ya).predict_proba(Xb), own.predict_proba(Xb))
+    loaded = skensemble.load(skensemble.save(own, tmp_path / "own.zip"))
+    assert loaded.share_training_batches is False
+    np.testing.assert_array_equal(loaded.predict_proba(Xb), own.predict_proba(Xb))
+
+
+def test_files_from_before_the_option_load_with_shared_batches():
+    from skensemble.persistence._io import _add_new_parameters
+
+    old = TabMClassifier(**_SMALL)
+    del old.share_training_batches  # a file written before the parameter existed
+    _add_new_parameters(old)
+    assert old.share_training_batches is True  # what those nets trained with

@@ -103,7 +103,7 @@ def test_members_are_scored_on_the_rows_early_stopping_held_out(cancer):
 
 def test_member_pruning_of_a_regressor_keeps_return_std():
     X, y = make_regression(300, 5, noise=5, random_state=0)
-    reg = TabMRegressor(k=6, d_block=16, max_epochs=30, random_state=0)
+    reg = TabMRegressor(k=6, d_block=16, max_epochs=50, random_state=0)
     pruned = PrunedRegressor(reg, granularity="member", sparsity=0.5, member_selection="individual",
                              random_state=0).fit(X, y)
     assert len(pruned.kept_members_) == 3 and pruned.estimator_.k == 3
