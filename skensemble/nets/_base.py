@@ -326,11 +326,11 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             )
         params.update(self.net_params or {})
         for stage in ("iterator_train", "iterator_valid"):
-            if not (isinstance(params[stage], type) and issubclass(params[stage], TensorLoader)):
-                # a user's DataLoader takes no device argument
+            loader = params[stage] if isinstance(params[stage], type) else type(None)
+            if not issubclass(loader, TensorLoader):  # a user's DataLoader takes no device argument
                 params.pop(f"{stage}__device")
                 params.pop(f"{stage}__merge_single_row", None)
-            if not (isinstance(params[stage], type) and issubclass(params[stage], MemberBatchLoader)):
+            if not issubclass(loader, MemberBatchLoader):
                 params.pop(f"{stage}__k", None)  # the members' own batches need skensemble's loader
         if not self.early_stopping and "train_split" not in (self.net_params or {}):
             self._check_no_validation_callbacks(callbacks)

@@ -261,12 +261,12 @@ class _BaseFineTuned(BaseCompressed):
         encoder refuses them, naming the columns.
         """
         names = getattr(encoder, "feature_names_in_", None)
-        if hasattr(X, "columns") and names is not None:
+        named = hasattr(X, "columns") and names is not None
+        if named:
             same = [str(c) for c in X.columns] == list(names)
         else:
             same = np.shape(X)[1] == encoder.n_features_in_
-        named = hasattr(X, "columns") and names is not None  # other names: the encoder's own error names them
-        if not same and not named and self.input_layer == "keep":
+        if not same and not named and self.input_layer == "keep":  # other names: the encoder's error names them
             raise ValueError(
                 f"X has {np.shape(X)[1]} features, but the pretrained net was fitted on {encoder.n_features_in_} "
                 "(its table encoder's columns); with input_layer='keep' the new task needs the same columns. Set "

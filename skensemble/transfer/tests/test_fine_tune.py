@@ -19,6 +19,7 @@ from skensemble.compression import DistilledClassifier, PrunedClassifier
 from skensemble.compression.tests.user_modules import TabularResNet
 from skensemble.nets import MLPNetClassifier, NetClassifier
 from skensemble.transfer import FineTunedClassifier, FineTunedRegressor
+from skensemble.utils._access import get_net_estimator
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +39,6 @@ def source(tasks):
     return MLPNetClassifier((64, 32), batch_norm=True, max_epochs=30, random_state=0).fit(X, y)
 
 
-def _net(tuned):
-    """The fine-tuned net: the last step after the pretrained net's table encoder."""
-    return tuned.estimator_[-1] if hasattr(tuned.estimator_, "steps") else tuned.estimator_
-
-
 def _state(module, names):
     return {k: v.clone() for name in names for k, v in module.get_submodule(name).state_dict().items()}
 
@@ -51,7 +47,7 @@ def test_head_replaced_and_frozen_layers_bit_identical(source, tasks):
     _, (X, y), (X_test, y_test) = tasks
     tuned = FineTunedClassifier(FrozenEstimator(source), freeze=["layers.0", "layers.1"], reinit=0,
                                 body_lr_factor=0.1, random_state=0).fit(X, y)
-    module = _net(tuned).module_
+    module = get_net_estimator(tuned).module_
     np.testing.assert_array_equal(tuned.classes_, [5, 6, 7, 8, 9])
     assert tuned.head_ == "layers.6" and module.layers[6].out_features == 5
     assert tuned.frozen_layers_ == ["layers.0", "layers.1"]
@@ -60,7 +56,7 @@ def test_head_replaced_and_frozen_layers_bit_identical(source, tasks):
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert not torch.equal(module.layers[3].weight, source.module_.layers[3].weight)  # trained
     # the optimizer holds exactly the head (lr) and the free body layers (lr / 10)
-    groups = _net(tuned).net_.optimizer_.param_groups
+    groups = get_net_estimator(tuned).net_.optimizer_.param_groups
     head = {id(p) for p in module.layers[6].parameters()}
     body = {id(p) for name in ("layers.3", "layers.4") for p in module.get_submodule(name).parameters()}
     assert [{id(p) for p in g["params"]} for g in groups] == [head, body]
@@ -83,7 +79,7 @@ def test_fit_leaves_the_pretrained_net_untouched(source, tasks):
 def test_body_frozen_trains_the_head_only_and_gradual_unfreezing_thaws_from_the_top(source, tasks):
     _, (X, y), _ = tasks
     head_only = FineTunedClassifier(FrozenEstimator(source), freeze="body", reinit=0, random_state=0).fit(X, y)
-    groups = _net(head_only).net_.optimizer_.param_groups
+    groups = get_net_estimator(head_only).net_.optimizer_.param_groups
     assert len(groups) == 1 and head_only.n_trainable_params_ == 32 * 5 + 5
     gradual = FineTunedClassifier(FrozenEstimator(source), freeze="body", reinit=0, unfreeze_every=10,
                                   max_epochs=20, random_state=0).fit(X, y)
@@ -97,12 +93,12 @@ def test_reinit_resets_the_top_layers_and_trains_them_with_the_head(source, task
     _, (X, y), _ = tasks
     tuned = FineTunedClassifier(FrozenEstimator(source), freeze="body", reinit=1, max_epochs=1,
                                 random_state=0).fit(X, y)
-    module = _net(tuned).module_
+    module = get_net_estimator(tuned).module_
     assert tuned.reinitialized_layers_ == ["layers.3", "layers.4"]  # the top hidden layer and its norm
     assert tuned.frozen_layers_ == ["layers.0", "layers.1"]
     assert torch.equal(module.layers[0].weight, source.module_.layers[0].weight)
     assert not torch.allclose(module.layers[3].weight, source.module_.layers[3].weight, atol=0.05)
-    assert len(_net(tuned).net_.optimizer_.param_groups) == 1  # new layers only, at lr
+    assert len(get_net_estimator(tuned).net_.optimizer_.param_groups) == 1  # new layers only, at lr
     named = FineTunedClassifier(FrozenEstimator(source), reinit=["layers.3"], max_epochs=1,
                                 random_state=0).fit(X, y)
     assert named.reinitialized_layers_ == ["layers.3"]
@@ -115,9 +111,9 @@ def test_the_defaults_restart_the_top_layer_and_fine_tune_everything_at_one_rate
     _, (X, y), (X_test, y_test) = tasks
     tuned = FineTunedClassifier(FrozenEstimator(source), random_state=0).fit(X, y)
     assert tuned.reinitialized_layers_ == ["layers.3", "layers.4"] and tuned.frozen_layers_ == []
-    module = _net(tuned).module_
+    module = get_net_estimator(tuned).module_
     assert tuned.n_trainable_params_ == sum(p.numel() for p in module.parameters())
-    assert {g["lr"] for g in _net(tuned).net_.optimizer_.param_groups} == {1e-3}
+    assert {g["lr"] for g in get_net_estimator(tuned).net_.optimizer_.param_groups} == {1e-3}
     assert tuned.score(X_test, y_test) > 0.6
     one_hidden = MLPNetClassifier((16,), max_epochs=5, random_state=0).fit(X, y)
     shallow = FineTunedClassifier(FrozenEstimator(one_hidden), max_epochs=2, random_state=0).fit(X, y)
@@ -148,12 +144,12 @@ def test_other_features_get_a_fresh_input_layer(source, tasks):
     _, (X, y), (X_test, y_test) = tasks
     tuned = FineTunedClassifier(FrozenEstimator(source), input_layer="replace", freeze="body",
                                 random_state=0).fit(X[:, :40], y)
-    module = _net(tuned).module_
+    module = get_net_estimator(tuned).module_
     assert tuned.input_layer_ == "layers.0" and module.layers[0].in_features == 40
     assert tuned.frozen_layers_ == ["layers.3", "layers.4"]  # the new layer's batch norm learns
     assert torch.equal(module.layers[3].weight, source.module_.layers[3].weight)
     new = {id(p) for name in ("layers.0", "layers.1", "layers.6") for p in module.get_submodule(name).parameters()}
-    assert [{id(p) for p in g["params"]} for g in _net(tuned).net_.optimizer_.param_groups] == [new]
+    assert [{id(p) for p in g["params"]} for g in get_net_estimator(tuned).net_.optimizer_.param_groups] == [new]
     assert tuned.score(X_test[:, :40], y_test) > 0.3
 
 
@@ -170,7 +166,7 @@ def test_sources_skorch_pipeline_and_regression(tasks, tmp_path):
     loaded.load_params(f_params=tmp_path / "w.pt")
     tuned = FineTunedClassifier(loaded, freeze="body", reinit=0, random_state=0).fit(X, y)
     assert tuned.head_ == "head" and isinstance(tuned.estimator_, NetClassifier)
-    torch.testing.assert_close(_net(tuned).module_.first.weight, net.module_.first.weight)
+    torch.testing.assert_close(get_net_estimator(tuned).module_.first.weight, net.module_.first.weight)
     path = tmp_path / "tuned.zip"
     with pytest.warns(UserWarning, match="pretrained skorch net"):
         skensemble.save(tuned, path)
