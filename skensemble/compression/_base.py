@@ -5,7 +5,6 @@ import functools
 from typing import Callable, NamedTuple
 
 import numpy as np
-from scipy.special import log_softmax, softmax
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -21,10 +20,11 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import has_fit_parameter
 
 from ..nets._engine import train
-from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels
+from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels, log_softmax, softmax
 from ..nets._table import check_raw_targets, check_table, has_missing, needs_encoding
 from ..utils._access import encodes_every_table, get_net, get_net_estimator, is_net, takes_raw_tables
 from .._compat.sklearn import check_is_fitted, validate_data
+from ..utils._validation import check_columns, float32_rows
 
 
 def fit_or_copy(estimator, X, y, sample_weight=None, owner=None):
@@ -162,7 +162,7 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
             return None
         X = check_table(X)  # a 1-D or sparse X gets scikit-learn's message before the column count
         if not reset:
-            validate_data(self, X, reset=False, skip_check_array=True)
+            check_columns(self, X)
             if self._refuses_missing() and has_missing(X):
                 raise ValueError(f"Input X contains NaN. {type(self).__name__} was fitted by a model that takes no "
                                  "missing values, so it predicts on none either.")
@@ -204,13 +204,15 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         is returned as given (a pipeline inside may need its DataFrame) and
         ``outputs`` is None.
         """
-        check_is_fitted(self)
-        inner = getattr(self, self._skensemble_net_attr)
+        inner = getattr(self, self._skensemble_net_attr, None)
+        if inner is None:
+            check_is_fitted(self)  # scikit-learn's NotFittedError
         outputs = direct_outputs(inner)
-        if self._validate_raw(X, reset=False) is not None:
-            return PredictionInput(inner, X if outputs is None else inner._validate_X(X, reset=False), outputs)
+        raw = self._validate_raw(X, reset=False)
+        if raw is not None:  # checked for its columns here; the net encodes it
+            return PredictionInput(inner, X if outputs is None else inner._encode_checked(raw), outputs)
         if outputs is not None:
-            return PredictionInput(inner, validate_data(self, X, reset=False, dtype=np.float32), outputs)
+            return PredictionInput(inner, float32_rows(self, X), outputs)
         validate_data(self, X, reset=False, dtype=None, skip_check_array=False)
         return PredictionInput(inner, X, None)
 
@@ -231,13 +233,13 @@ class CompressedClassifierMixin(ClassifierMixin):
     def predict_proba(self, X):
         """Class probabilities of the compressed model."""
         inner, X, logits = self._prediction_input(X)
-        return inner.predict_proba(X) if logits is None else softmax(logits(X), axis=1)
+        return inner.predict_proba(X) if logits is None else softmax(logits(X))
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities of the compressed model."""
         inner, X, logits = self._prediction_input(X)
-        return inner.predict_log_proba(X) if logits is None else log_softmax(logits(X), axis=1)
+        return inner.predict_log_proba(X) if logits is None else log_softmax(logits(X))
 
     def predict(self, X):
         """Class labels predicted by the compressed model."""

@@ -30,6 +30,7 @@ from ..utils._capabilities import cpu_capability, cpu_has_bf16
 from ..utils._device import resolve_device
 from ..utils._random import draw_seed, torch_seed
 from ..utils._torch import eval_mode
+from ..utils._validation import check_columns, float32_rows
 from ._engine import train
 from ._loader import MemberBatchLoader, TensorLoader, writable
 from ._skorch import LabelValidSplit, StopOnNonFiniteLoss
@@ -214,10 +215,11 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     _takes_tables = False
 
     def _validate_X(self, X, reset):
+        """X as the module's input (float32): checked once, then encoded by ``table_encoder_`` if fitted."""
         encoder = getattr(self, "table_encoder_", None)
         if encoder is None:
             try:
-                return validate_data(self, detached(X), reset=reset, dtype=np.float32)
+                return float32_rows(self, detached(X))
             except ValueError as exc:
                 if not (self._takes_tables and getattr(self, "preprocessing", None) == "auto" and needs_encoding(X)):
                     raise
@@ -226,8 +228,17 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                     "it fitted no table encoder (preprocessing='auto'); fit it with preprocessing='always' (the "
                     "default) to predict on tables with missing values or text.") from None
         X = check_table(detached(X))  # a 1-D or sparse X gets scikit-learn's message before the column count
-        validate_data(self, X, reset=False, skip_check_array=True)  # the column count and names
-        return encoder.transform(X)
+        check_columns(self, X)  # the column count and names
+        return encoder.encode(X)
+
+    def _encode_checked(self, X):
+        """The module's input for a table whose columns a wrapper has checked against this net's (same fit).
+
+        Encoded by ``table_encoder_`` when the net has one; without it the
+        wrapper's table is validated as float32 as usual.
+        """
+        encoder = getattr(self, "table_encoder_", None)
+        return self._validate_X(X, reset=False) if encoder is None else encoder.encode(X).numpy()
 
     def _validate_net_data(self, X, y, reset, sample_weight=None, **y_params):
         """``(X as the net's float32 input, y)``; with ``reset`` a raw table fits ``table_encoder_`` first.
@@ -451,7 +462,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     def _forward(self, X, check_input=True):
         """Raw module outputs for ``X`` as a float64 array (validated first if ``check_input``)."""
         if check_input:
-            check_is_fitted(self)
+            if not hasattr(self, "net_"):
+                check_is_fitted(self)  # scikit-learn's NotFittedError
             X = self._validate_X(X, reset=False)
         out = self._forward_with_retry(X)
         if not torch.is_tensor(out):
@@ -481,16 +493,19 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
 
         The same calls per batch (``net.infer`` without gradients, outputs
         moved to the CPU as they come); on one row this is 0.1 ms of a
-        0.3 ms prediction.  Anything but an array goes through skorch.
+        0.3 ms prediction.  Anything but an array or a tensor goes through skorch.
         """
-        if not isinstance(X, np.ndarray):
+        if torch.is_tensor(X):  # encoded by the net's table encoder
+            Xt = X.to(net.device)
+        elif isinstance(X, np.ndarray):
+            Xt = torch.as_tensor(writable(X), device=net.device)
+        else:
             return net.forward(X)
-        Xt = torch.as_tensor(writable(X), device=net.device)
-        with torch.no_grad():
-            outs = [net.infer(chunk) for chunk in Xt.split(batch_size)]
+        with torch.inference_mode():
+            outs = [net.infer(chunk) for chunk in (Xt.split(batch_size) if len(Xt) > batch_size else [Xt])]
         if not all(torch.is_tensor(out) for out in outs):
             return outs[0]  # not a single tensor: _forward explains
-        outs = [out.to("cpu") for out in outs]
+        outs = [out.cpu() for out in outs]
         return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     def _forward_halving(self, net, X, batch_size):

@@ -107,6 +107,8 @@ def training_session(net, X, y, seed, *, restart_schedules=False):
             if not raised_by_callback(exc):
                 raise
         net.notify("on_train_end", X=X, y=y)
+        if module is not None:
+            net.module_.eval()  # as skorch leaves it after a validation pass: predictions toggle nothing
 
 
 @contextlib.contextmanager

@@ -15,8 +15,13 @@ def eval_mode(module):
 
     ``module.train(was_training)`` would set all submodules to the root's
     flag; this restores each one (a user may freeze batch norms in eval mode
-    inside a training module).
+    inside a training module).  A root already in eval mode (``module.eval()``
+    sets every submodule so, and training ends with it) is used as it is: the
+    check costs one attribute read on the prediction path.
     """
+    if not module.training:  # a module in eval mode (as training leaves it) predicts as it is
+        yield module
+        return
     training = [m for m in module.modules() if m.training]
     if not training:  # already in eval mode: nothing to set or restore
         yield module

@@ -5,7 +5,6 @@ import numbers
 
 import numpy as np
 import torch
-from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import LabelEncoder
@@ -17,7 +16,9 @@ from skorch.dataset import ValidSplit
 from ...nets import MLPNetClassifier
 from ...nets._base import BaseNet
 from ...nets._engine import swapped_callback, train
+from ...nets._targets import softmax
 from ...persistence import register
+from ...utils._validation import float32_rows
 from ...utils._access import encodes_every_table, takes_raw_tables, get_net, is_net, net_input
 from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
 from ...utils._params import store_params
@@ -420,9 +421,9 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         if self._validate_raw(X, reset=False) is not None:  # the student encodes the raw table
             return self.student_.predict_proba(X)
         # the student was trained on the validated array, without column names
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = float32_rows(self, X)
         logits = direct_outputs(self.student_)
-        return self.student_.predict_proba(X) if logits is None else softmax(logits(X), axis=1)
+        return self.student_.predict_proba(X) if logits is None else softmax(logits(X))
 
     def predict(self, X):
         """Class labels predicted by the student (the labels of ``y``)."""

@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 import skensemble
@@ -29,7 +30,11 @@ def _table(n=400, seed=0):
 
 def test_encoder_recipe_numbers():
     X = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 100.0, np.nan]})
-    enc = TableEncoder().fit(X)
+    standard = TableEncoder().fit(X)
+    assert standard.center_[0] == 3.0 and standard.scale_[0] == pytest.approx(np.std([1, 2, 3, 4, 100]))
+    weighted = TableEncoder().fit(X, sample_weight=[2, 1, 1, 1, 1, 1])  # a row of weight 2 is the row twice
+    assert weighted.scale_[0] == pytest.approx(np.std([1, 1, 2, 3, 4, 100]))
+    enc = TableEncoder(scaling="robust").fit(X)
     assert enc.center_[0] == 3.0 and enc.scale_[0] == 2.0  # median and interquartile range of the five numbers
     out = enc.transform(X)
     np.testing.assert_allclose(out[:, 0], smooth_clip((np.array([1, 2, 3, 4, 100, 3.0]) - 3) / 2), rtol=1e-6)
@@ -178,3 +183,57 @@ def test_weights_of_the_encoders_statistics_are_repeated_rows():
         np.testing.assert_array_equal(getattr(weighted, name), getattr(repeated, name))
     assert weighted.indicated_ == [] and TableEncoder().fit(X).indicated_ == [0]
     np.testing.assert_array_equal(weighted.transform(X), repeated.transform(X))
+
+
+def _mixed(n, seed=0):
+    """A table with every kind of categorical value: text (with None), ints and booleans in object columns,
+    a category column, a bool column and numbers with NaN."""
+    rng = np.random.RandomState(seed)
+    return pd.DataFrame({
+        "x": np.where(rng.rand(n) < 0.2, np.nan, rng.normal(5, 2, n)),
+        "text": pd.Series(rng.choice(["a", "b", "c", None], n), dtype=object),
+        "ints": pd.Series(rng.choice([1, 2, 3], n), dtype=object).astype(str).where(rng.rand(n) > 0.5,
+                                                                                     rng.choice([1, 2], n)),
+        "cat": pd.Categorical(rng.choice(["lo", "hi"], n)),
+        "flag": rng.rand(n) > 0.5,
+    })
+
+
+def test_the_encoding_is_a_float32_torch_layer_equal_to_the_recipe():
+    X = _mixed(300)
+    enc = TableEncoder().fit(X)
+    assert isinstance(enc.encoding_, torch.nn.Module)
+    rows = enc.raw_rows(X)
+    assert rows.dtype == np.float32 and rows.shape == (300, 1 + 4)  # one number, four category codes
+    out = enc.transform(X)
+    assert out.dtype == np.float32 and out.shape == (300, enc.n_features_out_)
+    np.testing.assert_array_equal(enc.encode(X).numpy(), out)
+    z = (np.where(np.isnan(X["x"]), enc.center_[0], X["x"]) - enc.center_[0]) / enc.scale_[0]
+    np.testing.assert_allclose(out[:, 0], smooth_clip(z), rtol=1e-6, atol=1e-6)  # float64 recipe, float32 layer
+    np.testing.assert_array_equal(out[:, 1], X["x"].isna())
+
+
+@pytest.mark.parametrize("n", [1, 5, 64, 65, 500])
+def test_short_and_long_tables_encode_alike_with_unseen_and_missing_values(n):
+    """Tables up to 64 rows go through one object matrix and dictionary lookups, longer ones column by column
+    and vectorised lookups: both give every row the same codes, whatever the values' types."""
+    X = _mixed(400)
+    enc = TableEncoder().fit(X)
+    rows = _mixed(n, seed=1)
+    rows.loc[rows.index[0], "text"] = "unseen"
+    rows["ints"] = rows["ints"].where(np.arange(n) != min(1, n - 1), None)
+    alone = np.vstack([enc.transform(rows.iloc[[i]]) for i in range(n)])
+    np.testing.assert_array_equal(enc.transform(rows), alone)  # a row encodes alike alone and in any batch
+    text = [c for c in enc.get_feature_names_out() if c.startswith("text")]
+    block = enc.transform(rows)[:, [list(enc.get_feature_names_out()).index(c) for c in text]]
+    assert block[0, text.index("text_other")] == 1  # unseen
+    np.testing.assert_array_equal(block.sum(axis=1), 1)  # one code per row
+
+
+def test_the_torch_layer_is_rebuilt_on_load_and_pickle(tmp_path):
+    X = _mixed(200)
+    enc = TableEncoder().fit(X)
+    skensemble.save(enc, tmp_path / "enc.zip")
+    for back in (skensemble.load(tmp_path / "enc.zip"), pickle.loads(pickle.dumps(enc))):
+        assert isinstance(back.encoding_, torch.nn.Module)
+        np.testing.assert_array_equal(back.transform(X), enc.transform(X))

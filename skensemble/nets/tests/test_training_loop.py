@@ -119,9 +119,11 @@ def test_prediction_batches_equal_skorchs_forward(data):
     X, _ = data
     est = _fit(data, dropout=0.3)
     net = est.net_
+    assert not any(m.training for m in net.module_.modules())  # training ends in eval mode, as skorch's does
+    net.module_.train()
     logits = est.logits(X)
     assert all(m.training for m in net.module_.modules())  # prediction left the training flags as they were
-    readonly = est._validate_X(X, reset=False)  # the module's (encoded) rows
+    readonly = est._validate_X(X, reset=False).numpy()  # the module's (encoded) rows
     readonly.flags.writeable = False
     with eval_mode(net.module_):
         batched = est._forward_batches(net, readonly, 7).numpy()  # 200 rows in 29 batches

@@ -36,6 +36,7 @@ from skensemble.ensemble import (
 )
 from skensemble.nets import ConvNetClassifier, ConvNetRegressor, MLPNetClassifier, MLPNetRegressor
 from skensemble.persistence import UntrustedTypesError
+from skensemble.utils._access import get_net_estimator
 
 
 def tiny(**kw):
@@ -645,3 +646,21 @@ def test_files_saved_before_the_compression_families_moved_still_load(name, befo
         got = model.predict_proba(before27_expected["X"])
     # same weights, same arithmetic: equal up to float32 rounding of the libraries' kernels
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["raw_mlp", "raw_pruned", "raw_distilled", "raw_tabm"])
+def test_files_saved_with_the_numpy_table_encoder_still_load(name):
+    """Files written at commit 6901b36, when the table encoder ran in float64 NumPy (``data/make_files.py
+    before40 raw``): loaded, the encoder becomes the torch layer and predicts the same raw rows (an unseen
+    text value, missing numbers and text) to float32 rounding of the encoded values."""
+    from skensemble.persistence.tests.data.make_files import raw_table
+
+    data = Path(__file__).parent / "data"
+    model = skensemble.load(data / f"before40_{name}.zip")
+    X, _ = raw_table()
+    rows = X.iloc[:40].copy()
+    rows.loc[rows.index[0], "city"] = "Paris"
+    got = model.predict_proba(rows[list(model.feature_names_in_)])
+    np.testing.assert_allclose(got, np.load(data / "before40_expected.npz")[name], rtol=1e-5, atol=1e-6)
+    encoder = get_net_estimator(model).table_encoder_
+    assert isinstance(encoder.encoding_, torch.nn.Module)

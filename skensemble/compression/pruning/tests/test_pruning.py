@@ -215,8 +215,9 @@ def test_predictions_validate_once_and_equal_the_inner_net(digits_mlp_256, digit
                               fine_tune_epochs=0, random_state=0).fit(X_train, y_train)
     inner = pruned.estimator_
     expected = {m: getattr(inner, m)(X_test) for m in ("predict_proba", "predict_log_proba", "predict")}
-    calls, validate = [], inner._validate_X
-    monkeypatch.setattr(inner, "_validate_X", lambda *a, **k: calls.append(1) or validate(*a, **k))
+    calls, encode = [], inner.table_encoder_.encode
+    monkeypatch.setattr(inner, "_validate_X", lambda *a, **k: pytest.fail("the inner net validated again"))
+    monkeypatch.setattr(inner.table_encoder_, "encode", lambda *a, **k: calls.append(1) or encode(*a, **k))
     for method, values in expected.items():
         np.testing.assert_array_equal(getattr(pruned, method)(X_test), values)
     assert len(calls) == len(expected)  # once each: the net's encoder; the outer checked the columns only

@@ -1,10 +1,13 @@
-"""Write the saved files that ``test_persistence.py`` loads back (``python make_files.py PREFIX``).
+"""Write the saved files that ``test_persistence.py`` loads back (``python make_files.py PREFIX [raw]``).
 
 Run with the skensemble version the files should come from; the files written
 for ``before27_*`` came from commit 7bb1830 (the version before the compression
 families moved into folders, issue 27): one file per compression family and
 nesting, each fitted on tiny data, and ``PREFIX_expected.npz`` with their
-predictions on the rows they are checked on.
+predictions on the rows they are checked on.  With ``raw``, nets fitted on a
+raw table (text, a category column, missing values) and wrappers of them; the
+``before40_*`` files came from commit 6901b36 (the table encoder in float64
+NumPy, before it became a torch layer, issue 40).
 """
 
 import sys
@@ -57,6 +60,50 @@ def models():
     return (X, y, clf), (Xr, yr, regs)
 
 
+def raw_table():
+    """A raw table (numbers with missing values, text with a missing value, a category column) and labels."""
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    n = 300
+    X = pd.DataFrame({"income": np.exp(rng.normal(10, 1, n)), "age": rng.uniform(18, 80, n),
+                      "city": rng.choice(["Oslo", "Rome", "Lima"], n).astype(object),
+                      "plan": pd.Categorical(rng.choice(["basic", "pro"], n))})
+    X.loc[::9, "age"] = np.nan
+    X.loc[::13, "city"] = None
+    y = np.where(np.log(X["income"]) + (X["city"] == "Oslo") - (X["plan"] == "pro") > 10, "yes", "no")
+    return X, y
+
+
+def raw_table_models():
+    from skensemble.nets import TabMClassifier
+
+    mlp = MLPNetClassifier((16,), max_epochs=5, random_state=0)
+    return {
+        "raw_mlp": mlp,
+        "raw_pruned": PrunedClassifier(mlp, sparsity=0.5, granularity="neuron", fine_tune_epochs=1,
+                                       random_state=0),
+        "raw_distilled": DistilledClassifier(RandomForestClassifier(10, random_state=0),
+                                             MLPNetClassifier((8,), max_epochs=3, random_state=0),
+                                             augment_factor=1, random_state=0),
+        "raw_tabm": TabMClassifier(k=2, d_block=8, n_blocks=1, max_epochs=2, random_state=0),
+    }
+
+
+def main_raw(prefix):
+    out = Path(__file__).parent
+    X, y = raw_table()
+    rows = X.iloc[:40].copy()
+    rows.loc[rows.index[0], "city"] = "Paris"  # unseen
+    expected = {}
+    for name, est in raw_table_models().items():
+        fit_X = X.drop(columns=["city", "plan"]) if name == "raw_distilled" else X
+        est.fit(fit_X, y)
+        skensemble.save(est, out / f"{prefix}_{name}.zip")
+        expected[name] = est.predict_proba(rows[fit_X.columns])
+    np.savez(out / f"{prefix}_expected.npz", **expected)
+
+
 def main(prefix):
     out = Path(__file__).parent
     (X, y, clf), (Xr, yr, regs) = models()
@@ -73,4 +120,4 @@ def main(prefix):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "files")
+    (main_raw if sys.argv[2:] == ["raw"] else main)(sys.argv[1] if len(sys.argv) > 1 else "files")

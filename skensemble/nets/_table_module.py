@@ -1,0 +1,69 @@
+"""A fitted :class:`~skensemble.nets.TableEncoder`'s arithmetic as a float32 torch layer.
+
+The encoder's pandas work is reduced to one step that any table needs
+(``TableEncoder.raw_rows``: numeric columns as numbers, NaN where missing;
+each categorical column as the integer code of its value, mapped once by a
+vectorised lookup); everything else, the median fill, robust scaling,
+smooth clipping, missing indicators and one-hot blocks, runs here, in the
+net's dtype, on the net's device.  ``TableEncoder.transform`` is this layer
+applied to those rows, so fitting and prediction encode with the same code.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+SMOOTH_CLIP = 3.0
+
+
+class TableEncoding(nn.Module):
+    """Raw rows (numbers with NaN, category codes) to the encoded matrix of a fitted ``TableEncoder``.
+
+    Parameters
+    ----------
+    center, scale : array-like of shape (n_numeric,)
+        Median and robust scale of each numeric column.
+    indicated : list of int
+        Numeric columns (indices into the first ``n_numeric`` inputs) that
+        get a missing indicator.
+    category_sizes : list of int
+        Per categorical column, the width of its one-hot block: its kept
+        categories plus one column for a missing value and one for any other
+        value.  Its input is the code: ``0 .. size - 3`` a kept category,
+        ``size - 2`` missing, ``size - 1`` other.
+    """
+
+    def __init__(self, center, scale, indicated=(), category_sizes=()):
+        super().__init__()
+        self.register_buffer("center", torch.as_tensor(np.asarray(center, dtype=np.float32)))
+        self.register_buffer("scale", torch.as_tensor(np.asarray(scale, dtype=np.float32)))
+        self.indicated = [int(i) for i in indicated]
+        self.category_sizes = [int(s) for s in category_sizes]
+        self.register_buffer("_indicated", torch.as_tensor(self.indicated, dtype=torch.long), persistent=False)
+        starts = np.concatenate([[0], np.cumsum(self.category_sizes)[:-1]]).astype(np.int64)
+        self.register_buffer("_offsets", torch.as_tensor(starts), persistent=False)
+
+    @property
+    def n_numeric(self):
+        return self.center.shape[0]
+
+    @property
+    def n_features_out(self):
+        return self.n_numeric + len(self.indicated) + sum(self.category_sizes)
+
+    def forward(self, x):
+        numbers = x[:, : self.n_numeric] if self.category_sizes else x
+        z = torch.nan_to_num((numbers - self.center) / self.scale, nan=0.0)  # a missing number is the median
+        # smooth clipping, z / sqrt(1 + (z / 3)^2), in few kernels (one row costs a few us per kernel); sqrt
+        # and division round exactly, so a row encodes alike in any batch (rsqrt's vector and scalar code differ)
+        parts = [z / (z / SMOOTH_CLIP).square_().add_(1.0).sqrt_()]
+        if self.indicated:
+            parts.append(torch.isnan(numbers[:, self._indicated]).to(z.dtype))
+        if self.category_sizes:
+            codes = x[:, self.n_numeric:].long() + self._offsets
+            parts.append(z.new_zeros(len(x), sum(self.category_sizes)).scatter_(1, codes, 1.0))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
+    def extra_repr(self):
+        return (f"n_numeric={self.n_numeric}, indicated={len(self.indicated)}, "
+                f"categorical={len(self.category_sizes)}, n_features_out={self.n_features_out}")
