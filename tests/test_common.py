@@ -185,6 +185,11 @@ EXPECTED_FAILED_CHECKS = {
     },
 }
 EXPECTED_FAILED_CHECKS["TabMRegressor"]["check_sample_weight_equivalence_on_dense_data"] = _FLOAT32_WEIGHTS
+EXPECTED_FAILED_CHECKS["MLPNetRegressor"]["check_methods_subset_invariance"] = (
+    "float32 products round differently on a batch of one row than on the whole set (the piecewise-linear "
+    "embeddings' and the layers' batched products; the table encoding is exact per row, tested in "
+    "nets/tests/test_table.py): up to 1.8e-7 on the check's data with the encoder's standard-deviation scale "
+    "(measured 2026-12-06), above its 1e-7; nothing in the net couples the rows of a batch at prediction.")
 # the wrappers that take sample_weight train a net with it (issue 26): the nets' reason holds for them
 for _name in ("PrunedClassifier", "PrunedRegressor", "QuantizedClassifier", "QuantizedRegressor",
               "FineTunedClassifier", "FineTunedRegressor",
@@ -194,6 +199,11 @@ for _name in ("PrunedClassifier", "PrunedRegressor", "QuantizedClassifier", "Qua
 EXPECTED_FAILED_CHECKS.setdefault("VotingRegressor", {})["check_sample_weight_equivalence_on_dense_data"] = (
     "its net member is trained with the weights: " + _FLOAT32_WEIGHTS + " Measured 2026-12-06 on this "
     "session's machine: one of 30 outputs differs by 1.3e-7 relative; it passed on the machine before.")
+EXPECTED_FAILED_CHECKS.setdefault("EnsembleSelectionClassifier", {})[
+    "check_sample_weight_equivalence_on_dense_data"] = (
+    "its net member is trained with the weights: " + _FLOAT32_WEIGHTS + " Measured 2026-12-06 with the "
+    "encoder's standard-deviation scale: one of 45 probabilities differs by 2.2e-7 relative (it passed by that "
+    "margin with the interquartile range).")
 EXPECTED_FAILED_CHECKS.setdefault("VotingClassifier", {})["check_sample_weight_equivalence_on_dense_data"] = (
     "its net member is trained with the weights: " + _FLOAT32_WEIGHTS + " With scikit-learn 1.6 (the "
     "minimum-dependencies run) one of 45 probabilities differs by more than the check's 1e-7; it passes "
