@@ -1,4 +1,4 @@
-"""Command line: ``skensemble demo`` and ``skensemble compress`` (also ``python -m skensemble``)."""
+"""Command line: ``skensemble demo``, ``skensemble compress`` and ``skensemble predict`` (also ``python -m skensemble``)."""
 
 import argparse
 import sys
@@ -27,6 +27,26 @@ def _compress(args):
         lines = str(exc).strip().splitlines() or [""]
         print(f"skensemble compress: error: {type(exc).__name__}: {lines[0]}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _predict(args):
+    from ._predict_cli import PredictError, run_predict
+
+    try:
+        table = run_predict(args.model, args.data, out=args.out)
+    except PredictError as exc:
+        print(f"skensemble predict: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - any failure: one line naming it, not a traceback
+        lines = str(exc).strip().splitlines() or [""]
+        print(f"skensemble predict: error: {type(exc).__name__}: {lines[0]}", file=sys.stderr)
+        return 1
+    if args.out is None:
+        try:
+            table.to_csv(sys.stdout, index=False)
+        except BrokenPipeError:  # the reader stopped early (| head): not an error of ours
+            sys.stdout = None
     return 0
 
 
@@ -62,6 +82,12 @@ def main(argv=None):
     comp.add_argument("--quick", action="store_true",
                       help="5 candidates, 2 folds, fewer epochs: under 30 s on 5,000 rows with the MLP base")
     comp.set_defaults(func=_compress)
+    pred = sub.add_parser("predict", help="predict the rows of a CSV with a saved model (model.zip or model.onnx)")
+    pred.add_argument("model", help="model.zip (skensemble.save) or model.onnx (to_onnx, skensemble compress)")
+    pred.add_argument("data", help="CSV file with a header row holding the model's columns")
+    pred.add_argument("--out", default=None, help="CSV file for the predictions (default: standard output); "
+                                                  "classifiers write the label and one probability per class")
+    pred.set_defaults(func=_predict)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -40,6 +40,7 @@ def test_compress_saves_a_model_that_loads_and_predicts(wine_csv, tmp_path, caps
     boosting = summary["held_out"]["gradient boosting (HistGradientBoosting, for comparison)"]
     assert 0.8 < boosting["score"] <= 1 and boosting["saved bytes"] > 0 and boosting["latency @1"] > 0
     assert (tmp_path / "pareto.png").exists() and (tmp_path / "report.png").exists()
+    _check_predict_command(tmp_path, path, None, capsys)
 
 
 def test_compress_chooses_what_the_library_chooses(wine_csv, tmp_path):
@@ -197,6 +198,39 @@ def test_compress_regression_with_missing_values_and_many_levels(houses_csv, tmp
     assert r2_score(y, pred) > 0.6
     report = (tmp_path / "report.md").read_text()
     assert "RMSE" in report and "best R^2" in report
+    _check_predict_command(tmp_path, path, pred, capsys)
+
+
+def _check_predict_command(folder, csv, expected, capsys):
+    """``skensemble predict`` with model.zip and model.onnx reproduces the loaded model on the CSV's rows."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("onnxruntime")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["onnx"]["latency_s"] > 0 and "model.onnx predicts one row in" in (folder / "report.md").read_text()
+    for name in ("model.zip", "model.onnx"):
+        out = folder / f"predictions-{name}.csv"
+        assert main(["predict", str(folder / name), str(csv), "--out", str(out)]) == 0
+        table = pd.read_csv(out)
+        column = "prediction" if "prediction" in table and table["prediction"].dtype.kind == "f" else None
+        if column is None:  # a classifier: its probabilities
+            model = skensemble.load(folder / "model.zip")
+            probabilities = model.predict_proba(pd.read_csv(csv))
+            got = table[[f"proba_{c}" for c in model.classes_]].to_numpy()
+            np.testing.assert_allclose(got, probabilities, atol=1e-5)
+            assert (table["prediction"].astype(str) == pd.Series(model.predict(pd.read_csv(csv))).astype(str)).all()
+        elif summary["onnx"]["max_difference"] <= 1e-5 or name == "model.zip":
+            np.testing.assert_allclose(table["prediction"], expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    df = pd.read_csv(csv)
+    df.drop(columns=df.columns[0]).to_csv(folder / "fewer.csv", index=False)
+    capsys.readouterr()
+    for model in ("model.zip", "model.onnx"):
+        assert main(["predict", str(folder / model), str(folder / "fewer.csv")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "lacks" in err[0] and repr(df.columns[0]) in err[0]
+    (folder / "junk.onnx").write_bytes(b"not a model")
+    for junk in ("junk.onnx", "report.md", "missing.zip"):
+        assert main(["predict", str(folder / junk), str(csv)]) != 0
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 def test_task_detection():

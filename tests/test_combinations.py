@@ -247,20 +247,41 @@ def _report(net, X, y, task, **fit_params):
 
 
 def _onnx(net, X, y, task, **fit_params):
-    ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
+    est = net.fit(X, y, **fit_params)
+    _check_onnx(est, X, task, tol=1e-4)
+    return est
+
+
+def _check_onnx(est, X, task, tol):
+    """The exported graph in ONNX Runtime predicts what ``est`` predicts on ``X`` (to ``tol``)."""
     import tempfile
 
-    from skensemble.compression import to_onnx
+    ort = pytest.importorskip("onnxruntime")
+    from skensemble.compression import onnx_inputs, to_onnx
 
-    est = net.fit(X, y, **fit_params)
     with tempfile.TemporaryDirectory() as tmp:
         to_onnx(est, f"{tmp}/m.onnx")
-        out = ort.InferenceSession(f"{tmp}/m.onnx").run(None, {"X": np.asarray(X, dtype=np.float32)})[0]
+        session = ort.InferenceSession(f"{tmp}/m.onnx")
+        names = [i.name for i in session.get_inputs()]
+        feed = {"X": np.asarray(X, dtype=np.float32)} if names == ["X"] else onnx_inputs(X)
+        out = session.run(None, {k: feed[k] for k in names})[0]
     want = est.logits(X) if task == "classifier" else est.predict(X)
     # the graph is float32; a net fitted with mixed precision predicts under autocast (bfloat16 rounding)
-    tol = 1e-4 if est.amp_dtype_ == "float32" else 2e-2
+    tol = tol if _inner(est).amp_dtype_ == "float32" else 2e-2
     np.testing.assert_allclose(out, want, rtol=tol, atol=tol * max(1.0, np.abs(want).max()))
+
+
+def _onnx_raw_table(net, X, y, task, **fit_params):
+    """The net fitted on a raw table exports its encoding too: equal on unseen and missing categories."""
+    pytest.importorskip("onnxscript")
+    est = net.fit(X, y, **fit_params)
+    rows = X.astype({"size": object})
+    rows.loc[rows.index[0], "city"] = "Paris"  # unseen
+    rows.loc[rows.index[1], "size"] = "huge"  # unseen in a category column
+    rows.loc[rows.index[2], "size"] = None  # missing where fit saw none
+    rows.loc[rows.index[3], "f0"] = np.nan  # missing where fit saw none
+    _check_onnx(est, rows, task, tol=1e-5)
     return est
 
 
@@ -322,6 +343,7 @@ USES = {
     "compression report": _report,
     "to_onnx": _onnx,
     "to_onnx of a pipeline": _onnx_pipeline,
+    "to_onnx of the raw table": _onnx_raw_table,
     "fine-tune all, reinit 1": _fine_tuned_all,
 }
 
@@ -334,11 +356,13 @@ REFUSED = {
        for use in ("fine-tune", "fine-tune all, reinit 1")},
 }
 
-REFUSED.update({("raw table (text, missing values)", use): r"to_onnx cannot express MLPNet(Classifier|Regressor)'s "
-                 r"encoding of the categorical column 'city'" for use in ("to_onnx",)})
+# uses that fit on the configuration's data as a raw table (text and category columns, missing values)
+RAW_TABLE_USES = {"to_onnx of the raw table"}
 
 # (configuration, use) pairs that do not apply, with the reason
 NOT_APPLICABLE = {
+    **{(config, "to_onnx of the raw table"): f"a {config} net reads numbers in its own layout; raw tables are "
+       "the tabular nets' (MLP, ResNet, TabM)" for config in ("conv", "user module")},
     ("raw table (text, missing values)", "to_onnx of a pipeline"): (
         "the pipeline's StandardScaler takes no text column; a raw table's pipeline export is the "
         "ColumnTransformer tests' (compression/tests/test_onnx_pipelines.py)"),
@@ -383,6 +407,10 @@ def _run_cell(config, use, task, tmp_path):
     elif config == "missing values (numeric)":
         X = X.copy()
         X[::7, 3] = np.nan
+    if use in RAW_TABLE_USES and not isinstance(X, pd.DataFrame):
+        X = _raw_table(np.asarray(X, dtype=np.float32))
+    elif use in RAW_TABLE_USES and "city" not in X:
+        X = _raw_table(X.to_numpy(dtype=np.float32))
     net = build(task)
     fit_params = {}
     if config == "sample_weight":
@@ -410,7 +438,7 @@ def _run_cell(config, use, task, tmp_path):
 # uses whose fitted estimator holds a net trained with the configuration's own settings
 SETTING_VISIBLE = {"fit", "GridSearchCV n_jobs=2", "deep ensemble", "voting", "stacking", "distil: student",
                    "clone", "cross_validate threading", "compression report", "to_onnx",
-                   "to_onnx of a pipeline"}
+                   "to_onnx of a pipeline", "to_onnx of the raw table"}
 
 
 def _diagonal():

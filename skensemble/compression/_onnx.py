@@ -225,21 +225,21 @@ def estimator_onnx_bytes(estimator):
 
 
 def prepend_table_encoding(onnx_bytes, encoder, owner):
-    """The graph with a net's table encoding in front: input ``X`` is the raw numeric table, NaN for missing.
+    """The graph with a net's table encoding in front, so that it reads the raw table.
 
-    Numeric columns only: median fill, robust scaling, smooth clipping and
-    missing indicators are written as ONNX operators (``IsNaN``, ``Where``,
-    ``Gather``, ...); equal to :class:`~skensemble.nets.TableEncoder` to
-    float32 rounding.  A categorical column (text compared to categories)
-    is refused, naming it.
+    A table of numeric columns comes as one float input ``X`` (NaN for
+    missing).  A table with categorical columns comes as one input per
+    column, named by the column (``x0``, ``x1``, ... without names), shaped
+    ``(batch, 1)``: numbers as float32 (NaN for missing), categories as
+    strings (``""`` for missing), what :func:`~skensemble.compression.onnx_inputs`
+    feeds from a DataFrame.  The encoding is written as ONNX operators: median
+    fill, robust scaling, smooth clipping and missing indicators (``IsNaN``,
+    ``Where``, ``Gather``, ...), and per categorical column an
+    ``ai.onnx.ml.LabelEncoder`` from its categories to their codes (an
+    unseen value gets the "other" code) and a one-hot comparison; equal to
+    :class:`~skensemble.nets.TableEncoder` to float32 rounding.  ``owner``
+    names the net in errors.
     """
-    if encoder.categorical_:
-        j = encoder.categorical_[0]
-        name = encoder.feature_names_in_[j] if hasattr(encoder, "feature_names_in_") else j
-        raise ValueError(
-            f"to_onnx cannot express {owner}'s encoding of the categorical column {name!r} (dtype "
-            f"{encoder.dtypes_[j]}): the graph takes one float tensor. Export a net fitted on the numeric "
-            "columns, or one-hot encode the column in a Pipeline (to_onnx exports the pipeline through skl2onnx).")
     onnx = _require("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -248,38 +248,90 @@ def prepend_table_encoding(onnx_bytes, encoder, owner):
     old_input = graph.input[0].name
     for node in graph.node:
         node.input[:] = ["table_encoded" if name == old_input else name for name in node.input]
-    constants = {
+    per_column = bool(encoder.categorical_)
+    names = _column_names(encoder)
+    inputs, nodes, constants, parts = [], [], {}, []
+    if per_column:
+        for j in range(encoder.n_features_in_):
+            kind = TensorProto.STRING if j in encoder.categorical_ else TensorProto.FLOAT
+            inputs.append(helper.make_tensor_value_info(names[j], kind, ["batch", 1]))
+        numbers = "table_numbers_in"
+        if encoder.numeric_:
+            nodes.append(helper.make_node("Concat", [names[j] for j in encoder.numeric_], [numbers], axis=1))
+    else:
+        numbers = "X"
+        inputs.append(helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", encoder.n_features_in_]))
+    if encoder.numeric_:
+        parts += _numeric_encoding(encoder, numbers, nodes, constants, TensorProto)
+    for k, (j, categories) in enumerate(zip(encoder.categorical_, encoder.categories_)):
+        parts.append(_one_hot(k, names[j], categories, nodes, constants, helper, TensorProto))
+    if len(parts) == 1:
+        nodes[-1].output[0] = "table_encoded"
+    else:
+        nodes.append(helper.make_node("Concat", parts, ["table_encoded"], axis=1))
+    graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in constants.items())
+    for i, node in enumerate(nodes):
+        graph.node.insert(i, node)
+    del graph.input[:]
+    graph.input.extend(inputs)
+    if encoder.categorical_ and not any(o.domain == "ai.onnx.ml" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("ai.onnx.ml", 2))
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _column_names(encoder):
+    """The graph's input names of a per-column table: the fitted column names, else ``x0``, ``x1``, ..."""
+    if hasattr(encoder, "feature_names_in_"):
+        return [str(c) for c in encoder.feature_names_in_]
+    return [f"x{j}" for j in range(encoder.n_features_in_)]
+
+
+def _numeric_encoding(encoder, numbers, nodes, constants, TensorProto):
+    """Nodes encoding the numeric block ``numbers``; returns the names of the encoded parts."""
+    from onnx import helper
+
+    constants.update({
         "table_center": np.asarray(encoder.center_, dtype=np.float32),
         "table_scale": np.asarray(encoder.scale_, dtype=np.float32),
         "table_clip": np.asarray(1.0 / SMOOTH_CLIP, dtype=np.float32),
         "table_one": np.asarray(1.0, dtype=np.float32),
-        "table_indicated": np.asarray(encoder.indicated_, dtype=np.int64),
-    }
-    graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in constants.items())
-    last = "table_clipped" if not encoder.indicated_ else "table_numbers"
-    nodes = [
-        helper.make_node("IsNaN", ["X"], ["table_isnan"]),
-        helper.make_node("Where", ["table_isnan", "table_center", "X"], ["table_filled"]),
+    })
+    nodes += [
+        helper.make_node("IsNaN", [numbers], ["table_isnan"]),
+        helper.make_node("Where", ["table_isnan", "table_center", numbers], ["table_filled"]),
         helper.make_node("Sub", ["table_filled", "table_center"], ["table_centered"]),
         helper.make_node("Div", ["table_centered", "table_scale"], ["table_z"]),
         helper.make_node("Mul", ["table_z", "table_clip"], ["table_q"]),
         helper.make_node("Mul", ["table_q", "table_q"], ["table_q2"]),
         helper.make_node("Add", ["table_q2", "table_one"], ["table_q2p1"]),
         helper.make_node("Sqrt", ["table_q2p1"], ["table_root"]),
-        helper.make_node("Div", ["table_z", "table_root"], [last]),
+        helper.make_node("Div", ["table_z", "table_root"], ["table_clipped"]),
     ]
-    if encoder.indicated_:
-        nodes += [helper.make_node("Gather", ["table_isnan", "table_indicated"], ["table_missing_bool"], axis=1),
-                  helper.make_node("Cast", ["table_missing_bool"], ["table_missing"], to=TensorProto.FLOAT),
-                  helper.make_node("Concat", [last, "table_missing"], ["table_encoded"], axis=1)]
-    else:
-        nodes[-1].output[0] = "table_encoded"
-    for i, node in enumerate(nodes):
-        graph.node.insert(i, node)
-    del graph.input[:]
-    graph.input.append(helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", encoder.n_features_in_]))
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+    if not encoder.indicated_:
+        return ["table_clipped"]
+    constants["table_indicated"] = np.asarray(encoder.indicated_, dtype=np.int64)
+    nodes += [helper.make_node("Gather", ["table_isnan", "table_indicated"], ["table_missing_bool"], axis=1),
+              helper.make_node("Cast", ["table_missing_bool"], ["table_missing"], to=TensorProto.FLOAT)]
+    return ["table_clipped", "table_missing"]
+
+
+def _one_hot(k, column, categories, nodes, constants, helper, TensorProto):
+    """Nodes one-hot encoding the string input ``column`` over ``categories`` (+ missing, other)."""
+    n = len(categories)
+    keys = [str(c) for c in categories]
+    values = list(range(n))
+    if "" not in keys:  # the missing text of onnx_inputs
+        keys.append("")
+        values.append(n)
+    constants[f"table_range{k}"] = np.arange(n + 2, dtype=np.int64).reshape(1, -1)
+    nodes += [
+        helper.make_node("LabelEncoder", [column], [f"table_codes{k}"], domain="ai.onnx.ml",
+                         keys_strings=keys, values_int64s=values, default_int64=n + 1),
+        helper.make_node("Equal", [f"table_codes{k}", f"table_range{k}"], [f"table_hot{k}"]),
+        helper.make_node("Cast", [f"table_hot{k}"], [f"table_onehot{k}"], to=TensorProto.FLOAT),
+    ]
+    return f"table_onehot{k}"
 
 
 def append_target_decoding(onnx_bytes, mean, scale, one_d):
