@@ -124,7 +124,7 @@ CONFIGS = {
         lambda t: _cls(t, ResNetClassifier, ResNetRegressor)(width=8, n_blocks=1, max_epochs=3, d_embedding=4,
                                                             n_bins=8, num_embeddings="piecewise_linear",
                                                             random_state=0),
-        lambda net, task: len(net.num_embedding_bins_) == 8),
+        lambda net, task: len(net.num_embedding_bins_) == net._n_module_inputs()),  # a bin set per input column
     "raw table (text, missing values)": (lambda t: _net(t), lambda net, task: hasattr(net, "table_encoder_")),
     "missing values (numeric)": (lambda t: _net(t), lambda net, task: net.table_encoder_.indicated_ == [3]),
     "user module": (lambda t: _cls(t, NetClassifier, NetRegressor)(

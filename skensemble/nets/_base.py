@@ -219,6 +219,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         encoder = getattr(self, "table_encoder_", None)
         if encoder is None:
             try:
+                if reset:
+                    return validate_data(self, detached(X), reset=True, dtype=np.float32)
                 return float32_rows(self, detached(X))
             except ValueError as exc:
                 if not (self._takes_tables and getattr(self, "preprocessing", None) == "auto" and needs_encoding(X)):
@@ -485,7 +487,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             try:
                 return self._forward_halving(net, X, original)
             finally:
-                net.iterator_valid__batch_size = original
+                if getattr(net, "iterator_valid__batch_size", original) != original:  # halved on a GPU
+                    net.iterator_valid__batch_size = original
 
     @staticmethod
     def _forward_batches(net, X, batch_size):

@@ -34,16 +34,17 @@ def check_columns(estimator, X):
         validate_data(estimator, X, reset=False, skip_check_array=True)
 
 
-def float32_rows(estimator, X):
-    """``validate_data(estimator, X, reset=False, dtype=np.float32)``, with a fast path for numeric arrays.
+def float32_rows(estimator, X, dtype=np.float32):
+    """``validate_data(estimator, X, reset=False, dtype=dtype)``, with a fast path for numeric arrays.
 
     A 2-D numeric ndarray with the fitted width and only finite values is
-    cast (no copy when it is float32 already); anything else, and any array
-    the fast path does not accept, goes through ``validate_data``.
+    cast to ``dtype`` (no copy when it has it already; ``None`` keeps its
+    dtype); anything else, and any array the fast path does not accept, goes
+    through ``validate_data``.
     """
     if (type(X) is np.ndarray and X.dtype.kind in "fiub" and X.ndim == 2 and X.shape[0] > 0
             and _same_columns(estimator, X)):
-        out = X.astype(np.float32, copy=False)
-        if np.isfinite(out).all():
+        out = X if dtype is None else X.astype(dtype, copy=False)
+        if out.dtype.kind == "b" or np.isfinite(out).all():
             return out
-    return validate_data(estimator, X, reset=False, dtype=np.float32)
+    return validate_data(estimator, X, reset=False, dtype=dtype)

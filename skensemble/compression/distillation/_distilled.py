@@ -16,15 +16,13 @@ from skorch.dataset import ValidSplit
 from ...nets import MLPNetClassifier
 from ...nets._base import BaseNet
 from ...nets._engine import swapped_callback, train
-from ...nets._targets import softmax
 from ...persistence import register
-from ...utils._validation import float32_rows
 from ...utils._access import encodes_every_table, takes_raw_tables, get_net, is_net, net_input
-from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_is_fitted, validate_data
+from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, validate_data
 from ...utils._params import store_params
 from ...utils._random import draw_seed, torch_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
-from .._base import BaseCompressed, CompressedClassifierMixin, direct_outputs, fit_or_copy
+from .._base import BaseCompressed, CompressedClassifierMixin, fit_or_copy
 from ._loss import DistillationLoss, teacher_logits_from_proba
 
 _CHUNK = 8192
@@ -118,7 +116,7 @@ class _BaseDistilled(BaseCompressed):
         starting with a ``ColumnTransformer``) shows it by fitting on them.
         Files written before this was recorded refuse nothing.
         """
-        return not takes_raw_tables(self.teacher) and not getattr(self, "_fit_missing", True)
+        return not getattr(self, "_fit_missing", True) and not takes_raw_tables(self.teacher)
 
     def _check_raw_student(self, student):
         """A raw table (text, missing values) needs a student that encodes it."""
@@ -415,18 +413,4 @@ class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
         self.fidelity_ = float(np.mean(self.predict(X) == teacher_pred))
         return self
 
-    def predict_proba(self, X):
-        """Class probabilities of the student."""
-        check_is_fitted(self)
-        if self._validate_raw(X, reset=False) is not None:  # the student encodes the raw table
-            return self.student_.predict_proba(X)
-        # the student was trained on the validated array, without column names
-        X = float32_rows(self, X)
-        logits = direct_outputs(self.student_)
-        return self.student_.predict_proba(X) if logits is None else softmax(logits(X))
-
-    def predict(self, X):
-        """Class labels predicted by the student (the labels of ``y``)."""
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
 

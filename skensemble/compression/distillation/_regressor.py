@@ -14,7 +14,7 @@ from ..._compat.sklearn import HasMethods, Interval, StrOptions, fit_context, ch
 from ...utils._params import store_params
 from ...utils._random import draw_seed
 from ._augment import AUGMENTERS, get_augmenter
-from .._base import CompressedRegressorMixin, direct_outputs, fit_or_copy
+from .._base import CompressedRegressorMixin, fit_or_copy
 from ._distilled import _BaseDistilled
 from ._loss import RegressionDistillationLoss
 
@@ -196,12 +196,3 @@ class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
         self.fidelity_ = float(r2_score(taught[:n_real], student_pred))
         return self
 
-    def predict(self, X):
-        """Targets predicted by the student, shaped like the ``y`` seen at fit."""
-        check_is_fitted(self)
-        if self._validate_raw(X, reset=False) is not None:  # the student encodes the raw table
-            return self.student_.predict(X)
-        # the student was trained on the validated array, without column names
-        X = validate_data(self, X, reset=False, dtype=np.float32)
-        direct = direct_outputs(self.student_)  # the net's predict, without a second check
-        return self.student_.predict(X) if direct is None else direct(X)

@@ -9,9 +9,9 @@ from sklearn.utils import check_random_state
 
 from ...nets._targets import LogitsClassifierMixin
 from ...persistence import register
+from ...utils._validation import float32_rows
 from ...utils._access import get_module, net_input
-from ..._compat.sklearn import (fit_context, HasMethods, Interval, StrOptions, check_is_fitted, check_sample_weight,
-                             validate_data)
+from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_sample_weight
 from ...utils._access import get_net_estimator
 from ...utils._capabilities import cpu_capability, cpu_has_bf16, cpu_has_fp16
 from .._base import BaseCompressed, CompressedClassifierMixin, CompressedRegressorMixin, fit_or_copy
@@ -156,9 +156,9 @@ class _BaseQuantized(BaseCompressed):
 
     def _outputs(self, X):
         """Raw outputs of the quantized model (float64) for X; never from the float net."""
-        check_is_fitted(self)
+        self._check_fitted()
         if self._validate_raw(X, reset=False) is None:
-            validate_data(self, X, reset=False, dtype=None)
+            float32_rows(self, X, dtype=None)  # checked; the pipeline inside, if any, reads X as given
         return BACKENDS[self.backend_].predict(self.quantized_module_, net_input(self.estimator_, X))
 
     # --- pickle ---------------------------------------------------------------
