@@ -131,3 +131,18 @@ def test_prediction_batches_equal_skorchs_forward(data):
     # batches of other sizes round differently: logits near zero need an absolute tolerance too
     np.testing.assert_allclose(logits, expected, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(batched, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_prediction_calls_the_module_directly_only_where_skorchs_infer_would(data, monkeypatch):
+    """One CPU batch of a net in eval mode with skensemble's own ``infer``: the module is called directly, with
+    skorch's outputs; an ``infer`` set on the net (a user's override) is called instead."""
+    X, _ = data
+    est = _fit(data)
+    rows = est._validate_X(X, reset=False)
+    with torch.inference_mode():
+        expected = est.net_.infer(rows).numpy()
+    np.testing.assert_array_equal(est.logits(X), expected)
+    calls = []
+    monkeypatch.setattr(est.net_, "infer", lambda x, **kw: calls.append(len(x)) or torch.zeros(len(x), 2))
+    np.testing.assert_array_equal(est.logits(X), np.zeros((len(X), 2)))
+    assert calls == [len(X)]
