@@ -63,6 +63,7 @@ def cheap_estimators():
         MLPNetRegressor(**_NET, preprocessing=None),  # numeric input only, as given
         ResNetRegressor(**_RESNET, num_embeddings="periodic", d_embedding=4),
         TableEncoder(),
+        TableEncoder(scaling="robust"),
         TabMClassifier(**_TABM),
         TabMRegressor(**_TABM),
         TabMClassifier(**{**_TABM, "early_stopping": True, "num_embeddings": "piecewise_linear"}),
