@@ -104,12 +104,12 @@ class OnnxModel:
         return {name: feed[name] for name in inputs}
 
     def outputs(self, frame):
+        from .nets._targets import softmax
+
         raw = self.session.run(None, self._feed(frame))[0].astype(np.float64)
         if self.classes is None:
             return None, raw
-        raw -= raw.max(axis=1, keepdims=True)
-        proba = np.exp(raw)
-        proba /= proba.sum(axis=1, keepdims=True)
+        proba = softmax(raw)
         return proba, self.classes[proba.argmax(axis=1)]
 
 
