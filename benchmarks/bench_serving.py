@@ -6,8 +6,10 @@
 # missing values), the bare torch module (with the table encoding layer in
 # front, under ``torch.inference_mode``), the ONNX file (``to_onnx``, encoding
 # inside) in ONNX Runtime, scikit-learn's ``MLPClassifier`` and
-# ``HistGradientBoostingClassifier``; for MLP, ResNet and TabM nets and the
-# MLP's pruned (50% of neurons), distilled (MLP(64) student) and int8 forms.
+# ``HistGradientBoostingClassifier``; for MLP, ResNet and TabM nets and their
+# compressed forms: the MLP and the ResNet with 50% of their neurons pruned,
+# the MLP distilled into an MLP(64) and the TabM into an MLP(128), 2 of the
+# TabM's 8 members kept, and each int8 in ONNX Runtime.
 #
 # ``python benchmarks/bench_serving.py`` (``--quick``: fewer repeats) writes
 # ``benchmarks/results/serving.md``.  Run it alone on the machine.
@@ -66,9 +68,22 @@ def nets(X, y):
             frozen, MLPNetClassifier((64,), max_epochs=EPOCHS, random_state=0), augment_factor=1,
             random_state=0).fit(X, y),
         "MLP int8 (ONNX Runtime)": QuantizedClassifier(frozen, random_state=0).fit(X, y),
-        "ResNet": ResNetClassifier(max_epochs=EPOCHS, random_state=0).fit(X, y),
-        "TabM (k=8)": TabMClassifier(max_epochs=EPOCHS, random_state=0).fit(X, y),
     }
+    resnet = ResNetClassifier(max_epochs=EPOCHS, random_state=0).fit(X, y)
+    tabm = TabMClassifier(max_epochs=EPOCHS, random_state=0).fit(X, y)
+    models.update({
+        "ResNet": resnet,
+        "ResNet pruned 50% neurons": PrunedClassifier(FrozenEstimator(resnet), sparsity=0.5, granularity="neuron",
+                                                      fine_tune_epochs=2, random_state=0).fit(X, y),
+        "ResNet int8 (ONNX Runtime)": QuantizedClassifier(FrozenEstimator(resnet), random_state=0).fit(X, y),
+        "TabM (k=8)": tabm,
+        "TabM 2 of 8 members": PrunedClassifier(FrozenEstimator(tabm), granularity="member", n_members=2,
+                                                random_state=0).fit(X, y),
+        "TabM distilled into MLP (128,)": DistilledClassifier(
+            FrozenEstimator(tabm), MLPNetClassifier((128,), max_epochs=EPOCHS, random_state=0), augment_factor=1,
+            random_state=0).fit(X, y),
+        "TabM int8 (ONNX Runtime)": QuantizedClassifier(FrozenEstimator(tabm), random_state=0).fit(X, y),
+    })
     return models
 
 
