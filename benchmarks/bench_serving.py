@@ -136,9 +136,7 @@ def onnx_call(model, X, folder):
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-    feed = {"X": np.asarray(X, dtype=np.float32)} if names == ["X"] else onnx_inputs(X)
-    return (lambda batch: session.run(None, batch)), {k: feed[k] for k in names}
+    return (lambda batch: session.run(None, batch)), onnx_inputs(X, [i.name for i in session.get_inputs()])
 
 
 def rows_of(data, b):
@@ -172,7 +170,7 @@ def timed(calls, batch_size):
 
 def table_for(name, X, y, folder):
     models = nets(X, y)
-    calls, kinds = {}, {}
+    calls = {}
     for label, model in models.items():
         calls[(label, "estimator")] = (model.predict_proba, X)
         if "int8" not in label:

@@ -98,10 +98,7 @@ class OnnxModel:
         if columns is None:  # fitted on an array: the CSV's first n_features columns
             columns = list(frame.columns[: self.meta["skensemble.n_features"]])
         _require_columns(frame, columns, self.path)
-        if inputs == ["X"]:
-            return {"X": frame[columns].to_numpy(dtype=np.float32)}
-        feed = onnx_inputs(frame[columns])
-        return {name: feed[name] for name in inputs}
+        return onnx_inputs(frame[columns], inputs)
 
     def outputs(self, frame):
         from .nets._targets import softmax

@@ -263,9 +263,7 @@ def _check_onnx(est, X, task, tol):
     with tempfile.TemporaryDirectory() as tmp:
         to_onnx(est, f"{tmp}/m.onnx")
         session = ort.InferenceSession(f"{tmp}/m.onnx")
-        names = [i.name for i in session.get_inputs()]
-        feed = {"X": np.asarray(X, dtype=np.float32)} if names == ["X"] else onnx_inputs(X)
-        out = session.run(None, {k: feed[k] for k in names})[0]
+        out = session.run(None, onnx_inputs(X, [i.name for i in session.get_inputs()]))[0]
     want = est.logits(X) if task == "classifier" else est.predict(X)
     # the graph is float32; a net fitted with mixed precision predicts under autocast (bfloat16 rounding)
     tol = tol if _inner(est).amp_dtype_ == "float32" else 2e-2

@@ -206,8 +206,8 @@ def initial_types(X):
     return [("X", FloatTensorType([None, np.asarray(X).shape[1]]))]
 
 
-def onnx_inputs(X):
-    """The ONNX Runtime feed for ``X`` of a graph exported from a pipeline.
+def onnx_inputs(X, input_names=None):
+    """The ONNX Runtime feed for ``X`` of a graph written by ``to_onnx``.
 
     A DataFrame gives one input per column: numbers as float32 columns
     (missing as NaN), anything else as strings (missing as ``""``).  An
@@ -220,12 +220,19 @@ def onnx_inputs(X):
     ----------
     X : array-like or DataFrame
         The rows to predict.
+    input_names : list of str, default=None
+        The graph's inputs (``[i.name for i in session.get_inputs()]``): the
+        feed holds exactly those, and a graph whose only input is ``X`` (a
+        net, or a net reading a numeric table) gets the rows as one float32
+        matrix, a DataFrame's too.  ``None``: every column as above.
 
     Returns
     -------
     feed : dict of str -> ndarray
         ``session.run(None, feed)``'s inputs.
     """
+    if input_names is not None and list(input_names) == ["X"]:
+        return {"X": np.asarray(X, dtype=np.float32)}
     if hasattr(X, "columns"):
         import pandas as pd
 
@@ -236,8 +243,9 @@ def onnx_inputs(X):
                 feed[str(c)] = column.to_numpy(dtype=np.float32)
             else:
                 feed[str(c)] = column.astype(object).where(column.notna(), "").to_numpy().astype(str)
-        return feed
-    return {"X": np.asarray(X, dtype=np.float32)}
+    else:
+        feed = {"X": np.asarray(X, dtype=np.float32)}
+    return feed if input_names is None else {name: feed[name] for name in input_names}
 
 
 def pipeline_to_onnx(estimator, X):

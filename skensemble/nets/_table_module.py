@@ -23,7 +23,7 @@ class TableEncoding(nn.Module):
     Parameters
     ----------
     center, scale : array-like of shape (n_numeric,)
-        Median and robust scale of each numeric column.
+        Median and scale (the encoder's ``scaling``) of each numeric column.
     indicated : list of int
         Numeric columns (indices into the first ``n_numeric`` inputs) that
         get a missing indicator.
