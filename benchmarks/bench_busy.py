@@ -4,10 +4,12 @@ Two nets are fitted: a ``ConvNetClassifier`` on a 4,000 x 40 synthetic signal
 task and an ``MLPNetClassifier`` (256, 256) on digits.  Each is timed alone,
 then while 1 and while 3 other Python processes train a torch MLP with
 torch's default thread count (started before the timing, stopped after it),
-once with torch's threads left as the caller set them
-(``SKENSEMBLE_FIT_THREADS=keep``, what skensemble did before) and once with
-skensemble's choice (``auto``: one thread for small nets, the cores the other
-runnable processes leave free for larger ones).  Fair share: with one other
+with three thread policies: torch's threads left as the caller set them
+(``SKENSEMBLE_FIT_THREADS=keep``), the default (``auto``: one thread for
+small nets, the process's cores for larger ones, whatever the load) and
+``adaptive`` (the default before issue 41: the cores the other runnable
+processes leave free when the fit starts).  Each row says whether the
+fit's predictions beside the busy processes equal those alone.  Fair share: with one other
 process a fit may take 2x as long as alone on 2 cores, with three 4x.  The
 second table runs everything on one thread beside three busy processes:
 a pure Python loop and a matrix-product loop against the two fits, to show
@@ -51,6 +53,10 @@ def _signals(n=4000, length=40, seed=0):
     return (X + rng.normal(0, 0.5, X.shape)).astype(np.float32), y
 
 
+_PROBE = {"ConvNetClassifier": _signals(200, seed=1)[0],
+          "MLPNetClassifier": load_digits(return_X_y=True)[0][:200]}
+
+
 def _fits():
     X_sig, y_sig = _signals()
     X_dig, y_dig = load_digits(return_X_y=True)
@@ -71,9 +77,9 @@ def _timed(fit, mode, n_busy, repeats):
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            fit()
+            fitted = fit()
             times.append(time.perf_counter() - start)
-        return statistics.median(times)
+        return statistics.median(times), fitted
     finally:
         for p in procs:
             p.kill()
@@ -81,18 +87,29 @@ def _timed(fit, mode, n_busy, repeats):
         os.environ.pop("SKENSEMBLE_FIT_THREADS", None)
 
 
+_POLICIES = {"keep": "caller's (2)", "auto": "auto (default)", "adaptive": "adaptive (before)"}
+
+
+def _predictions(fitted):
+    X = _PROBE[type(fitted).__name__]
+    return fitted.predict_proba(X)
+
+
 def busy_section(repeats):
     rows = []
     for name, fit in _fits().items():
         fit()  # warm-up
-        for mode in ("keep", "auto"):
-            alone = _timed(fit, mode, 0, repeats)
-            row = {"fit": name, "threads": "caller's (2, before)" if mode == "keep" else "skensemble's choice",
-                   "alone s": alone}
+        for mode, label in _POLICIES.items():
+            alone, fitted = _timed(fit, mode, 0, repeats)
+            reference = _predictions(fitted)
+            row = {"fit": name, "threads": label, "alone s": alone}
+            same = []
             for n_busy in (1, 3):
-                t = _timed(fit, mode, n_busy, repeats)
+                t, fitted = _timed(fit, mode, n_busy, repeats)
                 row[f"beside {n_busy} s"] = t
                 row[f"beside {n_busy} / alone"] = t / alone
+                same.append(bool(np.array_equal(_predictions(fitted), reference)))
+            row["predictions as alone (beside 1, 3)"] = ", ".join("yes" if s else "no" for s in same)
             rows.append(row)
     return markdown_table(rows, list(rows[0]))
 
@@ -122,8 +139,8 @@ def one_thread_section(repeats):
     rows = []
     for name, fn in work.items():
         fn()  # warm-up
-        alone = _timed(fn, "1", 0, repeats)
-        beside = _timed(fn, "1", 3, repeats)
+        alone = _timed(fn, "1", 0, repeats)[0]
+        beside = _timed(fn, "1", 3, repeats)[0]
         rows.append({"work (one thread)": name, "alone s": alone, "beside 3 s": beside,
                      "beside 3 / alone": beside / alone})
     return ("Everything on one torch thread (`SKENSEMBLE_FIT_THREADS=1`, so the fits' alone times are their "

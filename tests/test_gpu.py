@@ -6,6 +6,7 @@ import torch
 from sklearn.frozen import FrozenEstimator
 
 from skensemble.compression import PrunedClassifier, QuantizedClassifier
+from skensemble.compression.pruning import TaylorImportance
 from skensemble.nets import ConvNetClassifier, MLPNetClassifier
 
 pytestmark = [
@@ -49,7 +50,7 @@ def test_conv_on_cuda(digits_split):
 def test_prune_on_cuda_keeps_device(gpu_mlp, digits_split):
     X_train, X_test, y_train, y_test = digits_split
     pruned = PrunedClassifier(FrozenEstimator(gpu_mlp), sparsity=0.5, granularity="neuron",
-                              importance="taylor", random_state=0).fit(X_train, y_train)
+                              importance=TaylorImportance(), random_state=0).fit(X_train, y_train)
     assert all(p.is_cuda for p in pruned.estimator_.module_.parameters())
     assert pruned.n_params_ <= 0.3 * pruned.n_params_dense_
     assert pruned.score(X_test, y_test) >= gpu_mlp.score(X_test, y_test) - 0.015

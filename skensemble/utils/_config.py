@@ -11,7 +11,7 @@ import os
 import threading
 from contextlib import contextmanager
 
-_FIT_THREADS_CHOICES = ("auto", "keep")
+_FIT_THREADS_CHOICES = ("auto", "adaptive", "keep")
 
 _lock = threading.Lock()
 _explicit = {}  # the settings set_config was given; the others follow their defaults (read at each call)
@@ -31,7 +31,7 @@ def _check_fit_threads(value):
         if value.isdigit():
             value = int(value)
     if isinstance(value, bool) or not (value in _FIT_THREADS_CHOICES or (isinstance(value, int) and value > 0)):
-        raise ValueError(f"fit_threads must be 'auto', 'keep' or a positive int; got {value!r}.")
+        raise ValueError(f"fit_threads must be 'auto', 'adaptive', 'keep' or a positive int; got {value!r}.")
     return value
 
 
@@ -67,11 +67,14 @@ def set_config(fit_threads=None, fused_training=None):
 
     Parameters
     ----------
-    fit_threads : {"auto", "keep"} or int, default=None
+    fit_threads : {"auto", "adaptive", "keep"} or int, default=None
         torch threads each fit uses: ``"auto"`` (one thread for small nets,
-        the cores other processes leave free for larger ones; see
-        ``skensemble/utils/_threads.py``), ``"keep"`` (never change torch's
-        setting) or that many threads.  Its default is read from the
+        the cores this process may use for larger ones, whatever else is
+        running: a seeded fit gives the same result on a busy machine),
+        ``"adaptive"`` (the cores other processes leave free at the moment
+        the fit starts: faster beside other work, but conv and norm layers
+        then round as the load decides; see ``skensemble/utils/_threads.py``),
+        ``"keep"`` (never change torch's setting) or that many threads.  Its default is read from the
         environment variable ``SKENSEMBLE_FIT_THREADS``, else ``"auto"``.
     fused_training : bool, default=None
         Whether ensembles may train same-shape MLP members fused as one

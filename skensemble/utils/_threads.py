@@ -1,28 +1,33 @@
-"""How many torch threads a fit uses: the cores it may use, what else is running, and the net's size.
+"""How many torch threads a fit uses: the cores it may use and the net's size, never the machine's load.
 
 Measured on this project's 2-core machines (``benchmarks/bench_busy.py``,
 ``benchmarks/results/busy.md``): a second thread speeds a fit up by at most
 1.09x while a training batch takes fewer than about 4 million multiply-adds
 forward (a (128, 128) MLP on 64 features at batch 128; a convolution counts
 its weights at every output position), and by 1.3-1.6x for (256, 256) and
-(512, 512) MLPs; but two spinning OpenMP threads
-on cores that another process is using slow a fit down many times over.  So
-a fit uses one thread for small nets and, for larger ones, the cores left
-free by the other runnable processes (at most the caller's
-``torch.get_num_threads()``), and restores the caller's setting afterwards.
+(512, 512) MLPs.  So by default (``"auto"``) a fit uses one thread for small
+nets and, for larger ones, the cores this process may run on (its CPU
+affinity, capped by its cgroup quota) but never more than the calling
+thread's ``torch.get_num_threads()``.  The count depends on nothing that
+changes from one minute to the next: convolutions' and norm layers'
+gradients round differently on one thread and on two, so a count read from
+the load made a seeded fit's result depend on what else was running.
 
-Concurrent fits (threads, ``backend="threading"``) each set their count in
-their own thread; the last to end restores the caller's.  The count is not
-part of a fit's randomness, but convolutions' and norm layers' gradients
-round differently on one thread and on two: fits of such nets above the
-one-thread size are bit-identical only at equal counts (set
-``SKENSEMBLE_FIT_THREADS`` for that); smaller nets and MLPs are.
+Two spinning OpenMP threads on cores that another process is using slow a
+fit down many times over (30-70x for a (256, 256) MLP beside two CPU-bound
+processes).  ``"adaptive"`` keeps the choice skensemble made before: the
+cores left free by the other runnable processes (fast beside other work,
+but a fit's rounding then follows the load).
+
+Each fit sets its count in its own thread and restores that thread's count
+when it ends (torch keeps the OpenMP count per thread), so concurrent fits
+(``backend="threading"``) neither see nor undo each other's counts.
 
 Override with ``skensemble.set_config(fit_threads=...)`` (or
 ``config_context``): an integer (that many threads for every fit),
-``"keep"`` (never change torch's setting) or ``"auto"`` (the default).  The
-environment variable ``SKENSEMBLE_FIT_THREADS`` sets the default (worker
-processes read it too).
+``"keep"`` (never change torch's setting), ``"adaptive"`` or ``"auto"``
+(the default).  The environment variable ``SKENSEMBLE_FIT_THREADS`` sets
+the default (worker processes read it too).
 """
 
 import glob
@@ -37,10 +42,7 @@ from ._config import get_config
 
 SMALL_WORK = 4_000_000  # forward multiply-adds of a training batch below which a second thread does not pay
 
-_lock = threading.Lock()
 _local = threading.local()  # each thread's nesting depth of fit_threads
-_active = 0
-_saved = None
 
 
 def available_cores():
@@ -103,39 +105,34 @@ def choose_threads(work, current):
     setting = get_config()["fit_threads"]  # skensemble.set_config; default: SKENSEMBLE_FIT_THREADS or "auto"
     if setting == "keep":
         return current
-    if setting != "auto":
+    if isinstance(setting, int):
         return setting
     if work < SMALL_WORK:
         return 1
-    return max(1, min(current, available_cores() - busy_cores()))
+    cores = available_cores() - (busy_cores() if setting == "adaptive" else 0)
+    return max(1, min(current, cores))
 
 
 @contextmanager
 def fit_threads(work):
-    """Run a fit with :func:`choose_threads` torch threads; the caller's count is restored after.
+    """Run a fit with :func:`choose_threads` torch threads; this thread's count is restored after.
 
     Every fit sets its count in its own thread, also while other fits run:
     torch keeps the OpenMP count per thread once a thread has set it, so a
     fit that left the count to the first of concurrent fits ran with its
     thread's default instead (two threads beside seven one-thread fits, and
-    results that depended on which fit started first: conv and norm
-    layers' gradients depend on the thread count).
+    results that depended on which fit started first).  A nested fit
+    (fine-tuning inside a pruning fit) keeps the outer fit's count.
     """
-    global _active, _saved
     depth = getattr(_local, "depth", 0)
-    with _lock:
-        _active += 1
-        if _active == 1:
-            _saved = torch.get_num_threads()
-        n = choose_threads(work, _saved) if depth == 0 else None  # nested: the outer fit's choice stands
-    if n is not None and n != torch.get_num_threads():
+    own = torch.get_num_threads()
+    n = choose_threads(work, own) if depth == 0 else own
+    if n != own:
         torch.set_num_threads(n)
     _local.depth = depth + 1
     try:
         yield
     finally:
         _local.depth = depth
-        with _lock:
-            _active -= 1
-            if _active == 0 and torch.get_num_threads() != _saved:
-                torch.set_num_threads(_saved)
+        if torch.get_num_threads() != own:
+            torch.set_num_threads(own)

@@ -42,7 +42,7 @@ class _BasePruned(BaseCompressed):
         "n_members": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "member_selection": [StrOptions(set(SELECTIONS))],
         "scope": [StrOptions({"global", "layer"})],
-        "importance": [StrOptions({"magnitude", "l2", "taylor", "random"}), HasMethods(["weight_scores"])],
+        "importance": [StrOptions({"magnitude", "l2", "random"}), HasMethods(["weight_scores"])],
         "n_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "fine_tune_epochs": [Interval(numbers.Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "schedule": [StrOptions({"cubic", "linear"})],
@@ -367,11 +367,13 @@ class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
         Rank scores across all layers, or prune each layer by ``sparsity``.
         Global unit scores are divided by their layer's mean score.  No layer
         is ever emptied.
-    importance : {"magnitude", "l2", "taylor", "random"} or object, default="magnitude"
-        What to score: L1 or squared L2 magnitude, first-order Taylor
-        ``|w * dL/dw|`` on the training data, random (a baseline), or an object
-        with ``weight_scores(param)`` and optionally ``fit(net, X, y)`` (see
-        :class:`skensemble.compression.Importance`).
+    importance : {"magnitude", "l2", "random"} or object, default="magnitude"
+        What to score: L1 or squared L2 magnitude, random (a baseline), or an
+        object with ``weight_scores(param)`` and optionally ``fit(net, X, y)``
+        (see :class:`skensemble.compression.Importance`;
+        :class:`~skensemble.compression.pruning.TaylorImportance` is one, no
+        longer a named choice: it lost to random unit scores, see
+        ``CHANGELOG.md``).
     n_steps : int, default=1
         Number of prune/fine-tune steps to reach ``sparsity``.
     fine_tune_epochs : int or "auto", default="auto"
@@ -513,11 +515,13 @@ class PrunedRegressor(CompressedRegressorMixin, _BasePruned):
         Rank scores across all layers, or prune each layer by ``sparsity``.
         Global unit scores are divided by their layer's mean score.  No layer
         is ever emptied.
-    importance : {"magnitude", "l2", "taylor", "random"} or object, default="magnitude"
-        What to score: L1 or squared L2 magnitude, first-order Taylor
-        ``|w * dL/dw|`` on the training data, random (a baseline), or an object
-        with ``weight_scores(param)`` and optionally ``fit(net, X, y)`` (see
-        :class:`skensemble.compression.Importance`).
+    importance : {"magnitude", "l2", "random"} or object, default="magnitude"
+        What to score: L1 or squared L2 magnitude, random (a baseline), or an
+        object with ``weight_scores(param)`` and optionally ``fit(net, X, y)``
+        (see :class:`skensemble.compression.Importance`;
+        :class:`~skensemble.compression.pruning.TaylorImportance` is one, no
+        longer a named choice: it lost to random unit scores, see
+        ``CHANGELOG.md``).
     n_steps : int, default=1
         Number of prune/fine-tune steps to reach ``sparsity``.
     fine_tune_epochs : int or "auto", default="auto"

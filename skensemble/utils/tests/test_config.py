@@ -41,7 +41,8 @@ def test_the_thread_rule_follows_the_config():
         assert choose_threads(1, current=2) == 2
     with skensemble.config_context(fit_threads=2):
         assert choose_threads(1, current=1) == 2
-    assert choose_threads(1, current=2) == 1  # "auto": one thread for a small net
+    with skensemble.config_context(fit_threads="auto"):
+        assert choose_threads(1, current=2) == 1  # one thread for a small net
 
 
 def test_fused_training_switch():

@@ -14,6 +14,7 @@ from torch import nn
 from skensemble.compression import (
     MagnitudeImportance,
     PrunedClassifier,
+    TaylorImportance,
     StructuralPruningError,
     count_params,
     find_groups,
@@ -66,7 +67,7 @@ def test_frozen_estimator_is_not_mutated(digits_mlp_256, digits_split):
 
 
 @pytest.mark.parametrize("scope", ["global", "layer"])
-@pytest.mark.parametrize("importance", ["magnitude", "l2", "taylor", "random", MagnitudeImportance(2)])
+@pytest.mark.parametrize("importance", ["magnitude", "l2", TaylorImportance(), "random", MagnitudeImportance(2)])
 def test_scopes_and_importances_keep_every_layer(digits_mlp_256, digits_split, scope, importance):
     X_train, _, y_train, _ = digits_split
     pruned = PrunedClassifier(FrozenEstimator(digits_mlp_256), sparsity=0.95, granularity="neuron",
@@ -96,19 +97,32 @@ def test_round_to_keeps_aligned_layer_sizes(digits_mlp_256, digits_split, sparsi
     assert pruned.sparsity_ == pytest.approx(0.95, abs=8 / 512)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "measured 2026-12-05: without fine-tuning, Taylor neuron scores lose to random ones on digits "
-    "(256, 256) at sparsity 0.8 for 3 of 4 net seeds before per-fit generators and 4 of 4 after "
-    "(0.5: 4 of 4); it passed on one lucky seed. Neuron-level Taylor scores need fixing (closing note)."))
-def test_taylor_beats_random_without_fine_tuning(digits_mlp_256, digits_split):
-    X_train, X_test, y_train, y_test = digits_split
-    scores = {
-        imp: PrunedClassifier(FrozenEstimator(digits_mlp_256), sparsity=0.8, granularity="neuron",
-                              importance=imp, fine_tune_epochs=0, random_state=0)
-        .fit(X_train, y_train).score(X_test, y_test)
-        for imp in ("taylor", "random")
-    }
-    assert scores["taylor"] > scores["random"]
+def test_taylor_is_no_longer_a_named_choice(digits_mlp_256, digits_split):
+    """It lost to random unit scores (CHANGELOG, issue 41): the string is refused, the class still works."""
+    X_train, _, y_train, _ = digits_split
+    with pytest.raises(ValueError, match="importance"):
+        PrunedClassifier(FrozenEstimator(digits_mlp_256), importance="taylor").fit(X_train, y_train)
+
+
+def test_taylor_unit_score_is_the_square_of_the_summed_first_order_term(digits_mlp_256, digits_split):
+    """Per batch, the sum of w * dL/dw over the unit's weights (row, bias, column), squared, then averaged."""
+    X_train, _, y_train, _ = digits_split
+    net = digits_mlp_256.net_
+    X = np.asarray(digits_mlp_256._encode_checked(X_train[:128].astype(np.float32)))  # as the module sees it
+    y = digits_mlp_256.classes_.searchsorted(y_train[:128])
+    imp = TaylorImportance(batch_size=64).fit(net, X, y)
+    module = net.module_
+    groups = find_groups(module, torch.as_tensor(X[:2]))[0]
+    expected = torch.zeros(256)
+    for start in (0, 64):
+        module.zero_grad()
+        net.get_loss(module(torch.as_tensor(X[start:start + 64])), torch.as_tensor(y[start:start + 64]),
+                     training=False).backward()
+        W0, b0, W1 = module.layers[0].weight, module.layers[0].bias, module.layers[2].weight
+        term = (W0 * W0.grad).sum(1) + b0 * b0.grad + (W1 * W1.grad).sum(0)
+        expected += term.detach() ** 2 / 2
+    module.zero_grad(set_to_none=True)
+    torch.testing.assert_close(imp.unit_scores(groups[0], module), expected, rtol=1e-4, atol=1e-12)
 
 
 def test_pruned_net_is_physically_smaller_and_exact(digits_mlp_256, digits_split):
