@@ -89,6 +89,10 @@ CONFIGS = {
                      lambda net, task: net.net_.optimizer_.param_groups[0]["weight_decay"] == 1e-3),
     "sgd": (lambda t: _net(t, optimizer="sgd", lr=0.05),
             lambda net, task: isinstance(net.net_.optimizer_, torch.optim.SGD)),
+    **{f"optimizer {name}": (lambda t, name=name: _net(t, optimizer=getattr(torch.optim, name)),
+                             lambda net, task, name=name: type(net.net_.optimizer_).__name__ == name)
+       for name in ("AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam", "Rprop",
+                    "Adafactor", "LBFGS")},
     "amp auto": (lambda t: _net(t, amp="auto"), None),
     "LRScheduler": (lambda t: _net(t, lr=0.01, callbacks=[("sched", LRScheduler("StepLR", step_size=1,
                                                                                  gamma=0.5))]), _lrs_decay),
@@ -439,6 +443,10 @@ SETTING_VISIBLE = {"fit", "GridSearchCV n_jobs=2", "deep ensemble", "voting", "s
                    "to_onnx of a pipeline", "to_onnx of the raw table"}
 
 
+# the optimizer rows' cells in the default run: the ensembles that train same-shape members fused
+_OPTIMIZER_USES = ("deep ensemble", "voting", "ensemble selection")
+
+
 def _diagonal():
     """Every configuration and every use at least once per task, in cells that apply."""
     configs, uses = list(CONFIGS), list(USES)
@@ -446,6 +454,9 @@ def _diagonal():
     for task in TASKS:
         for i in range(max(len(configs), len(uses))):
             config, use = configs[i % len(configs)], uses[(i * 7) % len(uses)]
+            if config.startswith("optimizer ") and i < len(configs):
+                cells.append((config, _OPTIMIZER_USES[(i + TASKS.index(task)) % 3], task))
+                config = "defaults"
             if (config, use) in NOT_APPLICABLE:
                 cells.append((config, next(u for u in uses if (config, u) not in NOT_APPLICABLE), task))
                 config = "defaults"

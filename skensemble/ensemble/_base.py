@@ -23,7 +23,7 @@ from skorch import NeuralNet
 from .._compat.sklearn import check_sample_weight, print_elapsed_time, validate_data
 from ..utils._device import resolve_device
 from ..utils._config import get_config
-from ._fused import fused_fit, fusion_groups
+from ._fused import fused_fit, fusion_groups, warn_if_optimizer_prevents_fusion
 
 
 class WorkerDiedError(RuntimeError):
@@ -188,6 +188,7 @@ def parallel_fit(estimators, X, y, n_jobs, devices, owner=None, sample_weight=No
     messages = messages or [None] * len(placed)
     fitted = [None] * len(placed)
     if fused and not any(fit_params) and get_config()["fused_training"]:
+        warn_if_optimizer_prevents_fusion(placed)
         for group in fusion_groups(placed):
             for i, est in zip(group, fused_fit([placed[i] for i in group], X, y)):
                 fitted[i] = est

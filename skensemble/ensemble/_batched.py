@@ -76,7 +76,7 @@ def _batched_is_exact(name, shapes, dtype, threads):
 def stacked_step_is_exact(member_shape, device):
     """Whether one optimizer step of a ``(K, *member_shape)`` stack equals K steps of its slices.
 
-    The optimizers the fused fits accept (Adam, AdamW, SGD, RMSprop) act
+    The optimizers whose fused steps may take stacks (Adam, AdamW, SGD, RMSprop) act
     element by element, but the CPU's fused Adam and AdamW kernels round the
     elements of their vector body and of their scalar tail differently (an
     FMA against a multiply and an add): a member of 10 biases is all tail on

@@ -12,7 +12,7 @@ from ..persistence import register
 from .._compat.sklearn import HasMethods, Interval, StrOptions, fit_context, check_is_fitted, validate_data
 from ..utils._config import get_config
 from ._base import parallel_fit, worker_errors
-from ._fused import fused_fit, fusable_reason
+from ._fused import fusable_reason, fused_fit, warn_if_optimizer_prevents_fusion
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -55,6 +55,8 @@ class _BaseDeepEnsemble(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(f"fused=True, but these members cannot be trained fused: {reason}. "
                              "Use fused='auto' (fused when possible) or fused=False.")
         self.fused_ = allowed and self.fused is not False and reason is None and len(members) > 1
+        if allowed and self.fused == "auto":
+            warn_if_optimizer_prevents_fusion(members)
         if self.fused_:
             return fused_fit(members, X, y)
         with worker_errors(self):

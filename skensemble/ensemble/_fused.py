@@ -12,11 +12,12 @@ own shuffled batches and dropout masks (drawn from a generator seeded as
 its own fit's, ``skensemble.nets._engine``); the loss of the stack is the
 sum of the members' mean losses, so that each member's gradients are those
 of its own fit, computed with the same arithmetic (batched products only
-where they equal the member's own, ``_batched``); and the optimizer (Adam,
-AdamW, SGD or RMSprop, which act element by element) steps the stacked
-tensors where that rounds every element as the member's own step does, and
-aliases of each member's slices (tensors of the member's own shapes)
-elsewhere.  On CUDA the products are always batched (the same
+where they equal the member's own, ``_batched``); and the optimizer (any
+``torch.optim`` class but LBFGS, with the arguments the member's own fit
+gives it) steps aliases of each member's slices (tensors of the member's
+own shapes), or, for Adam, AdamW, SGD and RMSprop (element by element),
+the stacked tensors where that rounds every element as the member's own
+step does.  On CUDA the products are always batched (the same
 statistically, not bit for bit).  Nets whose activations have no written
 gradient train through autograd, equal to separate fits up to float
 rounding.  The fitted members are ordinary fitted nets: their weights,
@@ -27,6 +28,7 @@ callbacks see one training each (``training_session``).
 import contextlib
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,9 +37,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..nets import MLPNetClassifier, MLPNetRegressor
+from ..nets._base import OPTIMIZERS
 from ..nets._closed_form import activation_functions, dropout_mask, per_sample_loss_and_grad
 from ..nets._loader import batch_bounds
-from ..nets._skorch import NonFiniteLossError
+from ..nets._skorch import NonFiniteLossError, steps_without_closure
 from ..nets._engine import training_session
 from ..utils._random import make_generator, torch_seed
 from ..utils._threads import fit_threads
@@ -46,8 +49,33 @@ from . import _batched as batched
 FUSABLE = (MLPNetClassifier, MLPNetRegressor)
 # parameters that may differ between fused members (each member keeps its own)
 _PER_MEMBER = {"random_state", "verbose"}
-_OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD,
-               torch.optim.RMSprop)
+# optimizers whose step acts element by element: one step of a stack of the members' tensors can equal the
+# members' own steps (``_batched.stacked_step_is_exact``); every other optimizer steps each member's tensors
+_STACKABLE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop)
+
+
+def _optimizer_class(estimator):
+    optimizer = estimator.optimizer
+    return OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer
+
+
+def optimizer_reason(estimator):
+    """Why the members' optimizer cannot step fused members, or None.
+
+    Fused members are stepped as tensors of their own shapes (or as stacks
+    where that rounds identically), so any optimizer that steps each tensor
+    from its own gradient works: every ``torch.optim`` class but LBFGS,
+    whose step re-evaluates the loss of all parameters together.  A user's
+    own optimizer class is not known to act per tensor.
+    """
+    cls = _optimizer_class(estimator)
+    name = getattr(cls, "__name__", repr(cls))
+    if cls is torch.optim.LBFGS:
+        return (f"the optimizer {name} evaluates the loss of all parameters inside its step (a closure), "
+                "which cannot be shared by members")
+    if not steps_without_closure(cls):
+        return f"the optimizer {name} is not one of torch.optim's (it may need a closure or mix tensors)"
+    return None
 
 
 def fusable_reason(estimator):
@@ -62,13 +90,21 @@ def fusable_reason(estimator):
         (p["amp"] is not False, "amp is on"),
         (p["callbacks"], "callbacks are set"),
         (p["net_params"], "net_params are set"),
-        (p["optimizer"] not in _OPTIMIZERS, f"the optimizer {p['optimizer']!r} is not Adam, AdamW, SGD or "
-                                            "RMSprop"),
     ]
     for failed, reason in checks:
         if failed:
             return reason
-    return None
+    return optimizer_reason(estimator)
+
+
+def warn_if_optimizer_prevents_fusion(estimators):
+    """Warn when two or more MLP members could train fused but for their optimizer (they train one by one)."""
+    reasons = [optimizer_reason(e) for e in estimators if type(e) in FUSABLE]
+    reasons = [r for r, e in zip(reasons, [e for e in estimators if type(e) in FUSABLE])
+               if r is not None and fusable_reason(e) == r]
+    if len(reasons) > 1:
+        warnings.warn(f"{len(reasons)} MLP members train one by one, not fused: {reasons[0]}.", UserWarning,
+                      stacklevel=3)
 
 
 def fusion_key(estimator):
@@ -222,13 +258,15 @@ class StackedMLP(nn.Module):
         self.share_grads(views)
         return views
 
-    def optimizer_parameters(self, member_parameters):
+    def optimizer_parameters(self, member_parameters, optimizer_class):
         """The tensors one optimizer steps for all members: each stacked tensor whose step is each member's
-        own step exactly (``_batched.stacked_step_is_exact``: whole ones, a few kernels for the K members),
-        else the members' aliases of it."""
+        own step exactly (an element-wise optimizer, ``_batched.stacked_step_is_exact``: whole ones, a few
+        kernels for the K members), else the members' aliases of it (any other optimizer: Adagrad, NAdam,
+        Adafactor's per-tensor factors and norms see each member's own tensors)."""
+        stackable = optimizer_class in _STACKABLE
         params = []
         for i, (t, shape) in enumerate(self._member_shapes()):
-            if batched.stacked_step_is_exact(shape, t.device):
+            if stackable and batched.stacked_step_is_exact(shape, t.device):
                 params.append(t)
             else:
                 params.extend(views[i] for views in member_parameters)
@@ -311,13 +349,22 @@ def fused_fit(estimators, X, y):
         return _train(members)
 
 
+def _fused_optimizer(net, stacked, views):
+    """The members' optimizer class with the arguments the first member's own fit passed it (lr, weight decay,
+    momentum, ``optimizer__*``), stepping the stack's tensors or the members' aliases of them."""
+    cls = type(net.optimizer_)
+    _, kwargs = net.get_params_for_optimizer("optimizer", net.module_.named_parameters())
+    kwargs.setdefault("lr", net.lr)
+    return cls(stacked.optimizer_parameters(views, cls), **kwargs)
+
+
 def _train(members):
     first = members[0]
     net, device = first.net, torch.device(first.net.device)
     classifier = isinstance(first.estimator, MLPNetClassifier)
     stacked = StackedMLP([m.net.module_ for m in members]).to(device)
     views = stacked.member_parameters()
-    optimizer = type(net.optimizer_)(stacked.optimizer_parameters(views), **net.optimizer_.defaults)
+    optimizer = _fused_optimizer(net, stacked, views)
     Xt = torch.as_tensor(first.X, device=device)
     Ys = torch.stack([torch.as_tensor(m.y, device=device) for m in members])
     n, K = len(Xt), len(members)

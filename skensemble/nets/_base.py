@@ -14,6 +14,7 @@ stays reachable: ``callbacks``, ``net_params`` (any skorch argument such as
 """
 
 import copy
+import inspect
 import numbers
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -57,6 +58,29 @@ SGD_DEFAULTS = {"momentum": 0.9, "nesterov": True}
 def resolve_lr(lr, optimizer):
     """The learning rate: ``lr``, or for ``None`` the optimizer class's default (1e-2 for SGD, 1e-3 otherwise)."""
     return DEFAULT_LR.get(optimizer, _ADAPTIVE_LR) if lr is None else lr
+
+
+def optimizer_weight_decay(optimizer, weight_decay):
+    """``optimizer__weight_decay`` for the nets' parameters, where ``optimizer`` takes one.
+
+    Rprop and LBFGS have no weight decay: they train with ``weight_decay=0``
+    and refuse any other value, naming both.  SparseAdam steps only sparse
+    gradients, which no layer of the nets gives.
+    """
+    name = getattr(optimizer, "__name__", repr(optimizer))
+    if optimizer is torch.optim.SparseAdam:
+        raise ValueError("optimizer=SparseAdam steps sparse gradients only (nn.Embedding(sparse=True)); the nets' "
+                         "layers give dense ones. Use Adam or another optimizer.")
+    try:
+        takes = "weight_decay" in inspect.signature(optimizer).parameters
+    except (TypeError, ValueError):  # no signature to read: pass it as before
+        takes = True
+    if takes:
+        return {"optimizer__weight_decay": weight_decay}
+    if weight_decay:
+        raise ValueError(f"weight_decay={weight_decay!r}, but optimizer={name} takes no weight_decay. Set "
+                         "weight_decay=0 or choose an optimizer with one (Adam, AdamW, SGD, ...).")
+    return {}
 
 
 def sgd_defaults(optimizer, given):
@@ -324,7 +348,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             "criterion": self._criterion,
             "optimizer": optimizer,
             "lr": resolve_lr(self.lr, optimizer),
-            "optimizer__weight_decay": self.weight_decay,
+            **optimizer_weight_decay(optimizer, self.weight_decay),
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size if n_samples is None else min(self.batch_size, n_samples),
             "train_split": train_split,

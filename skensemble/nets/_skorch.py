@@ -291,9 +291,9 @@ class _LeanHooksMixin:
     def train_step(self, batch, **fit_params):
         """One optimizer step; without a closure for optimizers that take none.
 
-        Adam, AdamW, SGD and RMSprop evaluate no closure, so the gradients
-        are computed first and the optimizer stepped after, which is what
-        skorch's closure does for them; any other optimizer (LBFGS), several
+        ``torch.optim``'s optimizers but LBFGS evaluate no closure, so the
+        gradients are computed first and the optimizer stepped after, which
+        is what skorch's closure does for them; LBFGS, a user's own class, several
         optimizers, a callback on ``on_grad_computed`` or loss scaling take
         skorch's own path (decided once per fit, in ``_FitState``).
         """
@@ -321,12 +321,21 @@ class _LeanHooksMixin:
         return {"loss": loss, "y_pred": y_pred}
 
 
-_CLOSURE_FREE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop)
+def steps_without_closure(optimizer_class):
+    """Whether one ``step()`` of ``optimizer_class`` uses the gradients already computed and no closure.
+
+    Every optimizer of ``torch.optim`` but LBFGS, which evaluates the loss
+    again inside its step; a user's own class may need its closure, so it
+    takes skorch's path.
+    """
+    return (isinstance(optimizer_class, type) and issubclass(optimizer_class, torch.optim.Optimizer)
+            and (optimizer_class.__module__ + ".").startswith("torch.optim.")
+            and optimizer_class is not torch.optim.LBFGS)
 
 
 def _closure_free(net):
     """Whether ``net``'s step may compute the gradients, then step its one optimizer without a closure."""
-    return (type(net.optimizer_) in _CLOSURE_FREE and optimizer_names(net) == ["optimizer"]
+    return (steps_without_closure(type(net.optimizer_)) and optimizer_names(net) == ["optimizer"]
             and not getattr(net, "_scales_loss", False)
             and not any(_overrides(type(cb), "on_grad_computed") for _, cb in net.callbacks_))
 

@@ -181,10 +181,9 @@ LAYERS = {
 
 # Classes that parameters may hold (optimizers, learning-rate schedules).
 TYPES = {
-    "torch.optim.Adam": torch.optim.Adam,
-    "torch.optim.AdamW": torch.optim.AdamW,
-    "torch.optim.SGD": torch.optim.SGD,
-    "torch.optim.RMSprop": torch.optim.RMSprop,
+    **{f"torch.optim.{name}": getattr(torch.optim, name)  # every optimizer a net trains with (issue 41)
+       for name in ("Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "ASGD", "NAdam", "RAdam",
+                    "Rprop", "Adafactor", "LBFGS")},
     **{f"torch.optim.lr_scheduler.{name}": getattr(torch.optim.lr_scheduler, name)
        for name in ("StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
                     "CosineAnnealingWarmRestarts", "ReduceLROnPlateau", "OneCycleLR",

@@ -79,7 +79,14 @@ def test_fused_closed_form_step_equals_autograd(digits_split):
         np.testing.assert_allclose(got, want, atol=1e-6)
 
 
-@pytest.mark.parametrize("optimizer", [torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop])
+# every torch.optim class a net trains with (SparseAdam needs sparse gradients, Muon 2-D parameters only)
+NET_OPTIMIZERS = [torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop, torch.optim.Adagrad,
+                  torch.optim.Adadelta, torch.optim.Adamax, torch.optim.ASGD, torch.optim.NAdam, torch.optim.RAdam,
+                  torch.optim.Rprop, torch.optim.Adafactor, torch.optim.LBFGS]
+STACKABLE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop)
+
+
+@pytest.mark.parametrize("optimizer", [o for o in NET_OPTIMIZERS if o is not torch.optim.LBFGS])
 def test_fused_optimizer_steps_each_member_as_its_own_bit_for_bit(optimizer):
     """Given the same gradients, the fused step equals each member's own optimizer step exactly.
 
@@ -92,13 +99,16 @@ def test_fused_optimizer_steps_each_member_as_its_own_bit_for_bit(optimizer):
     modules = [MLPModule(64, 10, (256, 33)) for _ in range(4)]
     stacked = StackedMLP(modules)
     views = stacked.member_parameters()
-    params = stacked.optimizer_parameters(views)
+    params = stacked.optimizer_parameters(views, optimizer)
     whole = [p for p in params if any(p is t for t in stacked.parameters())]
-    # the (256, 64) and (33, 256) weights and the 256 biases are stepped whole; the (10, 33) weights and
-    # the 33 and 10 biases member by member
-    assert [tuple(p.shape) for p in whole] == [(4, 256, 64), (4, 1, 256), (4, 33, 256)]
-    assert len(params) == 3 + 3 * 4
-    kwargs = {"lr": 0.01, "weight_decay": 1e-3}
+    if optimizer in STACKABLE:
+        # the (256, 64) and (33, 256) weights and the 256 biases are stepped whole; the (10, 33) weights and
+        # the 33 and 10 biases member by member
+        assert [tuple(p.shape) for p in whole] == [(4, 256, 64), (4, 1, 256), (4, 33, 256)]
+        assert len(params) == 3 + 3 * 4
+    else:  # each member's tensors of its own shapes (Adafactor's factors and norms are per tensor)
+        assert whole == [] and len(params) == 6 * 4
+    kwargs = {"lr": 0.01, "weight_decay": 1e-3} if optimizer is not torch.optim.Rprop else {"lr": 0.01}
     if optimizer in (torch.optim.Adam, torch.optim.AdamW):
         kwargs["fused"] = True  # as the nets' Adam
     fused = optimizer(params, **kwargs)
@@ -218,3 +228,50 @@ def test_voting_and_selection_train_same_shape_members_fused(digits_split):
                                atol=1e-4)
     weights = np.ones(len(y))  # sample weights: members fitted one by one, as before
     VotingRegressor(regressors).fit(X_train, y, sample_weight=weights)
+
+
+@pytest.mark.parametrize("optimizer", NET_OPTIMIZERS, ids=lambda o: o.__name__)
+def test_every_optimizer_of_a_net_trains_ensemble_members(optimizer):
+    """Deep ensembles, voting and ensemble selection of same-shape nets fit with any of them (LBFGS: one by one)."""
+    from skensemble.ensemble import EnsembleSelectionClassifier, VotingRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 5)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    net = MLPNetClassifier((8,), max_epochs=2, optimizer=optimizer, random_state=0)
+    separate = skensemble.config_context(fused_training=False)
+    fusable = optimizer is not torch.optim.LBFGS
+    with pytest.warns(UserWarning, match="LBFGS evaluates the loss") if not fusable else _no_warning():
+        deep = DeepEnsembleClassifier(net, n_estimators=2, random_state=0).fit(X, y)
+    assert deep.fused_ is fusable
+    with separate:
+        alone = DeepEnsembleClassifier(net, n_estimators=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(deep.predict_proba(X), alone.predict_proba(X))  # fused = separate fits
+    regressors = [(f"r{s}", MLPNetRegressor((8,), max_epochs=2, optimizer=optimizer, random_state=s))
+                  for s in range(2)]
+    assert np.isfinite(VotingRegressor(regressors).fit(X, X[:, 0]).predict(X)).all()
+    members = [(f"c{s}", clone(net).set_params(random_state=s)) for s in range(2)]
+    selection = EnsembleSelectionClassifier(members, ensemble_size=3, cv=2).fit(X, y)
+    assert selection.predict_proba(X).shape == (80, 2)
+
+
+class _no_warning:
+    def __enter__(self):
+        import warnings
+
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.filterwarnings("error", message=".*not fused")
+
+    def __exit__(self, *exc):
+        self._catch.__exit__(*exc)
+
+
+@pytest.mark.parametrize("optimizer, params, message", [
+    (torch.optim.Rprop, {"weight_decay": 1e-3}, "weight_decay=0.001, but optimizer=Rprop takes no weight_decay"),
+    (torch.optim.SparseAdam, {}, "SparseAdam steps sparse gradients only"),
+])
+def test_optimizers_a_net_cannot_use_are_refused_by_name(optimizer, params, message):
+    X = np.random.RandomState(0).normal(size=(20, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match=message):
+        MLPNetClassifier((4,), max_epochs=1, optimizer=optimizer, **params).fit(X, X[:, 0] > 0)
