@@ -116,7 +116,7 @@ def quantize_onnx_static(onnx_bytes, calibration, batch_size=64):
     QOperator format (``QGemm``/``QLinearConv`` kernels), QUInt8 activations
     with min-max ranges, per-channel QInt8 weights with ``reduce_range`` (see
     :func:`quantize_onnx_dynamic`; per tensor for batched weights, see :func:`_has_batched_weights`).  Unlike the dynamic path it quantizes
-    convolutions too.
+    convolutions too.  The output layer stays in float (:func:`_output_products`).
     """
     _require("onnxruntime")
     from onnxruntime.quantization import (
@@ -139,9 +139,24 @@ def quantize_onnx_static(onnx_bytes, calibration, batch_size=64):
         lambda src, dst: quantize_static(
             src, dst, _Batches(), quant_format=QuantFormat.QOperator, per_channel=per_channel,
             reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            nodes_to_exclude=_output_products(onnx_bytes),
         ),
         onnx_bytes,
     )
+
+
+def _output_products(onnx_bytes):
+    """Names of the ``Gemm``/``MatMul`` nodes that produce the graph's outputs: they stay in float.
+
+    Quantizing the outputs to 256 levels cost regressors up to 0.37 standard
+    deviations of their float outputs (synthetic regression, MLP (64, 64)):
+    the output layer in float keeps them within 0.1 (issue 41).
+    """
+    import onnx
+
+    graph = onnx.load_from_string(onnx_bytes).graph
+    outputs = {o.name for o in graph.output}
+    return [n.name for n in graph.node if n.name and n.op_type in ("Gemm", "MatMul") and set(n.output) & outputs]
 
 
 class OnnxRuntimeModel:

@@ -31,6 +31,7 @@ from .._onnx import (
 from ._torch_int8 import (
     Int8WeightOnlyLinear,
     half,
+    output_linear,
     require_linear,
     torch_dynamic_int8,
     torch_static_int8,
@@ -138,10 +139,10 @@ class _PackedTorchBackend(_TorchBackend):
         return buf.getvalue()
 
     def from_state_bytes(self, data, float_module, n_features, spec=None):
-        model = self._skeleton(float_module, n_features, spec or {})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             state = torch.load(io.BytesIO(data), weights_only=True)
+        model = self._skeleton(float_module, n_features, {**(spec or {}), "state_keys": set(state)})
         _load_quantized_state(model, state, self.name)
         return model
 
@@ -174,7 +175,13 @@ class TorchStaticInt8(_PackedTorchBackend):
         return torch_static_int8(module, calibration)
 
     def _skeleton(self, float_module, n_features, spec):
-        return torch_static_int8(float_module, np.zeros((2, n_features), dtype=np.float32))
+        """The structure to load into; the output layer stayed int8 in files written before issue 41."""
+        from .._graph import record
+
+        zeros = np.zeros((2, n_features), dtype=np.float32)
+        name = output_linear(record(float_module, torch.as_tensor(zeros, device=_device_of(float_module))))
+        float_output = name is not None and f"module.{name}.1.weight" in spec.get("state_keys", ())
+        return torch_static_int8(float_module, zeros, float_output=float_output)
 
     def float_state(self, float_module, model):
         # batch norms are folded into the convolutions and linear layers
@@ -217,6 +224,11 @@ class HalfPrecision(_TorchBackend):
         return half(float_module, getattr(torch, spec["dtype"]))
 
 
+def _device_of(module):
+    param = next(module.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
 def _load_quantized_state(model, state, name):
     try:
         model.load_state_dict(state, strict=True)
@@ -237,6 +249,8 @@ def _dequantized_state(float_module, model):
         if not name or not own:
             continue
         q = model.get_submodule(name)
+        if isinstance(q, nn.Sequential) and len(q) == 2 and type(q[1]) is type(layer):
+            q = q[1]  # a layer kept in float after a DeQuantStub (the static int8 output layer)
         if isinstance(q, Int8WeightOnlyLinear):
             weight, bias = q.weight_int8.float() * q.scale[:, None], q.bias
         elif callable(getattr(q, "weight", None)):  # torch's packed int8 layers

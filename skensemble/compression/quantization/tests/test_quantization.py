@@ -200,8 +200,8 @@ def test_onnxruntime_backend_and_export(dense, digits_split, tmp_path):
     np.testing.assert_allclose(logits, net.net_.forward(encoded).numpy(), atol=1e-4)
     static = _quantize(net, X_train, y_train, backend="onnxruntime", method="static")
     to_onnx(static, tmp_path / "s.onnx")
-    ops = {n.op_type for n in __import__("onnx").load(str(tmp_path / "s.onnx")).graph.node}
-    assert "QGemm" in ops and "Gemm" not in ops  # int8 kernels, no float matmul left
+    ops = [n.op_type for n in __import__("onnx").load(str(tmp_path / "s.onnx")).graph.node]
+    assert "QGemm" in ops and ops.count("Gemm") == 1  # int8 kernels; the output layer alone stays in float
 
 
 @pytest.mark.parametrize("n_targets", [1, 2])
@@ -327,3 +327,58 @@ def test_onnxruntime_int8_tabm_file_keeps_no_float_copy(tmp_path, num_embeddings
     # the float net inside comes back from the graph (int8-rounded weights): it predicts as the float net does
     # on nearly every row (a net left at its initial weights agrees on about half of them)
     assert np.mean(loaded.estimator_.predict(X) == net.predict(X)) >= 0.95
+
+
+# --- static int8 of regressors and residual nets (issue 41) ------------------------------------------------
+@pytest.fixture(scope="module")
+def diabetes():
+    from sklearn.datasets import load_diabetes
+
+    return load_diabetes(return_X_y=True)
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "gelu", "tanh", "logistic", "silu", "identity"])
+def test_static_int8_regressors_stay_within_a_tenth_of_a_standard_deviation(diabetes, activation):
+    """Each activation the nets offer, both backends: the largest difference from the float net under 0.1 std."""
+    from skensemble.compression import QuantizedRegressor
+    from skensemble.nets import MLPNetRegressor
+
+    X, y = diabetes
+    net = MLPNetRegressor((32, 32), activation=activation, max_epochs=60, random_state=0).fit(X, y)
+    backends = ["torch"] + (["onnxruntime"] if _quantization.has_onnxruntime() else [])
+    for backend in backends:
+        q = QuantizedRegressor(FrozenEstimator(net), method="static", backend=backend, random_state=0).fit(X, y)
+        assert q.backend_ == f"{backend}-static"
+        assert np.abs(q.predict(X) - net.predict(X)).max() < 0.1 * y.std(), backend
+
+
+def test_static_int8_refuses_a_regressor_it_would_move(diabetes):
+    """A hidden unit scaled up 10^4 (its output weights down as much: the same float function) is refused."""
+    from skensemble.compression import QuantizedRegressor
+    from skensemble.nets import MLPNetRegressor
+
+    X, y = diabetes
+    net = MLPNetRegressor((16,), max_epochs=30, random_state=0).fit(X, y)
+    expected = net.predict(X)
+    with torch.no_grad():  # ReLU(1e4 z) * 1e-4 = ReLU(z): unit 0 now spans 10^4 times the others' range
+        net.module_.layers[0].weight[0] *= 1e4
+        net.module_.layers[0].bias[0] *= 1e4
+        net.module_.layers[2].weight[:, 0] /= 1e4
+    np.testing.assert_allclose(net.predict(X), expected, rtol=1e-4, atol=1e-3 * y.std())
+    with pytest.raises(ValueError, match=r"standard deviations.*\(ReLU\).*method='dynamic'"):
+        QuantizedRegressor(FrozenEstimator(net), method="static", backend="torch", random_state=0).fit(X, y)
+
+
+def test_static_int8_torch_refuses_a_residual_net_before_calibrating(monkeypatch, diabetes):
+    from skensemble.compression import QuantizedRegressor
+    from skensemble.nets import ResNetRegressor
+
+    X, y = diabetes
+    net = ResNetRegressor(width=16, n_blocks=1, max_epochs=2, random_state=0).fit(X, y)
+
+    def no_calibration(*args, **kwargs):
+        raise AssertionError("calibration started")
+
+    monkeypatch.setattr(torch.ao.quantization, "prepare", no_calibration)
+    with pytest.raises(ValueError, match=r"cannot quantize \w+: its forward computes 'add'.*backend='onnxruntime'"):
+        QuantizedRegressor(FrozenEstimator(net), method="static", backend="torch").fit(X, y)
