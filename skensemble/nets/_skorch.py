@@ -176,7 +176,12 @@ class _AmpMixin:
         Xi, yi = unpack_data(batch)
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        self._grad_scaler().scale(loss).backward()
+        scaler = self._grad_scaler()
+        scaler.scale(loss).backward()
+        # the gradients in their own units before on_grad_computed (GradientNormClipping, gradient logs);
+        # scaler.step then skips its own unscaling, and still skips a step whose gradients overflowed
+        for name in optimizer_names(self):
+            scaler.unscale_(getattr(self, name + "_"))
         return {"loss": loss, "y_pred": y_pred}
 
     def _step_optimizer(self, step_fn):

@@ -348,6 +348,43 @@ def test_float16_amp_scales_the_loss(small_data, monkeypatch):
     assert net.predict(X).shape == y.shape
 
 
+class _GradNorms(Callback):
+    """Records the total gradient norm ``on_grad_computed`` callbacks see, and the weights training starts from."""
+
+    def initialize(self):
+        self.norms = []
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.start = {k: v.clone() for k, v in net.module_.state_dict().items()}
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        grads = [p.grad for _, p in named_parameters if p.grad is not None]
+        self.norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+
+
+def test_float16_gradients_are_unscaled_before_gradient_callbacks(small_data):
+    """GradientNormClipping under float16 autocast clips the real gradients, not those times the loss scale."""
+    from skorch.callbacks import GradientNormClipping
+
+    X, y = small_data
+
+    def fit(amp, clip=None):
+        callbacks = [("norms", _GradNorms())] + ([("clip", GradientNormClipping(clip))] if clip else [])
+        net = cheap(amp=amp, max_epochs=2, batch_size=40, optimizer="sgd", lr=0.1, callbacks=callbacks).fit(X, y)
+        record = dict(net.net_.callbacks_)["norms"]
+        moved = max(float((net.module_.state_dict()[k] - v).abs().max()) for k, v in record.start.items())
+        return record.norms, moved
+
+    (full, _), (half, _) = fit(False), fit("float16")
+    ratios = np.array(half) / np.array(full)
+    assert np.all((ratios > 0.5) & (ratios < 2))  # float16's rounding, not the 2**16 loss scale
+    # clipped to 0.01, SGD moves the weights as far under float16 as under float32 (scaled gradients
+    # clipped to 0.01 and unscaled after would move them 2**16 times less)
+    moved = {amp: fit(amp, clip=0.01)[1] for amp in (False, "float16")}
+    assert moved["float16"] > 0.5 * moved[False] > 0
+
+
 def test_bfloat16_autocast_is_reproducible_and_saved(small_data, tmp_path):
     import skensemble
 
