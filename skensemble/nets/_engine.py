@@ -10,11 +10,13 @@ members at once but open and close each member's training with
   last, on every training (so ``EarlyStopping`` restarts its count and
   ``LRScheduler`` builds its schedule on the optimizer in use: a rebuilt
   optimizer is followed);
-* a ``KeyboardInterrupt`` raised by a callback (skorch's ``EarlyStopping``
-  stops that way) ends the training as skorch's ``fit`` ends it, and
-  ``on_train_end`` still runs (``EarlyStopping(load_best=True)`` restores
-  its best weights there).  A ``KeyboardInterrupt`` raised anywhere else --
-  a real Ctrl-C in a forward pass -- propagates: the program stops.
+* a ``KeyboardInterrupt`` raised by a callback's own method (skorch's
+  ``EarlyStopping`` stops that way) ends the training as skorch's ``fit``
+  ends it, and ``on_train_end`` still runs (``EarlyStopping(load_best=True)``
+  restores its best weights there).  A ``KeyboardInterrupt`` raised
+  anywhere else -- a real Ctrl-C in a forward pass, also one inside the
+  prediction a scoring callback makes -- ends the training the same way
+  (``on_train_end`` runs) and then propagates: the program stops.
 
 Randomness: the training draws its shuffles and skensemble's dropout
 masks from a generator of its own, seeded with ``seed``
@@ -57,13 +59,19 @@ def draws_only_from_fit_generator(module):
 
 
 def raised_by_callback(exc):
-    """Whether the exception ``exc`` was raised inside a skorch callback's method."""
+    """Whether ``exc`` was raised by a skorch callback's own method (``EarlyStopping``'s stop).
+
+    The frame that raised it (the innermost of its traceback) must be a
+    callback's method: a Ctrl-C that lands in the prediction a scoring
+    callback makes (the innermost frame then is torch's or skorch's) is a
+    real interrupt, not a callback's stop.
+    """
     tb = exc.__traceback__
-    while tb is not None:
-        if isinstance(tb.tb_frame.f_locals.get("self"), Callback):
-            return True
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
         tb = tb.tb_next
-    return False
+    return isinstance(tb.tb_frame.f_locals.get("self"), Callback)
 
 
 def _begin(net, X, y, restart_schedules):
@@ -101,14 +109,17 @@ def training_session(net, X, y, seed, *, restart_schedules=False):
     global_rng = contextlib.nullcontext() if own_rng else torch_seed(seed, net.device)
     with fit_generator(seed, net.device), global_rng:
         _begin(net, X, y, restart_schedules)
+        interrupt = None
         try:
             yield
         except KeyboardInterrupt as exc:
             if not raised_by_callback(exc):
-                raise
+                interrupt = exc  # a real Ctrl-C: the training ends as skorch ends it, then the program stops
         net.notify("on_train_end", X=X, y=y)
         if module is not None:
             net.module_.eval()  # as skorch leaves it after a validation pass: predictions toggle nothing
+        if interrupt is not None:
+            raise interrupt
 
 
 @contextlib.contextmanager

@@ -80,6 +80,38 @@ def test_real_keyboard_interrupt_propagates(data):
         NetClassifier(Interrupted, max_epochs=3, random_state=0).fit(X, y)
 
 
+def test_ctrl_c_inside_a_callbacks_prediction_propagates(data):
+    """A Ctrl-C that lands in a scoring callback's prediction is not that callback's stop (issue 41)."""
+    X, y = data
+    interrupted = {"armed": False}
+
+    class Module(torch.nn.Module):
+        def __init__(self, n_features, n_outputs):
+            super().__init__()
+            self.linear = torch.nn.Linear(n_features, n_outputs)
+
+        def forward(self, X):
+            if interrupted["armed"] and not self.training:
+                raise KeyboardInterrupt  # Ctrl-C while the callback predicts
+            return self.linear(X)
+
+    class ScoreOnTrain(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            interrupted["armed"] = len(net.history) == 2
+            net.predict(X)
+
+    class Ended(Callback):
+        def on_train_end(self, net, **kwargs):
+            interrupted["epochs at the end"] = len(net.history)
+
+    net = NetClassifier(Module, max_epochs=5, callbacks=[("score", ScoreOnTrain()), ("ended", Ended())],
+                        random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, y)
+    # training ended where the interrupt landed, and on_train_end ran, as in skorch's fit
+    assert interrupted["epochs at the end"] == 2
+
+
 def test_callback_keyboard_interrupt_is_recognised():
     class Stopper(Callback):
         def on_epoch_end(self, net, **kwargs):
