@@ -449,9 +449,13 @@ class QuantizedRegressor(CompressedRegressorMixin, _BaseQuantized):
         with eval_mode(module), torch.inference_mode():
             reference = module(torch.as_tensor(calibration, device=_device(module))).float().cpu().numpy()
         got = backend.predict(quantized, np.asarray(calibration, dtype=np.float32)).reshape(reference.shape)
-        scale = reference.reshape(len(reference), -1).std(0)
-        rms = np.sqrt(((got - reference).reshape(len(reference), -1) ** 2).mean(0))
-        deviation = float(np.max(rms / np.maximum(scale, 1e-12)))
+        reference, got = reference.reshape(len(reference), -1), got.reshape(len(reference), -1)
+        scale = reference.std(0)
+        varies = scale > 1e-6 * (1 + np.abs(reference).mean(0))  # a constant output has no scale to judge by
+        if not varies.any():
+            return
+        rms = np.sqrt(((got - reference)[:, varies] ** 2).mean(0))
+        deviation = float(np.max(rms / scale[varies]))
         if deviation > self.max_deviation:
             activations = sorted({type(m).__name__ for m in module.modules() if type(m) in _ACTIVATION_TYPES})
             raise ValueError(
