@@ -475,14 +475,16 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                 f"{'class' if hasattr(self, 'classes_') else 'target'}: {expected}."
             )
 
-    def _initialize(self, X, y):
+    def _initialize(self, X, y, sample_weight=None):
         """Set the fitted attributes with an initialized, untrained net.
 
         Meta-estimators that train the net with their own targets and loss
-        (distillation) use this; ``X`` and ``y`` are validated here.
+        (distillation, fine-tuning) use this; ``X`` and ``y`` are validated
+        here; ``sample_weight`` weights what is fitted on ``y`` (a
+        regressor's target mean and scale).
         """
         X, y = self._validate_fit_data(X, y)
-        net, _ = self._build(X, y)
+        net, _ = self._build(X, y, sample_weight)
         self._initialize_net(net, X)
         self.net_ = net
         return self

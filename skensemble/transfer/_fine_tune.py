@@ -214,7 +214,7 @@ class _BaseFineTuned(BaseCompressed):
             device=str(source_net.device), random_state=seed, verbose=self.verbose,
             **_kept_settings(source),
         )
-        net_est._initialize(Xn, y)
+        net_est._initialize(Xn, y, sample_weight)  # a regressor's target scale is weighted, as in fit
         device = net_est.net_.device
         module = copy.deepcopy(source_net.module_).to(device)
         try:

@@ -44,22 +44,24 @@ def _member_probabilities(outputs):
     return p / p.sum(axis=-1, keepdims=True)
 
 
-def member_loss(outputs, targets, classification):
+def member_loss(outputs, targets, classification, weights=None):
     """The loss of an ensemble of members' ``outputs`` ``(n, m, n_outputs)`` on ``targets``.
 
     Classification: the log loss of the members' mean probability (targets
     are class indices); regression: the mean squared error of the members'
-    mean (targets as the net trains on them, standardised).
+    mean (targets as the net trains on them, standardised).  ``weights``:
+    the rows' sample weights (a weighted mean over the rows).
     """
     if classification:
         p = _member_probabilities(outputs).mean(axis=1)
         picked = p[np.arange(len(p)), np.asarray(targets, dtype=int).ravel()]
-        return float(-np.log(np.clip(picked, 1e-12, None)).mean())
+        return float(np.average(-np.log(np.clip(picked, 1e-12, None)), weights=weights))
     mean = outputs.mean(axis=1)
-    return float(((mean - np.asarray(targets, dtype=np.float64).reshape(mean.shape)) ** 2).mean())
+    errors = ((mean - np.asarray(targets, dtype=np.float64).reshape(mean.shape)) ** 2).mean(axis=1)
+    return float(np.average(errors, weights=weights))
 
 
-def select_members(outputs, targets, n_keep, how, classification):
+def select_members(outputs, targets, n_keep, how, classification, weights=None):
     """Indices of the ``n_keep`` members to keep, in the order they were chosen.
 
     ``how="individual"``: the members with the lowest loss of their own.
@@ -77,6 +79,8 @@ def select_members(outputs, targets, n_keep, how, classification):
         Members to keep (1 to k).
     how : {"greedy", "individual"}
     classification : bool
+    weights : ndarray of shape (n_samples,), default=None
+        The rows' sample weights: losses are weighted means over the rows.
 
     Returns
     -------
@@ -85,10 +89,11 @@ def select_members(outputs, targets, n_keep, how, classification):
         The loss of the kept members' ensemble after each choice.
     """
     k = outputs.shape[1]
-    own = np.array([member_loss(outputs[:, [j]], targets, classification) for j in range(k)])
+    own = np.array([member_loss(outputs[:, [j]], targets, classification, weights) for j in range(k)])
     if how == "individual":
         keep = [int(j) for j in np.argsort(own, kind="stable")[:n_keep]]
-        return keep, [member_loss(outputs[:, keep[:i + 1]], targets, classification) for i in range(n_keep)]
+        return keep, [member_loss(outputs[:, keep[:i + 1]], targets, classification, weights)
+                      for i in range(n_keep)]
     values = _member_probabilities(outputs) if classification else outputs
     keep = [int(np.argmin(own))]
     total = values[:, keep[0]].copy()
@@ -99,9 +104,10 @@ def select_members(outputs, targets, n_keep, how, classification):
         candidates = (total[:, None, :] + values) / m  # (n, k, n_outputs): the mean with each candidate
         if classification:
             picked = candidates[np.arange(len(y)), :, y.astype(int).ravel()]  # (n, k)
-            scores = -np.log(np.clip(picked, 1e-12, None)).mean(axis=0)
+            scores = np.average(-np.log(np.clip(picked, 1e-12, None)), axis=0, weights=weights)
         else:
-            scores = ((candidates - y.reshape(len(y), 1, -1)) ** 2).mean(axis=(0, 2))
+            scores = np.average(((candidates - y.reshape(len(y), 1, -1)) ** 2).mean(axis=2), axis=0,
+                                weights=weights)
         scores[keep] = np.inf
         best = int(np.argmin(scores))
         keep.append(best)

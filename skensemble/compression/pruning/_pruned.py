@@ -275,7 +275,11 @@ class _BasePruned(BaseCompressed):
         rows = scoring_rows(net, Xn, targets)
         outputs = net_estimator._member_outputs(Xn[rows])
         classification = net_estimator._classification
-        keep, losses = select_members(outputs, targets[rows], n_keep, self.member_selection, classification)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)[rows]
+        if weights is not None and not weights.sum() > 0:
+            weights = None  # the scoring rows all weigh nothing: score them alike
+        keep, losses = select_members(outputs, targets[rows], n_keep, self.member_selection, classification,
+                                      weights)
         n_dense = count_params(net.module_)
         module = keep_members(net_estimator, keep)
         n_before = len(net.history)
