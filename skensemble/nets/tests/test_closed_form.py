@@ -136,12 +136,20 @@ def test_only_seeded_dropout_takes_the_closed_form():
     {"net_params": {"criterion__weight": torch.ones(3)}},
     {"callbacks": [("clip", GradientNormClipping(1.0))]},
     {"callbacks": [("rec", Recorder())]},
-    {"optimizer": torch.optim.Adagrad},
-], ids=["batch_norm", "amp", "label_smoothing", "class_weight", "clipping", "grad_callback", "other_optimizer"])
+    {"optimizer": torch.optim.LBFGS},
+], ids=["batch_norm", "amp", "label_smoothing", "class_weight", "clipping", "grad_callback", "closure_optimizer"])
 def test_autograd_is_kept_where_the_closed_form_does_not_apply(clf_data, params):
     X, y, _ = clf_data
     _, n_steps = _fit(MLPNetClassifier((8,), max_epochs=1, random_state=0, **params), X, y, True)
     assert n_steps == 0
+
+
+def test_closed_form_steps_any_optimizer_without_a_closure(clf_data):
+    """Every torch.optim optimizer but LBFGS steps on gradients computed first (Adagrad, say)."""
+    X, y, _ = clf_data
+    _, n_steps = _fit(MLPNetClassifier((8,), max_epochs=1, optimizer=torch.optim.Adagrad, random_state=0), X, y,
+                      True)
+    assert n_steps > 0
 
 
 class Linear(torch.nn.Module):
