@@ -65,12 +65,15 @@ def optimizer_weight_decay(optimizer, weight_decay):
 
     Rprop and LBFGS have no weight decay: they train with ``weight_decay=0``
     and refuse any other value, naming both.  SparseAdam steps only sparse
-    gradients, which no layer of the nets gives.
+    gradients, which no layer of the nets gives; Muon only 2-D weights.
     """
     name = getattr(optimizer, "__name__", repr(optimizer))
     if optimizer is torch.optim.SparseAdam:
         raise ValueError("optimizer=SparseAdam steps sparse gradients only (nn.Embedding(sparse=True)); the nets' "
                          "layers give dense ones. Use Adam or another optimizer.")
+    if optimizer is getattr(torch.optim, "Muon", None):
+        raise ValueError("optimizer=Muon steps 2-D weight matrices only; the nets also train biases (and norms, "
+                         "embeddings). Use AdamW or another optimizer.")
     try:
         takes = "weight_decay" in inspect.signature(optimizer).parameters
     except (TypeError, ValueError):  # no signature to read: pass it as before

@@ -270,6 +270,7 @@ class _no_warning:
 @pytest.mark.parametrize("optimizer, params, message", [
     (torch.optim.Rprop, {"weight_decay": 1e-3}, "weight_decay=0.001, but optimizer=Rprop takes no weight_decay"),
     (torch.optim.SparseAdam, {}, "SparseAdam steps sparse gradients only"),
+    (torch.optim.Muon, {}, "Muon steps 2-D weight matrices only"),
 ])
 def test_optimizers_a_net_cannot_use_are_refused_by_name(optimizer, params, message):
     X = np.random.RandomState(0).normal(size=(20, 3)).astype(np.float32)
