@@ -276,11 +276,12 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     def _encode_checked(self, X):
         """The module's input for a table whose columns a wrapper has checked against this net's (same fit).
 
-        Encoded by ``table_encoder_`` when the net has one; without it the
-        wrapper's table is validated as float32 as usual.
+        Encoded by ``table_encoder_`` when the net has one (a float32 tensor,
+        which the prediction path takes as it is); without it the wrapper's
+        table is validated as float32 as usual.
         """
         encoder = getattr(self, "table_encoder_", None)
-        return self._validate_X(X, reset=False) if encoder is None else encoder.encode(X).numpy()
+        return self._validate_X(X, reset=False) if encoder is None else encoder.encode(X)  # a float32 tensor
 
     def _validate_net_data(self, X, y, reset, sample_weight=None, **y_params):
         """``(X as the net's float32 input, y)``; with ``reset`` a raw table fits ``table_encoder_`` first.

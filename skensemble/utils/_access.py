@@ -114,6 +114,22 @@ def net_input(estimator, X):
     return np.asarray(X, dtype=np.float32)
 
 
+def checked_net_input(estimator, X):
+    """:func:`net_input` of a table whose columns the caller has checked against the fit's.
+
+    When the only step before the net is a skensemble net's table encoder
+    (through wrappers such as a pruned net), the net encodes ``X`` without
+    checking it again (``_encode_checked``: its ``transform`` would check
+    the columns and the fitted state a second time, most of a batch-1
+    prediction's cost); otherwise as :func:`net_input`.
+    """
+    steps = [(layer, pre) for layer, pre in _unwrap(estimator) if pre is not None]
+    if len(steps) == 1 and steps[0][1] is getattr(steps[0][0], "table_encoder_", None) \
+            and hasattr(steps[0][0], "_encode_checked"):
+        return np.asarray(steps[0][0]._encode_checked(X), dtype=np.float32)
+    return net_input(estimator, X)
+
+
 def encodes_every_table(estimator):
     """Whether the net in ``estimator`` (fitted or not) encodes numeric tables too (``preprocessing="always"``).
 

@@ -11,7 +11,7 @@ from ...nets._modules import ACTIVATIONS
 from ...nets._targets import LogitsClassifierMixin
 from ...persistence import register
 from ...utils._validation import float32_rows
-from ...utils._access import get_module, net_input
+from ...utils._access import checked_net_input, get_module, net_input
 from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_sample_weight
 from ...utils._access import get_net_estimator
 from ...utils._capabilities import cpu_capability, cpu_has_bf16, cpu_has_fp16
@@ -172,9 +172,13 @@ class _BaseQuantized(BaseCompressed):
     def _outputs(self, X):
         """Raw outputs of the quantized model (float64) for X; never from the float net."""
         self._check_fitted()
-        if self._validate_raw(X, reset=False) is None:
+        raw = self._validate_raw(X, reset=False)
+        if raw is None:
             float32_rows(self, X, dtype=None)  # checked; the pipeline inside, if any, reads X as given
-        return BACKENDS[self.backend_].predict(self.quantized_module_, net_input(self.estimator_, X))
+            Xn = net_input(self.estimator_, X)
+        else:  # checked for its columns here: the net inside encodes it without checking it again
+            Xn = checked_net_input(self.estimator_, raw)
+        return BACKENDS[self.backend_].predict(self.quantized_module_, Xn)
 
     # --- pickle ---------------------------------------------------------------
     def __getstate__(self):
