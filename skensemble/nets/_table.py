@@ -295,8 +295,11 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         prediction.  The arithmetic runs in ``encoding_``, a float32 torch
         layer (:class:`~skensemble.nets._table_module.TableEncoding`).
         """
+        rows = torch.from_numpy(self.raw_rows(X))
+        if torch.is_inference_mode_enabled():  # a prediction's single inference mode (nets' _forward)
+            return self.encoding_(rows)
         with torch.no_grad():  # not inference mode: callers may feed the rows to a module that trains
-            return self.encoding_(torch.from_numpy(self.raw_rows(X)))
+            return self.encoding_(rows)
 
     def raw_rows(self, X):
         """``encoding_``'s input: float32 numbers (NaN where missing), then each categorical column's codes.
