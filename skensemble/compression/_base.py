@@ -1,10 +1,12 @@
 """Shared code of the compression meta-estimators."""
 
+import contextlib
 import copy
 import functools
 from typing import Callable, NamedTuple
 
 import numpy as np
+import torch
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -19,6 +21,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import has_fit_parameter
 
+from ..nets._base import _infers_directly as infers_directly
 from ..nets._engine import train
 from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels, log_softmax, softmax
 from ..nets._table import check_raw_targets, check_table, has_missing, needs_encoding
@@ -87,6 +90,21 @@ def direct_outputs(estimator):
     if isinstance(estimator, NetRegressorMixin):
         return functools.partial(estimator.predict, check_input=False)
     return None
+
+
+def prediction_mode(estimator):
+    """One inference mode for a wrapper's whole prediction when its net's module is called directly, else none.
+
+    The check, the table encoding and the module then run in one block, as
+    in the nets' own prediction (``BaseNet._forward``); anything else (a
+    pipeline, a user's skorch net, a net in training mode) predicts as it
+    would alone.
+    """
+    inner = getattr(estimator, getattr(estimator, "_skensemble_net_attr", ""), None)
+    net = getattr(inner, "net_", None)
+    if direct_outputs(inner) is not None and net is not None and infers_directly(net):
+        return torch.inference_mode()
+    return contextlib.nullcontext()
 
 
 def _estimator_has(attr):
@@ -239,19 +257,22 @@ class CompressedClassifierMixin(ClassifierMixin):
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities of the compressed model."""
-        inner, X, logits = self._prediction_input(X)
-        return inner.predict_proba(X) if logits is None else softmax(logits(X))
+        with prediction_mode(self):
+            inner, X, logits = self._prediction_input(X)
+            return inner.predict_proba(X) if logits is None else softmax(logits(X))
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities of the compressed model."""
-        inner, X, logits = self._prediction_input(X)
-        return inner.predict_log_proba(X) if logits is None else log_softmax(logits(X))
+        with prediction_mode(self):
+            inner, X, logits = self._prediction_input(X)
+            return inner.predict_log_proba(X) if logits is None else log_softmax(logits(X))
 
     def predict(self, X):
         """Class labels predicted by the compressed model."""
-        inner, X, logits = self._prediction_input(X)
-        return inner.predict(X) if logits is None else inner.classes_[np.argmax(logits(X), axis=1)]
+        with prediction_mode(self):
+            inner, X, logits = self._prediction_input(X)
+            return inner.predict(X) if logits is None else inner.classes_[np.argmax(logits(X), axis=1)]
 
 
 class CompressedRegressorMixin(RegressorMixin):
@@ -270,8 +291,9 @@ class CompressedRegressorMixin(RegressorMixin):
 
     def predict(self, X):
         """Targets predicted by the compressed model, shaped like the ``y`` seen at fit."""
-        inner, X, direct = self._prediction_input(X)
-        return inner.predict(X) if direct is None else direct(X)
+        with prediction_mode(self):
+            inner, X, direct = self._prediction_input(X)
+            return inner.predict(X) if direct is None else direct(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
