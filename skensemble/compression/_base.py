@@ -21,7 +21,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import has_fit_parameter
 
-from ..nets._base import _infers_directly as infers_directly
+from ..nets._base import infers_directly
 from ..nets._engine import train
 from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels, log_softmax, softmax
 from ..nets._table import check_raw_targets, check_table, has_missing, needs_encoding

@@ -99,9 +99,11 @@ def fusable_reason(estimator):
 
 def warn_if_optimizer_prevents_fusion(estimators):
     """Warn when two or more MLP members could train fused but for their optimizer (they train one by one)."""
-    reasons = [optimizer_reason(e) for e in estimators if type(e) in FUSABLE]
-    reasons = [r for r, e in zip(reasons, [e for e in estimators if type(e) in FUSABLE])
-               if r is not None and fusable_reason(e) == r]
+    reasons = []
+    for estimator in (e for e in estimators if type(e) in FUSABLE):
+        reason = optimizer_reason(estimator)
+        if reason is not None and fusable_reason(estimator) == reason:  # the optimizer is all that stands
+            reasons.append(reason)
     if len(reasons) > 1:
         warnings.warn(f"{len(reasons)} MLP members train one by one, not fused: {reasons[0]}.", UserWarning,
                       stacklevel=3)

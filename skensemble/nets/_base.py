@@ -60,12 +60,13 @@ def resolve_lr(lr, optimizer):
     return DEFAULT_LR.get(optimizer, _ADAPTIVE_LR) if lr is None else lr
 
 
-def optimizer_weight_decay(optimizer, weight_decay):
-    """``optimizer__weight_decay`` for the nets' parameters, where ``optimizer`` takes one.
+def optimizer_arguments(optimizer, weight_decay):
+    """skorch's ``optimizer__`` arguments of the nets for ``optimizer``: its weight decay, where it takes one.
 
     Rprop and LBFGS have no weight decay: they train with ``weight_decay=0``
-    and refuse any other value, naming both.  SparseAdam steps only sparse
-    gradients, which no layer of the nets gives; Muon only 2-D weights.
+    and refuse any other value, naming both.  Optimizers the nets cannot
+    train with are refused by name: SparseAdam steps only sparse gradients,
+    which no layer of the nets gives; Muon only 2-D weights.
     """
     name = getattr(optimizer, "__name__", repr(optimizer))
     if optimizer is torch.optim.SparseAdam:
@@ -191,7 +192,7 @@ def _restore_optimizer(optimizer, spec, reader):
     optimizer.load_state_dict({"state": entries, "param_groups": groups})
 
 
-def _infers_directly(net):
+def infers_directly(net):
     """Whether ``net.infer(x)`` is ``net.module_(x)`` for a CPU tensor ``x``, so prediction may call the module.
 
     True for skensemble's own ``infer`` without autocast, on the CPU, with
@@ -352,7 +353,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
             "criterion": self._criterion,
             "optimizer": optimizer,
             "lr": resolve_lr(self.lr, optimizer),
-            **optimizer_weight_decay(optimizer, self.weight_decay),
+            **optimizer_arguments(optimizer, self.weight_decay),
             "max_epochs": self.max_epochs,
             "batch_size": self.batch_size if n_samples is None else min(self.batch_size, n_samples),
             "train_split": train_split,
@@ -509,7 +510,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         if check_input:
             if not hasattr(self, "net_"):
                 check_is_fitted(self)  # scikit-learn's NotFittedError
-            if _infers_directly(self.net_):  # the check, the encoding and the module in one inference mode
+            if infers_directly(self.net_):  # the check, the encoding and the module in one inference mode
                 with torch.inference_mode():
                     X = self._validate_X(X, reset=False)
                     out = self._forward_with_retry(X)
@@ -535,7 +536,7 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         """
         net = self.net_
         original = getattr(net, "iterator_valid__batch_size", net.batch_size)
-        if _infers_directly(net) and len(X) <= original:
+        if infers_directly(net) and len(X) <= original:
             Xt = X if torch.is_tensor(X) else torch.as_tensor(writable(X))
             if torch.is_inference_mode_enabled():  # _forward's (the encoding ran in it too)
                 return net.module_(Xt)

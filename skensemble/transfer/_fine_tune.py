@@ -17,7 +17,7 @@ from ..compression._base import (
     train_epochs,
 )
 from ..nets import NetClassifier, NetRegressor, TableEncoder
-from ..nets._base import OPTIMIZERS, optimizer_weight_decay, resolve_lr, sgd_defaults
+from ..nets._base import OPTIMIZERS, optimizer_arguments, resolve_lr, sgd_defaults
 from ..nets._table import check_table
 from ..persistence import register
 from ..utils._access import get_net, get_net_estimator, is_net
@@ -297,8 +297,8 @@ class _BaseFineTuned(BaseCompressed):
         body = [p for name in trainable_body for p in module.get_submodule(name).parameters()]
         if body:
             groups.append({"params": body, "lr": lr * self.body_lr_factor})
-        decay = {k.removeprefix("optimizer__"): v for k, v in optimizer_weight_decay(cls, self.weight_decay).items()}
-        return cls(groups, lr=lr, **decay, **sgd_defaults(cls, ()))
+        arguments = {k.removeprefix("optimizer__"): v for k, v in optimizer_arguments(cls, self.weight_decay).items()}
+        return cls(groups, lr=lr, **arguments, **sgd_defaults(cls, ()))
 
     def _train(self, net_est, Xn, y, new_layers, frozen, seed, sample_weight=None):
         """Train in stages: every ``unfreeze_every`` epochs the next frozen group from the top thaws."""

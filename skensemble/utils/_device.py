@@ -3,6 +3,12 @@
 import torch
 
 
+def module_device(module):
+    """The device of ``module``'s first parameter (the CPU for a module without parameters)."""
+    param = next(module.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
 def resolve_device(device):
     """Return a concrete torch device string for ``device``.
 

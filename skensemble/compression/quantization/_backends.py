@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...utils._device import module_device
 from ...utils._torch import state_size_bytes
 from .._onnx import (
     OnnxRuntimeModel,
@@ -179,7 +180,7 @@ class TorchStaticInt8(_PackedTorchBackend):
         from .._graph import record
 
         zeros = np.zeros((2, n_features), dtype=np.float32)
-        name = output_linear(record(float_module, torch.as_tensor(zeros, device=_device_of(float_module))))
+        name = output_linear(record(float_module, torch.as_tensor(zeros, device=module_device(float_module))))
         float_output = name is not None and f"module.{name}.1.weight" in spec.get("state_keys", ())
         return torch_static_int8(float_module, zeros, float_output=float_output)
 
@@ -222,11 +223,6 @@ class HalfPrecision(_TorchBackend):
         if spec.get("dtype") not in ("float16", "bfloat16"):
             raise ValueError(f"Unknown half-precision dtype {spec.get('dtype')!r} in the file.")
         return half(float_module, getattr(torch, spec["dtype"]))
-
-
-def _device_of(module):
-    param = next(module.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
 
 
 def _load_quantized_state(model, state, name):

@@ -15,6 +15,7 @@ from ...utils._access import checked_net_input, get_module, net_input
 from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_sample_weight
 from ...utils._access import get_net_estimator
 from ...utils._capabilities import cpu_capability, cpu_has_bf16, cpu_has_fp16
+from ...utils._device import module_device
 from ...utils._torch import eval_mode
 from .._base import BaseCompressed, CompressedClassifierMixin, CompressedRegressorMixin, fit_or_copy
 from .._onnx import has_onnxruntime
@@ -22,11 +23,6 @@ from ._backends import BACKENDS, get_backend
 from ._torch_int8 import has_torch_ao
 
 _HALF = {"float16": torch.float16, "bfloat16": torch.bfloat16}
-def _device(module):
-    param = next(module.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
 _ACTIVATION_TYPES = tuple(ACTIVATIONS.values())
 
 
@@ -452,9 +448,9 @@ class QuantizedRegressor(CompressedRegressorMixin, _BaseQuantized):
         silently worse.
         """
         with eval_mode(module), torch.inference_mode():
-            reference = module(torch.as_tensor(calibration, device=_device(module))).float().cpu().numpy()
+            reference = module(torch.as_tensor(calibration, device=module_device(module))).float().cpu().numpy()
+        reference = reference.reshape(len(reference), -1)
         got = backend.predict(quantized, np.asarray(calibration, dtype=np.float32)).reshape(reference.shape)
-        reference, got = reference.reshape(len(reference), -1), got.reshape(len(reference), -1)
         scale = reference.std(0)
         varies = scale > 1e-6 * (1 + np.abs(reference).mean(0))  # a constant output has no scale to judge by
         if not varies.any():

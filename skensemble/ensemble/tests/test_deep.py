@@ -1,5 +1,7 @@
 """Deep ensembles and fused training: K seeds of one net trained as one batched module."""
 
+import contextlib
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -255,16 +257,12 @@ def test_every_optimizer_of_a_net_trains_ensemble_members(optimizer):
     assert selection.predict_proba(X).shape == (80, 2)
 
 
-class _no_warning:
-    def __enter__(self):
-        import warnings
-
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
+@contextlib.contextmanager
+def _no_warning():
+    """A fallback warning inside the block fails the test."""
+    with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*not fused")
-
-    def __exit__(self, *exc):
-        self._catch.__exit__(*exc)
+        yield
 
 
 @pytest.mark.parametrize("optimizer, params, message", [
