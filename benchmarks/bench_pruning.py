@@ -34,7 +34,7 @@ from torch.nn.utils import prune
 
 from _common import interleaved_latency, markdown_table, module_predictor, write_result
 from skensemble.compression import PrunedClassifier
-from skensemble.compression._base import train_epochs
+from skensemble.meta._base import train_epochs
 from skensemble.compression.tests.user_modules import ResNet18Style, TabularResNet
 from skensemble.nets import MLPNetClassifier, NetClassifier
 from skensemble.report import count_parameters, saved_size_bytes
@@ -146,7 +146,7 @@ def run_residual(name, dense, X_train, X_test, y_train, y_test, head, fine_tune,
 
 
 def residual_sections(quick, repeats):
-    import skensemble.compression._dependency as dependency
+    import skensemble.graph._dependency as dependency
     import skensemble.compression.pruning._surgery as surgery
     import torch_pruning as tp
     from pathlib import Path

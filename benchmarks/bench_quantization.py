@@ -17,7 +17,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 
 from _common import interleaved_latency, markdown_table, module_predictor, write_result
-from skensemble.compression import OnnxRuntimeModel, QuantizedClassifier
+from skensemble.compression import QuantizedClassifier
+from skensemble.export import OnnxRuntimeModel
 from skensemble.nets import MLPNetClassifier
 
 BATCHES = (1, 64, 4096)

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import markdown_table, write_result  # noqa: E402
 
 import skensemble  # noqa: E402
-from skensemble.compression import (DistilledClassifier, PrunedClassifier, QuantizedClassifier,  # noqa: E402
-                                    onnx_inputs, to_onnx)
+from skensemble.compression import DistilledClassifier, PrunedClassifier, QuantizedClassifier  # noqa: E402
+from skensemble.export import onnx_inputs, to_onnx  # noqa: E402
 from skensemble.nets import MLPNetClassifier, ResNetClassifier, TabMClassifier  # noqa: E402
 from skensemble.utils import get_module  # noqa: E402
 from skensemble.utils._access import get_net_estimator  # noqa: E402

@@ -343,7 +343,7 @@ def _serving_latency(models, X, batch, repeats, sizes=None):
     import onnxruntime as ort
     import torch
 
-    from skensemble.compression import to_onnx
+    from skensemble.export import to_onnx
 
     rows = np.ascontiguousarray(X[np.arange(batch) % len(X)], dtype=np.float32)
     tensor = torch.as_tensor(rows)
@@ -377,7 +377,7 @@ def _serving_latency(models, X, batch, repeats, sizes=None):
 
 
 def run_compression_table(name, source, target, task, log_target):
-    from skensemble.nets import TableEncoder
+    from skensemble.preprocessing import TableEncoder
     from skensemble.compression import count_params
 
     X, y = load(source, target, log_target, COMPRESS_ROWS)
@@ -484,7 +484,7 @@ def main_members():
 
     Tables of more than ``COMPRESS_ROWS`` rows are sampled to it, as ``--compress`` does.
     """
-    from skensemble.nets import TableEncoder
+    from skensemble.preprocessing import TableEncoder
 
     labels = ("TabM k=32 (full)", "TabM k=8 from scratch", "members 8 of 32 (greedy)",
               "members 8 of 32 (individual)")

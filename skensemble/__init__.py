@@ -5,8 +5,12 @@ Subpackages
 nets
     skorch-based MLP, conv and residual estimators whose sizes are inferred at
     fit, and estimators around any torch module.
+preprocessing
+    ``TableEncoder``: raw tables (text, categories, missing values) into a net's input.
 compression
     Pruning, distillation and quantization meta-estimators.
+export
+    ONNX files of nets and pipelines (``to_onnx``) and ONNX Runtime to run them.
 transfer
     Fine-tuning a fitted net on a new task.
 ensemble
@@ -24,7 +28,8 @@ utils
 """
 
 from ._version import __version__
-from . import compression, ensemble, metrics, model_selection, nets, persistence, report, transfer, utils  # noqa: E402
+from . import (compression, ensemble, export, metrics, model_selection, nets, persistence,  # noqa: E402
+               preprocessing, report, transfer, utils)
 from .persistence import load, save  # noqa: E402
 from ._show_versions import show_versions  # noqa: E402
 from .utils._config import config_context, get_config, set_config  # noqa: E402
@@ -39,12 +44,14 @@ __all__ = [
     "compression",
     "config_context",
     "ensemble",
+    "export",
     "get_config",
     "load",
     "metrics",
     "model_selection",
     "nets",
     "persistence",
+    "preprocessing",
     "report",
     "save",
     "set_config",

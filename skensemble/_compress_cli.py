@@ -261,7 +261,7 @@ def write_onnx(model, path, X_rows, log=print):
     model cannot be exported.
     """
     from ._predict_cli import OnnxModel
-    from .compression import to_onnx
+    from .export import to_onnx
 
     try:
         to_onnx(model, path)
@@ -340,7 +340,7 @@ def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objecti
     stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=stratify,
                                                         random_state=0)
-    from .nets import TableEncoder
+    from .preprocessing import TableEncoder
 
     encoder = make_encoder(X_train, log=log)  # gradient boosting's (the nets encode the table themselves)
     n_encoded = TableEncoder().fit(X_train).n_features_out_

@@ -2,7 +2,7 @@
 
 The zip is read with :func:`skensemble.load` and predicts through the
 estimator; the ONNX file runs in ONNX Runtime with the columns, task and
-classes that :func:`~skensemble.compression.to_onnx` wrote into its
+classes that :func:`~skensemble.export.to_onnx` wrote into its
 metadata.  Both write the same table: a classifier's ``prediction`` (the
 label) and one ``proba_<class>`` column per class, a regressor's
 ``prediction`` (``prediction_<i>`` for several targets).

@@ -42,13 +42,17 @@ ALLOWED = {
     "_compat": set(),  # the adapters import nothing of skensemble; every layer may use them
     "utils": {"_compat"},
     "persistence": {"_compat", "utils"},
-    "nets": {"_compat", "utils", "persistence"},
+    "preprocessing": {"_compat", "utils", "persistence"},  # the table encoder
+    "nets": {"_compat", "utils", "persistence", "preprocessing"},
     "ensemble": {"_compat", "utils", "persistence", "nets"},  # fused training stacks the MLP nets
-    "compression": {"_compat", "utils", "persistence", "nets"},
-    "transfer": {"_compat", "utils", "persistence", "nets", "compression"},
+    "graph": {"_compat", "utils"},  # a module's forward pass and the units cut together
+    "export": {"_compat", "utils", "persistence", "preprocessing", "nets"},  # ONNX of nets and pipelines, ONNX Runtime
+    "meta": {"_compat", "utils", "persistence", "preprocessing", "nets"},  # the base of the meta-estimators around a net
+    "compression": {"_compat", "utils", "persistence", "nets", "graph", "export", "meta"},
+    "transfer": {"_compat", "utils", "persistence", "preprocessing", "nets", "graph", "meta"},  # never compression
     "report": {"_compat", "utils", "persistence"},
     "metrics": {"_compat", "utils", "persistence", "report"},
-    "model_selection": {"_compat", "utils", "persistence", "nets", "compression", "report", "metrics"},
+    "model_selection": {"_compat", "utils", "persistence", "nets", "export", "compression", "report", "metrics"},
 }
 
 

@@ -262,7 +262,7 @@ def _check_onnx(est, X, task, tol):
     import tempfile
 
     ort = pytest.importorskip("onnxruntime")
-    from skensemble.compression import onnx_inputs, to_onnx
+    from skensemble.export import onnx_inputs, to_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         to_onnx(est, f"{tmp}/m.onnx")
@@ -295,7 +295,7 @@ def _onnx_pipeline(net, X, y, task, **fit_params):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from skensemble.compression import onnx_inputs, to_onnx
+    from skensemble.export import onnx_inputs, to_onnx
 
     pipe = make_pipeline(StandardScaler(), net)
     step = pipe.steps[-1][0]

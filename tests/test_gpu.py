@@ -117,7 +117,7 @@ def test_nested_nets_are_placed_on_cuda(digits_split):
 
 
 def test_export_and_report_leave_a_cuda_module_on_its_device(gpu_mlp, digits_split, tmp_path):
-    from skensemble.compression import to_onnx
+    from skensemble.export import to_onnx
     from skensemble.report import compression_report
 
     _, X_test, _, y_test = digits_split

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from skensemble.compression import to_onnx
+from skensemble.export import to_onnx
 from skensemble.nets import MLPNetClassifier
 from skensemble.report import compression_report
 from skensemble.report._metrics import predict_latency

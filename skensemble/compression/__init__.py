@@ -1,15 +1,12 @@
 """Compression meta-estimators: pruning, distillation and quantization.
 
 One folder per family (:mod:`.pruning`, :mod:`.quantization`,
-:mod:`.distillation`); the families never import each other.  Shared here:
-``_base`` (the meta-estimators' base and fine-tuning), ``_graph`` (recording a
-module's computation) and ``_dependency`` (which tensors must be cut
-together; also used by ``skensemble.transfer``), ``_onnx`` (export).
+:mod:`.distillation`); the families never import each other.  Their base is
+``skensemble.meta`` (shared with fine-tuning), the module graph they cut along
+is ``skensemble.graph`` and ONNX export is ``skensemble.export``.
 """
 
-from ._export import to_onnx
-from ._onnx import OnnxRuntimeModel
-from ._skl2onnx import onnx_inputs
+import warnings as _warnings
 from .distillation import (
     DistillationLoss,
     DistilledClassifier,
@@ -40,7 +37,6 @@ __all__ = [
     "MixupAugmenter",
     "MungeAugmenter",
     "NoiseAugmenter",
-    "OnnxRuntimeModel",
     "Importance",
     "Int8WeightOnlyLinear",
     "MagnitudeImportance",
@@ -52,9 +48,20 @@ __all__ = [
     "StructuralPruningError",
     "TaylorImportance",
     "count_params",
-    "onnx_inputs",
     "find_groups",
     "remove_units",
     "sparsity_schedule",
-    "to_onnx",
 ]
+
+_MOVED_TO_EXPORT = ("OnnxRuntimeModel", "onnx_inputs", "to_onnx")
+
+
+def __getattr__(name):
+    """``to_onnx``, ``onnx_inputs`` and ``OnnxRuntimeModel`` moved to :mod:`skensemble.export` (0.2)."""
+    if name in _MOVED_TO_EXPORT:
+        _warnings.warn(f"skensemble.compression.{name} moved to skensemble.export.{name}; the old name "
+                       "goes away in the next release.", FutureWarning, stacklevel=2)
+        from .. import export
+
+        return getattr(export, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

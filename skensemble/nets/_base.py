@@ -31,12 +31,12 @@ from ..utils._capabilities import cpu_capability, cpu_has_bf16
 from ..utils._device import resolve_device
 from ..utils._random import draw_seed, torch_seed
 from ..utils._torch import eval_mode
-from ..utils._validation import check_columns, float32_rows
+from ..utils._validation import check_columns, float32_rows, numeric_of_fitted_width
 from ._engine import train
 from ._loader import MemberBatchLoader, TensorLoader, writable
 from ._skorch import LabelValidSplit, StopOnNonFiniteLoss, _AmpMixin
 from ._modules import ACTIVATIONS
-from ._table import TableEncoder, check_raw_targets, check_table, needs_encoding
+from ..preprocessing._table import TableEncoder, check_raw_targets, check_table, needs_encoding
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -270,8 +270,9 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                     f"{exc} {type(self).__name__} was fitted on a numeric table without missing values, so "
                     "it fitted no table encoder (preprocessing='auto'); fit it with preprocessing='always' (the "
                     "default) to predict on tables with missing values or text.") from None
-        X = check_table(detached(X))  # a 1-D or sparse X gets scikit-learn's message before the column count
-        check_columns(self, X)  # the column count and names
+        if not numeric_of_fitted_width(self, X):  # else every check below passes (a user's usual batch)
+            X = check_table(detached(X))  # a 1-D or sparse X gets scikit-learn's message before the column count
+            check_columns(self, X)  # the column count and names
         return encoder.encode(X)
 
     def _encode_checked(self, X):
@@ -505,28 +506,33 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                 self.amp_dtype_ = "float32"
 
     # --- inference --------------------------------------------------------
-    def _forward(self, X, check_input=True):
-        """Raw module outputs for ``X`` as a float64 array (validated first if ``check_input``)."""
+    def _forward(self, X, check_input=True, finish=None):
+        """Raw module outputs for ``X`` as a float64 array (validated first if ``check_input``).
+
+        ``finish``, a function of the outputs as a float64 tensor (a
+        classifier's softmax), runs before the conversion to NumPy, in the
+        prediction's inference mode.
+        """
         if check_input:
             if not hasattr(self, "net_"):
                 check_is_fitted(self)  # scikit-learn's NotFittedError
             if infers_directly(self.net_):  # the check, the encoding and the module in one inference mode
                 with torch.inference_mode():
                     X = self._validate_X(X, reset=False)
-                    out = self._forward_with_retry(X)
-                return self._outputs_as_float64(out)
+                    return self._outputs_as_float64(self._forward_with_retry(X), finish)
             X = self._validate_X(X, reset=False)
-        return self._outputs_as_float64(self._forward_with_retry(X))
+        return self._outputs_as_float64(self._forward_with_retry(X), finish)
 
     @staticmethod
-    def _outputs_as_float64(out):
-        """The module's output tensor as a float64 array (a module returning several outputs is refused)."""
+    def _outputs_as_float64(out, finish=None):
+        """The module's output tensor as a float64 array, through ``finish`` if given (several outputs are refused)."""
         if not torch.is_tensor(out):
             raise TypeError(
                 "The module returned more than one output; skensemble's nets "
                 "expect a single tensor."
             )
-        return out.detach().cpu().numpy().astype(np.float64)
+        out = out.detach().cpu().double()
+        return (out if finish is None else finish(out)).numpy()
 
     def _forward_with_retry(self, X):
         """``net_.forward``; on a GPU out-of-memory error, retry with half the batch.

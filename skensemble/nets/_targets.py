@@ -25,6 +25,14 @@ def log_softmax(logits):
     return torch.from_numpy(np.ascontiguousarray(logits, dtype=np.float64)).log_softmax(dim=1).numpy()
 
 
+def _softmax(logits):
+    return logits.softmax(dim=1)
+
+
+def _log_softmax(logits):
+    return logits.log_softmax(dim=1)
+
+
 def encode_labels(classes, y):
     """``y`` as indices into the fitted ``classes`` (int64); an unseen label raises scikit-learn's error."""
     encoder = LabelEncoder()
@@ -67,6 +75,14 @@ class NetClassifierMixin(LogitsClassifierMixin):
 
     _criterion = nn.CrossEntropyLoss
     _stratify = True
+
+    def predict_proba(self, X):
+        """Class probabilities (float64), columns ordered as ``classes_``."""
+        return self._forward(X, finish=_softmax)  # in torch, before the outputs become an array
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        return self._forward(X, finish=_log_softmax)
 
     def _prepare_y(self, y, sample_weight=None, classes=None):
         y = column_or_1d(y, warn=True)

@@ -10,15 +10,16 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from skorch import NeuralNet
 
-from ..compression._base import (
-    BaseCompressed,
-    CompressedClassifierMixin,
-    CompressedRegressorMixin,
+from ..meta._base import (
+    BaseNetWrapper,
+    NetWrapperClassifierMixin,
+    NetWrapperRegressorMixin,
     train_epochs,
 )
-from ..nets import NetClassifier, NetRegressor, TableEncoder
+from ..nets import NetClassifier, NetRegressor
+from ..preprocessing import TableEncoder
 from ..nets._base import OPTIMIZERS, optimizer_arguments, resolve_lr, sgd_defaults
-from ..nets._table import check_table
+from ..preprocessing._table import check_table
 from ..persistence import register
 from ..utils._access import get_net, get_net_estimator, is_net
 from .._compat.sklearn import (
@@ -102,7 +103,7 @@ def _builder(source, n_features, replace_input):
     return builder, kwargs
 
 
-class _BaseFineTuned(BaseCompressed):
+class _BaseFineTuned(BaseNetWrapper):
     """Parameters and fit of fine-tuning, whatever the task."""
 
     _skensemble_net_attr = "estimator_"
@@ -257,7 +258,7 @@ class _BaseFineTuned(BaseCompressed):
 
         New columns (other names or another count) can only reach a fresh
         input layer, so with ``input_layer="replace"`` they get their own
-        :class:`~skensemble.nets.TableEncoder`; with ``"keep"`` the pretrained
+        :class:`~skensemble.preprocessing.TableEncoder`; with ``"keep"`` the pretrained
         encoder refuses them, naming the columns.
         """
         names = getattr(encoder, "feature_names_in_", None)
@@ -324,7 +325,7 @@ class _BaseFineTuned(BaseCompressed):
 
 
 @register
-class FineTunedClassifier(CompressedClassifierMixin, _BaseFineTuned):
+class FineTunedClassifier(NetWrapperClassifierMixin, _BaseFineTuned):
     """Transfer learning: a fitted net, a new head for new classes, and training of what is left free.
 
     ``fit`` copies the pretrained net (the user's object is never changed),
@@ -435,7 +436,7 @@ class FineTunedClassifier(CompressedClassifierMixin, _BaseFineTuned):
 
 
 @register
-class FineTunedRegressor(CompressedRegressorMixin, _BaseFineTuned):
+class FineTunedRegressor(NetWrapperRegressorMixin, _BaseFineTuned):
     """Transfer learning for regression: a fitted net with a new head trained on new targets.
 
     As :class:`FineTunedClassifier`: the pretrained net is copied, its

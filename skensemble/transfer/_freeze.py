@@ -5,8 +5,8 @@ from contextlib import contextmanager
 from torch import nn
 
 from .._compat.torch import BATCH_NORM_TYPES
-from ..compression._dependency import OUTPUT_LAYER, PRODUCERS, analyse
-from ..compression._graph import record
+from ..graph._dependency import OUTPUT_LAYER, PRODUCERS, analyse
+from ..graph._record import record
 from ..utils._random import torch_seed
 from ..utils._torch import set_submodule
 

@@ -24,6 +24,15 @@ def _same_columns(estimator, X):
     return False
 
 
+def numeric_of_fitted_width(estimator, X):
+    """Whether ``X`` is a 2-D numeric ndarray of the fitted width, fitted without column names.
+
+    The batch users pass most: every table check (sparse, dimensions,
+    complex values, column count and names) passes on it.
+    """
+    return type(X) is np.ndarray and X.dtype.kind in "fiub" and _same_columns(estimator, X)
+
+
 def check_columns(estimator, X):
     """Check a table's columns (count and names) against ``estimator``'s fit, as ``validate_data`` does.
 
@@ -42,9 +51,8 @@ def float32_rows(estimator, X, dtype=np.float32):
     dtype); anything else, and any array the fast path does not accept, goes
     through ``validate_data``.
     """
-    if (type(X) is np.ndarray and X.dtype.kind in "fiub" and X.ndim == 2 and X.shape[0] > 0
-            and _same_columns(estimator, X)):
+    if numeric_of_fitted_width(estimator, X) and X.shape[0] > 0:
         out = X if dtype is None else X.astype(dtype, copy=False)
-        if out.dtype.kind == "b" or np.isfinite(out).all():
+        if out.dtype.kind == "b" or np.count_nonzero(np.isfinite(out)) == out.size:  # no ufunc reduction (slow)
             return out
     return validate_data(estimator, X, reset=False, dtype=dtype)

@@ -22,7 +22,7 @@ from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, va
 from ...utils._params import store_params
 from ...utils._random import draw_seed, torch_seed
 from ._augment import AUGMENTERS, get_augmenter, make_transfer_set
-from .._base import BaseCompressed, CompressedClassifierMixin, fit_or_copy
+from ...meta._base import BaseNetWrapper, NetWrapperClassifierMixin, fit_or_copy
 from ._loss import DistillationLoss, teacher_logits_from_proba
 
 _CHUNK = 8192
@@ -46,7 +46,7 @@ def _agreement(net, X, y):
     return float(np.mean(net.predict(X) == teacher))
 
 
-class _BaseDistilled(BaseCompressed):
+class _BaseDistilled(BaseNetWrapper):
     """What distillation shares, whatever the task: the student, its training, its saved state."""
 
     _skensemble_net_attr = "student_"
@@ -205,7 +205,7 @@ class _BaseDistilled(BaseCompressed):
 
 
 @register
-class DistilledClassifier(CompressedClassifierMixin, _BaseDistilled):
+class DistilledClassifier(NetWrapperClassifierMixin, _BaseDistilled):
     """Distil any scikit-learn classifier into a small net.
 
     ``fit`` fits the teacher (a clone; a ``FrozenEstimator`` is used as is),

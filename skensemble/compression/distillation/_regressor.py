@@ -14,13 +14,13 @@ from ..._compat.sklearn import HasMethods, Interval, StrOptions, fit_context, ch
 from ...utils._params import store_params
 from ...utils._random import draw_seed
 from ._augment import AUGMENTERS, get_augmenter
-from .._base import CompressedRegressorMixin, fit_or_copy
+from ...meta._base import NetWrapperRegressorMixin, fit_or_copy
 from ._distilled import _BaseDistilled
 from ._loss import RegressionDistillationLoss
 
 
 @register
-class DistilledRegressor(CompressedRegressorMixin, _BaseDistilled):
+class DistilledRegressor(NetWrapperRegressorMixin, _BaseDistilled):
     """Distil any scikit-learn regressor into a small net.
 
     ``fit`` fits the teacher (a clone; a ``FrozenEstimator`` is used as is),

@@ -11,10 +11,10 @@ from ...utils._access import get_net, get_net_estimator, net_input
 from ..._compat.sklearn import fit_context, HasMethods, Interval, StrOptions, check_sample_weight
 from ...utils._random import draw_seed
 from sklearn.frozen import FrozenEstimator
-from .._base import (
-    BaseCompressed,
-    CompressedClassifierMixin,
-    CompressedRegressorMixin,
+from ...meta._base import (
+    BaseNetWrapper,
+    NetWrapperClassifierMixin,
+    NetWrapperRegressorMixin,
     fit_or_copy,
     net_targets,
     train_epochs,
@@ -23,7 +23,7 @@ from ._importance import get_importance
 from ._members import SELECTIONS, keep_members, member_loss, n_members, scoring_rows, select_members
 from ._pruner import apply_weight_masks, fold_weight_masks, prune_units, weight_masks
 from ._schedule import sparsity_schedule
-from .._dependency import WEIGHTED_LAYERS
+from ...graph._dependency import WEIGHTED_LAYERS
 from ._surgery import StructuralPruningError, check_prunable, count_params, prunable_weights
 from ._trimming import check_trimmable, find_blocks, trim
 
@@ -31,7 +31,7 @@ from ._trimming import check_trimmable, find_blocks, trim
 _TRIM_ROWS = 2048
 
 
-class _BasePruned(BaseCompressed):
+class _BasePruned(BaseNetWrapper):
     """Parameters, fit and measurements of pruning, whatever the task."""
 
     _parameter_constraints = {
@@ -313,7 +313,7 @@ class _BasePruned(BaseCompressed):
 
 
 @register
-class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
+class PrunedClassifier(NetWrapperClassifierMixin, _BasePruned):
     """Prune a net classifier and fine-tune it: smaller and, with neurons, faster.
 
     ``fit`` fits a clone of ``estimator`` (or copies the fitted net inside a
@@ -461,7 +461,7 @@ class PrunedClassifier(CompressedClassifierMixin, _BasePruned):
 
 
 @register
-class PrunedRegressor(CompressedRegressorMixin, _BasePruned):
+class PrunedRegressor(NetWrapperRegressorMixin, _BasePruned):
     """Prune a net regressor and fine-tune it: smaller and, with neurons, faster.
 
     ``fit`` fits a clone of ``estimator`` (or copies the fitted net inside a

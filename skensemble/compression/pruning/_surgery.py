@@ -19,7 +19,7 @@ from torch import nn
 
 from ..._compat.torch import BATCH_NORM_TYPES, is_non_persistent_buffer
 from ...utils._torch import count_params
-from .._dependency import ENSEMBLE_LAYERS, OUTPUT_LAYER, PRODUCERS, WEIGHTED_LAYERS, Entry, Group, analyse
+from ...graph._dependency import ENSEMBLE_LAYERS, OUTPUT_LAYER, PRODUCERS, WEIGHTED_LAYERS, Entry, Group, analyse
 
 
 class StructuralPruningError(ValueError):

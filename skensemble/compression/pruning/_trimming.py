@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ...utils._torch import eval_mode, set_submodule
-from .._dependency import PRODUCERS
+from ...graph._dependency import PRODUCERS
 from ._surgery import StructuralPruningError
 
 _CONTAINERS = (nn.Sequential, nn.ModuleList)

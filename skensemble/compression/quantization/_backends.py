@@ -20,9 +20,9 @@ from torch import nn
 
 from ...utils._device import module_device
 from ...utils._torch import state_size_bytes
-from .._onnx import (
-    OnnxRuntimeModel,
-    module_to_onnx,
+from ...export._onnx import module_to_onnx
+from ...export._runtime import OnnxRuntimeModel
+from ._onnx_int8 import (
     onnx_linear_weights,
     onnx_state_from_names,
     onnx_weight_names,
@@ -177,7 +177,7 @@ class TorchStaticInt8(_PackedTorchBackend):
 
     def _skeleton(self, float_module, n_features, spec):
         """The structure to load into; the output layer stayed int8 in files written before issue 41."""
-        from .._graph import record
+        from ...graph._record import record
 
         zeros = np.zeros((2, n_features), dtype=np.float32)
         name = output_linear(record(float_module, torch.as_tensor(zeros, device=module_device(float_module))))

@@ -17,8 +17,8 @@ from ...utils._access import get_net_estimator
 from ...utils._capabilities import cpu_capability, cpu_has_bf16, cpu_has_fp16
 from ...utils._device import module_device
 from ...utils._torch import eval_mode
-from .._base import BaseCompressed, CompressedClassifierMixin, CompressedRegressorMixin, fit_or_copy
-from .._onnx import has_onnxruntime
+from ...meta._base import BaseNetWrapper, NetWrapperClassifierMixin, NetWrapperRegressorMixin, fit_or_copy
+from ...export._onnx import has_onnxruntime
 from ._backends import BACKENDS, get_backend
 from ._torch_int8 import has_torch_ao
 
@@ -26,7 +26,7 @@ _HALF = {"float16": torch.float16, "bfloat16": torch.bfloat16}
 _ACTIVATION_TYPES = tuple(ACTIVATIONS.values())
 
 
-class _BaseQuantized(BaseCompressed):
+class _BaseQuantized(BaseNetWrapper):
     """Parameters, fit, predictions and saved state of quantization, whatever the task."""
 
     _parameter_constraints = {
@@ -234,7 +234,7 @@ class _BaseQuantized(BaseCompressed):
 
 
 @register
-class QuantizedClassifier(LogitsClassifierMixin, CompressedClassifierMixin, _BaseQuantized):
+class QuantizedClassifier(LogitsClassifierMixin, NetWrapperClassifierMixin, _BaseQuantized):
     """Quantize a net classifier's weights to int8 or half precision.
 
     ``fit`` fits a clone of ``estimator`` (or copies the fitted net inside a
@@ -342,7 +342,7 @@ class QuantizedClassifier(LogitsClassifierMixin, CompressedClassifierMixin, _Bas
 
 
 @register
-class QuantizedRegressor(CompressedRegressorMixin, _BaseQuantized):
+class QuantizedRegressor(NetWrapperRegressorMixin, _BaseQuantized):
     """Quantize a net regressor's weights to int8 or half precision.
 
     ``fit`` fits a clone of ``estimator`` (or copies the fitted net inside a

@@ -181,7 +181,7 @@ def torch_static_int8(module, calibration_X, float_output=True):
     """
     import torch.ao.quantization as tq
 
-    from .._graph import record
+    from ...graph._record import record
 
     model = copy.deepcopy(module).cpu().eval()
     X = torch.as_tensor(calibration_X, dtype=torch.float32)

@@ -9,8 +9,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from skensemble.compression import (PrunedClassifier, PrunedRegressor, QuantizedClassifier, QuantizedRegressor,
-                                    onnx_inputs, to_onnx)
+from skensemble.compression import (PrunedClassifier, PrunedRegressor, QuantizedClassifier, QuantizedRegressor)
+from skensemble.export import onnx_inputs, to_onnx
 from skensemble.nets import MLPNetClassifier, MLPNetRegressor
 
 pytest.importorskip("skl2onnx")

@@ -10,7 +10,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import StandardScaler
 
 import skensemble
-from skensemble.compression import PrunedClassifier, PrunedRegressor, find_groups, remove_units, to_onnx
+from skensemble.compression import PrunedClassifier, PrunedRegressor, find_groups, remove_units
+from skensemble.export import to_onnx
 from skensemble.compression.pruning._members import keep_members, member_loss, select_members
 from skensemble.nets import MLPNetClassifier, TabMClassifier, TabMRegressor
 

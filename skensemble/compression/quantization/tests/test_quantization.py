@@ -177,7 +177,7 @@ def test_gridsearch_over_dtype_and_method(digits_split):
 def test_onnxruntime_backend_and_export(dense, digits_split, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    from skensemble.compression import OnnxRuntimeModel, to_onnx
+    from skensemble.export import OnnxRuntimeModel, to_onnx
 
     net, score = dense
     X_train, X_test, y_train, y_test = digits_split
@@ -211,7 +211,8 @@ def test_regressor_onnx_graphs_predict_in_target_units(tmp_path, n_targets):
     pytest.importorskip("onnxscript")
     from sklearn.datasets import make_regression
 
-    from skensemble.compression import PrunedRegressor, QuantizedRegressor, to_onnx
+    from skensemble.compression import PrunedRegressor, QuantizedRegressor
+    from skensemble.export import to_onnx
     from skensemble.nets import MLPNetRegressor
 
     X, y = make_regression(200, 5, n_targets=n_targets, random_state=0)

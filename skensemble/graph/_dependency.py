@@ -36,7 +36,7 @@ import tabm
 import torch
 from torch import nn
 
-from ._graph import record
+from ._record import record
 
 PRODUCERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
 

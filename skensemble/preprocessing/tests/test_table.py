@@ -10,8 +10,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 import skensemble
 from skensemble.compression import DistilledClassifier, PrunedClassifier, QuantizedClassifier
-from skensemble.nets import MLPNetClassifier, MLPNetRegressor, ResNetRegressor, TableEncoder, TabMClassifier
-from skensemble.nets._table import needs_encoding, smooth_clip
+from skensemble.nets import MLPNetClassifier, MLPNetRegressor, ResNetRegressor, TabMClassifier
+from skensemble.preprocessing import TableEncoder
+from skensemble.preprocessing._table import needs_encoding, smooth_clip
 
 
 def _table(n=400, seed=0):
@@ -30,10 +31,16 @@ def _table(n=400, seed=0):
 
 def test_encoder_recipe_numbers():
     X = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 100.0, np.nan]})
-    standard = TableEncoder().fit(X)
+    standard = TableEncoder(scaling="standard").fit(X)
     assert standard.center_[0] == 3.0 and standard.scale_[0] == pytest.approx(np.std([1, 2, 3, 4, 100]))
-    weighted = TableEncoder().fit(X, sample_weight=[2, 1, 1, 1, 1, 1])  # a row of weight 2 is the row twice
+    weighted = TableEncoder(scaling="standard").fit(X, sample_weight=[2, 1, 1, 1, 1, 1])  # a row twice
     assert weighted.scale_[0] == pytest.approx(np.std([1, 1, 2, 3, 4, 100]))
+    # the default: the standard deviation, or the interquartile range / 1.349 where smaller (a heavy tail)
+    assert TableEncoder().fit(X).scale_[0] == pytest.approx(2 / 1.349)
+    normal = np.random.RandomState(0).normal(size=(2000, 1)) * 5
+    assert TableEncoder().fit(normal).scale_[0] == pytest.approx(np.std(normal), rel=0.05)
+    zero_iqr = np.array([[0.0]] * 8 + [[1.0], [9.0]])  # interquartile range 0: the standard deviation
+    assert TableEncoder().fit(zero_iqr).scale_[0] == pytest.approx(np.std(zero_iqr))
     enc = TableEncoder(scaling="robust").fit(X)
     assert enc.center_[0] == 3.0 and enc.scale_[0] == 2.0  # median and interquartile range of the five numbers
     out = enc.transform(X)
@@ -57,6 +64,32 @@ def test_encoder_refuses_infinity_and_a_text_value_in_a_numeric_column():
         enc.transform(pd.DataFrame({"x": [np.inf, 1.0]}))
     with pytest.raises(ValueError, match="not numbers"):
         enc.transform(pd.DataFrame({"x": ["a", "b"]}))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+def test_a_large_array_is_cast_and_checked_as_a_small_one(dtype):
+    """From 65,536 cells the cast and the infinity check run in torch (a sum first): same rows, same refusals."""
+    rng = np.random.RandomState(0)
+    X = (rng.normal(size=(1100, 64)) * 100).astype(dtype)  # 70,400 cells
+    enc = TableEncoder().fit(X)
+    big = enc.transform(X)
+    np.testing.assert_array_equal(big[:50], np.vstack([enc.transform(X[i:i + 1]) for i in range(50)]))
+    read_only = X.copy()
+    read_only.flags.writeable = False
+    np.testing.assert_array_equal(enc.transform(read_only), big)
+    if dtype is np.int64:
+        return
+    with_nan = X.copy()
+    with_nan[5, 3] = np.nan  # missing: the sum is NaN, the value-by-value check finds no infinity
+    assert np.isfinite(enc.transform(with_nan)).all()
+    for bad in (np.inf, -np.inf, 1e39 if dtype is np.float64 else np.inf):
+        with_inf = X.copy()
+        with_inf[700, 10] = bad
+        with pytest.raises(ValueError, match="infinity"):
+            enc.transform(with_inf)
+        with_inf.flags.writeable = False
+        with pytest.raises(ValueError, match="infinity"):
+            enc.transform(with_inf)
 
 
 def test_inverse_transform_round_trips_the_table():

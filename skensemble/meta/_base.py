@@ -24,7 +24,7 @@ from sklearn.utils.validation import has_fit_parameter
 from ..nets._base import infers_directly
 from ..nets._engine import train
 from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels, log_softmax, softmax
-from ..nets._table import check_raw_targets, check_table, has_missing, needs_encoding
+from ..preprocessing._table import check_raw_targets, check_table, has_missing, needs_encoding
 from ..utils._access import encodes_every_table, get_net, get_net_estimator, is_net, takes_raw_tables
 from .._compat.sklearn import check_is_fitted, validate_data
 from ..utils._validation import check_columns, float32_rows
@@ -127,7 +127,7 @@ class PredictionInput(NamedTuple):
     X: object
     outputs: Callable | None
 
-class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
+class BaseNetWrapper(MetaEstimatorMixin, BaseEstimator):
     """What the compression meta-estimators share, whatever the task.
 
     Subclasses (through a task mixin) set the fitted attribute named by
@@ -242,7 +242,7 @@ class BaseCompressed(MetaEstimatorMixin, BaseEstimator):
         return PredictionInput(inner, X, None)
 
 
-class CompressedClassifierMixin(ClassifierMixin):
+class NetWrapperClassifierMixin(ClassifierMixin):
     """Targets and predictions of the compression classifiers."""
 
     def _validate_targets(self, X, y):
@@ -275,7 +275,7 @@ class CompressedClassifierMixin(ClassifierMixin):
             return inner.predict(X) if logits is None else inner.classes_[np.argmax(logits(X), axis=1)]
 
 
-class CompressedRegressorMixin(RegressorMixin):
+class NetWrapperRegressorMixin(RegressorMixin):
     """Targets and predictions of the compression regressors (one or several targets)."""
 
     def _validate_targets(self, X, y):

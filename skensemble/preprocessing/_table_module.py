@@ -1,4 +1,4 @@
-"""A fitted :class:`~skensemble.nets.TableEncoder`'s arithmetic as a float32 torch layer.
+"""A fitted :class:`~skensemble.preprocessing.TableEncoder`'s arithmetic as a float32 torch layer.
 
 The encoder's pandas work is reduced to one step that any table needs
 (``TableEncoder.raw_rows``: numeric columns as numbers, NaN where missing;
@@ -15,6 +15,26 @@ import torch
 from torch import nn
 
 SMOOTH_CLIP = 3.0
+_CLIP_ROWS = 256  # rows of a large batch clipped at a time, through one reused buffer that stays in cache
+
+
+def smooth_clip_(z):
+    """``z / sqrt(1 + (z / 3) ** 2)`` in place (z is returned).
+
+    A few kernels on one extra buffer: one row costs a few us per kernel,
+    and a large batch is clipped ``_CLIP_ROWS`` rows at a time through a
+    buffer that stays in cache (4096 x 784: 2.6 against 3.3 ms, most of it
+    the first touch of a new tensor's memory).  Square root and division
+    round exactly, so a row encodes alike in any batch (rsqrt's vector and
+    scalar code differ).
+    """
+    if len(z) <= _CLIP_ROWS:
+        return z.div_((z / SMOOTH_CLIP).square_().add_(1.0).sqrt_())
+    buffer = z.new_empty(_CLIP_ROWS, z.shape[1])
+    for rows in z.split(_CLIP_ROWS):
+        scaled = torch.div(rows, SMOOTH_CLIP, out=buffer[: len(rows)])
+        rows.div_(scaled.square_().add_(1.0).sqrt_())
+    return z
 
 
 class TableEncoding(nn.Module):
@@ -55,10 +75,7 @@ class TableEncoding(nn.Module):
     def forward(self, x):
         numbers = x[:, : self.n_numeric] if self.category_sizes else x
         z = (numbers - self.center).div_(self.scale).nan_to_num_(nan=0.0)  # a missing number is the median
-        # smooth clipping, z / sqrt(1 + (z / 3)^2), in few kernels and two new tensors (one row costs a few us
-        # per kernel, 4096 x 784 a millisecond per new tensor); sqrt and division round exactly, so a row
-        # encodes alike in any batch (rsqrt's vector and scalar code differ)
-        parts = [z.div_((z / SMOOTH_CLIP).square_().add_(1.0).sqrt_())]
+        parts = [smooth_clip_(z)]
         if self.indicated:
             parts.append(torch.isnan(numbers[:, self._indicated]).to(z.dtype))
         if self.category_sizes:
