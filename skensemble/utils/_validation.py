@@ -52,7 +52,7 @@ def float32_rows(estimator, X, dtype=np.float32):
     through ``validate_data``.
     """
     if numeric_of_fitted_width(estimator, X) and X.shape[0] > 0:
-        out = X if dtype is None else X.astype(dtype, copy=False)
+        out = X if dtype is None else np.ascontiguousarray(X, dtype=dtype)  # C-ordered rows for the module
         if out.dtype.kind == "b" or np.count_nonzero(np.isfinite(out)) == out.size:  # no ufunc reduction (slow)
             return out
     return validate_data(estimator, X, reset=False, dtype=dtype)
