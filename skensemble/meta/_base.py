@@ -23,11 +23,12 @@ from sklearn.utils.validation import has_fit_parameter
 
 from ..nets._base import infers_directly
 from ..nets._engine import train
-from ..nets._targets import NetClassifierMixin, NetRegressorMixin, encode_labels, log_softmax, softmax
+from ..nets._targets import (NetClassifierMixin, NetRegressorMixin, encode_labels, log_softmax_tensor,
+                             softmax_tensor)
 from ..preprocessing._table import check_raw_targets, check_table, has_missing, needs_encoding
 from ..utils._access import encodes_every_table, get_net, get_net_estimator, is_net, takes_raw_tables
 from .._compat.sklearn import check_is_fitted, validate_data
-from ..utils._validation import check_columns, float32_rows
+from ..utils._validation import check_columns, float32_rows, same_fitted_columns
 
 
 def fit_or_copy(estimator, X, y, sample_weight=None, owner=None):
@@ -220,6 +221,24 @@ class BaseNetWrapper(MetaEstimatorMixin, BaseEstimator):
                 "for it."
             )
 
+    def _net_predicting(self, X):
+        """The net inside, when it can take ``X`` itself: a batch both check alike, and a net this wrapper predicts with.
+
+        For an array of the fitted width or a DataFrame of the fitted columns
+        (the net was fitted on the same columns), when the wrapper passes raw
+        tables and missing values to the net (decided at fit, ``_validate_raw``),
+        the net's own prediction is this wrapper's (``direct_outputs``) with
+        one check instead of two: a wrapper then costs no more than its net at
+        batch 1.  Anything else, and a batch the net refuses, takes the
+        wrapper's path, whose errors name the wrapper.
+        """
+        inner = getattr(self, self._skensemble_net_attr, None)
+        if (isinstance(inner, (NetClassifierMixin, NetRegressorMixin))  # what direct_outputs predicts with
+                and getattr(self, "_missing_refused", None) is False  # the wrapper takes what its net takes
+                and same_fitted_columns(self, X)):
+            return inner
+        return None
+
     def _prediction_input(self, X):
         """Validate ``X`` once; return a :class:`PredictionInput`: X, the fitted estimator and a direct path.
 
@@ -257,19 +276,41 @@ class NetWrapperClassifierMixin(ClassifierMixin):
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities of the compressed model."""
+        net = self._net_predicting(X)
+        if net is not None:
+            try:
+                return net.predict_proba(X)
+            except ValueError:  # refused: the wrapper's path says why, naming the wrapper
+                pass
         with prediction_mode(self):
             inner, X, logits = self._prediction_input(X)
-            return inner.predict_proba(X) if logits is None else softmax(logits(X))
+            if logits is None:
+                return inner.predict_proba(X)
+            return inner._forward(X, check_input=False, finish=softmax_tensor)  # the softmax in torch
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities of the compressed model."""
+        net = self._net_predicting(X)
+        if net is not None:
+            try:
+                return net.predict_log_proba(X)
+            except ValueError:  # refused: the wrapper's path says why, naming the wrapper
+                pass
         with prediction_mode(self):
             inner, X, logits = self._prediction_input(X)
-            return inner.predict_log_proba(X) if logits is None else log_softmax(logits(X))
+            if logits is None:
+                return inner.predict_log_proba(X)
+            return inner._forward(X, check_input=False, finish=log_softmax_tensor)
 
     def predict(self, X):
         """Class labels predicted by the compressed model."""
+        net = self._net_predicting(X)
+        if net is not None:
+            try:
+                return net.predict(X)
+            except ValueError:  # refused: the wrapper's path says why, naming the wrapper
+                pass
         with prediction_mode(self):
             inner, X, logits = self._prediction_input(X)
             return inner.predict(X) if logits is None else inner.classes_[np.argmax(logits(X), axis=1)]
@@ -291,6 +332,12 @@ class NetWrapperRegressorMixin(RegressorMixin):
 
     def predict(self, X):
         """Targets predicted by the compressed model, shaped like the ``y`` seen at fit."""
+        net = self._net_predicting(X)
+        if net is not None:
+            try:
+                return net.predict(X)
+            except ValueError:  # refused: the wrapper's path says why, naming the wrapper
+                pass
         with prediction_mode(self):
             inner, X, direct = self._prediction_input(X)
             return inner.predict(X) if direct is None else direct(X)

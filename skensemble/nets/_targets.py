@@ -25,11 +25,13 @@ def log_softmax(logits):
     return torch.from_numpy(np.ascontiguousarray(logits, dtype=np.float64)).log_softmax(dim=1).numpy()
 
 
-def _softmax(logits):
+def softmax_tensor(logits):
+    """Row-wise softmax of a tensor of logits (a prediction's ``finish``, see ``BaseNet._forward``)."""
     return logits.softmax(dim=1)
 
 
-def _log_softmax(logits):
+def log_softmax_tensor(logits):
+    """Row-wise log-softmax of a tensor of logits."""
     return logits.log_softmax(dim=1)
 
 
@@ -78,11 +80,11 @@ class NetClassifierMixin(LogitsClassifierMixin):
 
     def predict_proba(self, X):
         """Class probabilities (float64), columns ordered as ``classes_``."""
-        return self._forward(X, finish=_softmax)  # in torch, before the outputs become an array
+        return self._forward(X, finish=softmax_tensor)  # in torch, before the outputs become an array
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
-        return self._forward(X, finish=_log_softmax)
+        return self._forward(X, finish=log_softmax_tensor)
 
     def _prepare_y(self, y, sample_weight=None, classes=None):
         y = column_or_1d(y, warn=True)

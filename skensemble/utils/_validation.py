@@ -33,6 +33,11 @@ def numeric_of_fitted_width(estimator, X):
     return type(X) is np.ndarray and X.dtype.kind in "fiub" and _same_columns(estimator, X)
 
 
+def same_fitted_columns(estimator, X):
+    """Whether ``X`` is a numeric array of the fitted width or a DataFrame of exactly the fitted columns."""
+    return numeric_of_fitted_width(estimator, X) or (isinstance(X, pd.DataFrame) and _same_columns(estimator, X))
+
+
 def check_columns(estimator, X):
     """Check a table's columns (count and names) against ``estimator``'s fit, as ``validate_data`` does.
 

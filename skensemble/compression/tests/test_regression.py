@@ -144,10 +144,13 @@ def test_predictions_validate_once_and_equal_the_inner_net(monkeypatch):
     inner = pruned.estimator_
     expected = inner.predict(X)
     calls, encode = [], inner.table_encoder_.encode
-    monkeypatch.setattr(inner, "_validate_X", lambda *a, **k: pytest.fail("the inner net validated again"))
+    checks, validate_X, validate_raw = [], inner._validate_X, pruned._validate_raw
+    monkeypatch.setattr(inner, "_validate_X", lambda *a, **k: checks.append("net") or validate_X(*a, **k))
+    monkeypatch.setattr(pruned, "_validate_raw", lambda *a, **k: checks.append("wrapper") or validate_raw(*a, **k))
     monkeypatch.setattr(inner.table_encoder_, "encode", lambda *a, **k: calls.append(1) or encode(*a, **k))
-    np.testing.assert_array_equal(pruned.predict(X), expected)
-    assert calls == [1]  # once: the net's table encoder encodes; the outer checked the columns
+    np.testing.assert_array_equal(pruned.predict(X), expected)  # an array of the fitted width: the net's call
+    np.testing.assert_array_equal(pruned.predict(X.tolist()), expected)  # a list: the wrapper checks, the net not
+    assert checks == ["net", "wrapper"] and calls == [1, 1]  # one check and one encoding per prediction
     # a missing value is the column's median at fit, as in the net
     medians = np.tile(inner.table_encoder_.center_, (2, 1))
     np.testing.assert_array_equal(pruned.predict(np.full_like(X[:2], np.nan)), pruned.predict(medians))

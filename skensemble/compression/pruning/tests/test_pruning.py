@@ -230,11 +230,15 @@ def test_predictions_validate_once_and_equal_the_inner_net(digits_mlp_256, digit
     inner = pruned.estimator_
     expected = {m: getattr(inner, m)(X_test) for m in ("predict_proba", "predict_log_proba", "predict")}
     calls, encode = [], inner.table_encoder_.encode
-    monkeypatch.setattr(inner, "_validate_X", lambda *a, **k: pytest.fail("the inner net validated again"))
+    checks, validate_X, validate_raw = [], inner._validate_X, pruned._validate_raw
+    monkeypatch.setattr(inner, "_validate_X", lambda *a, **k: checks.append("net") or validate_X(*a, **k))
+    monkeypatch.setattr(pruned, "_validate_raw", lambda *a, **k: checks.append("wrapper") or validate_raw(*a, **k))
     monkeypatch.setattr(inner.table_encoder_, "encode", lambda *a, **k: calls.append(1) or encode(*a, **k))
     for method, values in expected.items():
-        np.testing.assert_array_equal(getattr(pruned, method)(X_test), values)
-    assert len(calls) == len(expected)  # once each: the net's encoder; the outer checked the columns only
+        np.testing.assert_array_equal(getattr(pruned, method)(X_test), values)  # the net's own call
+        np.testing.assert_array_equal(getattr(pruned, method)(X_test.tolist()), values)  # the wrapper's path
+    assert checks == ["net", "wrapper"] * len(expected)  # one check per prediction, never two
+    assert len(calls) == 2 * len(expected)  # one encoding per prediction
     medians = np.tile(inner.table_encoder_.center_, (2, 1))  # a missing value is the column's median
     np.testing.assert_array_equal(pruned.predict(np.full_like(X_test[:2], np.nan)), pruned.predict(medians))
     with pytest.raises(ValueError, match="64 features"):
