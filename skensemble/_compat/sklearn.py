@@ -38,6 +38,29 @@ from . import check_version
 TESTED = ("1.6", "1.9")
 check_version("scikit-learn", sklearn.__version__, *TESTED)
 
+# every private name of sklearn this adapter reads (imports, attributes, getattr), checked against its
+# source by tests/test_architecture.py: what to re-check when a new sklearn release is tested
+READS = (
+    "_parameter_constraints",
+    "_run_search",
+    "_validate_estimators",
+    "_validate_params",
+    "_weights_not_none",
+    "sklearn.base._fit_context",
+    "sklearn.ensemble._base",
+    "sklearn.ensemble._base._BaseHeterogeneousEnsemble",
+    "sklearn.ensemble._hist_gradient_boosting.predictor",
+    "sklearn.ensemble._voting",
+    "sklearn.ensemble._voting._BaseVoting",
+    "sklearn.model_selection._search",
+    "sklearn.tree._tree",
+    "sklearn.utils._param_validation",
+    "sklearn.utils._user_interface",
+    "sklearn.utils._user_interface._print_elapsed_time",
+    "sklearn.utils.metadata_routing._raise_for_params",
+    "sklearn.utils.validation._check_sample_weight",
+)
+
 # scikit-learn's private methods that skensemble's classes override, and why.
 OVERRIDDEN = {
     "_parameter_constraints": "scikit-learn's developer API for parameter validation (its developer guide)",
@@ -45,6 +68,26 @@ OVERRIDDEN = {
                             "placed on devices when validated",
     "_run_search": "CompressionSearchCV: BaseSearchCV's documented extension point (the candidates to evaluate)",
 }
+
+
+def parameter_constraints(cls):
+    """``cls._parameter_constraints`` (scikit-learn's parameter validation API) as a new dict to extend."""
+    return dict(cls._parameter_constraints)
+
+
+def validate_estimators(ensemble):
+    """A voting or stacking ensemble's ``_validate_estimators()``: ``(names, estimators)``."""
+    return ensemble._validate_estimators()
+
+
+def next_validate_estimators(cls, ensemble):
+    """The ``_validate_estimators`` that ``cls`` overrides: the next one in ``ensemble``'s MRO."""
+    return super(cls, ensemble)._validate_estimators()
+
+
+def is_search(estimator):
+    """Whether ``estimator`` is a scikit-learn search (``BaseSearchCV``'s ``_run_search`` extension point)."""
+    return hasattr(estimator, "_run_search")
 
 
 def fit_context(*, prefer_skip_nested_validation):
@@ -101,15 +144,20 @@ __all__ = [
     "HasMethods",
     "Interval",
     "OVERRIDDEN",
+    "READS",
     "StrOptions",
     "TESTED",
     "check_is_fitted",
     "check_sample_weight",
     "fit_context",
+    "is_search",
+    "next_validate_estimators",
+    "parameter_constraints",
     "print_elapsed_time",
     "raise_for_params",
     "tree_types",
     "validate_data",
+    "validate_estimators",
     "validate_params",
     "weights_not_none",
 ]

@@ -19,12 +19,37 @@ from . import check_version
 TESTED = ("1.2", "1.4")
 check_version("skorch", skorch.__version__, *TESTED)
 
+# every private name of skorch this adapter reads (imports, attributes, getattr), checked against its
+# source by tests/test_architecture.py: what to re-check when a new skorch release is tested
+READS = (
+    "_criteria",
+    "_modules",
+    "_optimizers",
+    "_set_training",
+    "_step_optimizer",
+)
+
 # skorch's private methods that skensemble's nets override, and why.
 OVERRIDDEN = {
     "_set_training": "train()/eval() each module once per fit (skorch walks every module at every batch); "
                      "called by skorch's train_step_single and evaluation_step",
     "_step_optimizer": "mixed precision: torch's GradScaler steps the optimizers (it takes no closure)",
 }
+
+
+def set_training(net, training=True):
+    """skorch's ``net._set_training(training)`` (overridden by skensemble's nets, see ``OVERRIDDEN``)."""
+    net._set_training(training)
+
+
+def step_optimizer(net, step_fn):
+    """skorch's ``net._step_optimizer(step_fn)``: step every optimizer after ``step_fn`` computed the gradients."""
+    return net._step_optimizer(step_fn)
+
+
+def next_step_optimizer(cls, net, step_fn):
+    """The ``_step_optimizer`` that ``cls`` overrides: the next one in ``net``'s MRO (skorch's)."""
+    return super(cls, net)._step_optimizer(step_fn)
 
 
 def module_names(net):
@@ -42,4 +67,5 @@ def optimizer_names(net):
     return list(net._optimizers)
 
 
-__all__ = ["OVERRIDDEN", "TESTED", "module_names", "optimizer_names", "registered_modules"]
+__all__ = ["OVERRIDDEN", "READS", "TESTED", "module_names", "next_step_optimizer", "optimizer_names", "registered_modules",
+           "set_training", "step_optimizer"]

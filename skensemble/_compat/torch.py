@@ -34,6 +34,22 @@ TESTED = ("2.13", "2.13")
 DECLARED = ("2.2", "2.99")  # pyproject.toml: torch>=2.2,<3
 check_version("torch", torch.__version__, *DECLARED)
 
+# every private name of torch this adapter reads (imports, attributes, getattr), checked against its
+# source by tests/test_architecture.py: what to re-check when a new torch release is tested
+READS = (
+    "_BatchNorm",
+    "_ConvNd",
+    "_backward_hooks",
+    "_forward_pre_hooks",
+    "_non_persistent_buffers_set",
+    "_packed_params",
+    "_post_accumulate_grad_hooks",
+    "_tensor_name",
+    "_weight_bias",
+    "torch.ops",
+    "torch.utils._pytree",
+)
+
 # torch's private methods that skensemble's classes override, and why.
 OVERRIDDEN = {}
 
@@ -100,6 +116,7 @@ __all__ = [
     "BATCH_NORM_TYPES",
     "CONV_TYPES",
     "OVERRIDDEN",
+    "READS",
     "TESTED",
     "activation_backward_kernels",
     "fold_pruning_masks",

@@ -20,7 +20,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import has_fit_parameter
 from skorch import NeuralNet
 
-from .._compat.sklearn import check_sample_weight, print_elapsed_time, validate_data
+from .._compat.sklearn import (check_sample_weight, next_validate_estimators, print_elapsed_time, validate_data,
+                               validate_estimators)
 from ..utils._device import resolve_device
 from ..utils._config import get_config
 from ._fused import fused_fit, fusion_groups, warn_if_optimizer_prevents_fusion
@@ -230,7 +231,7 @@ def check_fit_input(owner, X, y, sample_weight=None):
     members), y and the weights.
     """
     check_estimator_list(owner.estimators)
-    names, members = owner._validate_estimators()
+    names, members = validate_estimators(owner)
     kept = [(n, e) for n, e in zip(names, members) if e != "drop"]
     names, members = [n for n, _ in kept], [e for _, e in kept]
     if is_classifier(owner):
@@ -284,7 +285,7 @@ class SklearnEnsembleMixin:
 
     def _validate_estimators(self):
         check_estimator_list(self.estimators)
-        names, estimators = super()._validate_estimators()
+        names, estimators = next_validate_estimators(SklearnEnsembleMixin, self)
         if self._members_need_proba():
             check_proba(names, estimators, type(self).__name__)
         return names, place_all(estimators, resolve_devices(self.devices))

@@ -4,7 +4,7 @@ from sklearn.ensemble import StackingClassifier as _SkStackingClassifier
 from sklearn.ensemble import StackingRegressor as _SkStackingRegressor
 
 from ..persistence import register
-from .._compat.sklearn import StrOptions
+from .._compat.sklearn import StrOptions, parameter_constraints
 from ._base import SklearnEnsembleMixin
 
 
@@ -72,7 +72,7 @@ default="auto"
     """
 
     _parameter_constraints = {
-        **_SkStackingClassifier._parameter_constraints,
+        **parameter_constraints(_SkStackingClassifier),
         "devices": [list, StrOptions({"auto"}), None],
     }
 
@@ -163,7 +163,7 @@ class StackingRegressor(SklearnEnsembleMixin, _SkStackingRegressor):
     """
 
     _parameter_constraints = {
-        **_SkStackingRegressor._parameter_constraints,
+        **parameter_constraints(_SkStackingRegressor),
         "devices": [list, StrOptions({"auto"}), None],
     }
 

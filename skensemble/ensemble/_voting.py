@@ -11,7 +11,8 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d, has_fit_parameter
 
 from ..persistence import register
-from .._compat.sklearn import StrOptions, check_is_fitted, fit_context, raise_for_params, weights_not_none
+from .._compat.sklearn import (StrOptions, check_is_fitted, fit_context, parameter_constraints, raise_for_params,
+                               validate_estimators, weights_not_none)
 from ._base import SklearnEnsembleMixin, parallel_fit, weight_params, worker_errors
 
 
@@ -31,7 +32,7 @@ class _VotingFitMixin:
         if routing and sample_weight is not None:  # routed to the members that request it
             fit_params["sample_weight"], sample_weight = sample_weight, None
         raise_for_params(fit_params, self, "fit")
-        names, estimators = self._validate_estimators()
+        names, estimators = validate_estimators(self)
         if self.weights is not None and len(self.weights) != len(self.estimators):
             raise ValueError(
                 "Number of `estimators` and weights must be equal; got"
@@ -128,7 +129,7 @@ class VotingClassifier(_VotingFitMixin, SklearnEnsembleMixin, _SkVotingClassifie
     """
 
     _parameter_constraints = {
-        **_SkVotingClassifier._parameter_constraints,
+        **parameter_constraints(_SkVotingClassifier),
         "devices": [list, StrOptions({"auto"}), None],
         "fused": ["boolean"],
     }
@@ -251,7 +252,7 @@ class VotingRegressor(_VotingFitMixin, SklearnEnsembleMixin, _SkVotingRegressor)
     """
 
     _parameter_constraints = {
-        **_SkVotingRegressor._parameter_constraints,
+        **parameter_constraints(_SkVotingRegressor),
         "devices": [list, StrOptions({"auto"}), None],
         "fused": ["boolean"],
     }

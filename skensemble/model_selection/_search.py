@@ -13,7 +13,7 @@ from ..compression import QuantizedClassifier, QuantizedRegressor
 from ..compression.pruning._members import n_members
 from ..metrics import COSTS, make_cost_scorer
 from ..report import pareto_front
-from .._compat.sklearn import BaseSearchCV, Interval, StrOptions
+from .._compat.sklearn import BaseSearchCV, Interval, StrOptions, parameter_constraints
 from ._refit import cheapest_within
 
 UNCOMPRESSED = "uncompressed"
@@ -200,7 +200,7 @@ class CompressionSearchCV(BaseSearchCV):
     """
 
     _parameter_constraints = {
-        **BaseSearchCV._parameter_constraints,
+        **parameter_constraints(BaseSearchCV),
         "max_drop": [Interval(numbers.Real, 0, None, closed="left")],
         "objective": [StrOptions(set(COSTS))],
         "space": [dict, list, None],

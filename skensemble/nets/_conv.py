@@ -4,7 +4,7 @@ import math
 import numbers
 
 from ..persistence import register
-from .._compat.sklearn import Interval, StrOptions
+from .._compat.sklearn import Interval, StrOptions, parameter_constraints
 from ..utils._params import store_params
 from ._base import BaseNet
 from ._modules import ConvModule
@@ -16,7 +16,7 @@ class _ConvParams:
     """Parameters and module of the conv nets (shared by the classifier and the regressor)."""
 
     _parameter_constraints = {
-        **BaseNet._parameter_constraints,
+        **parameter_constraints(BaseNet),
         **BaseNet._hidden_constraints,
         "input_shape": [tuple, list, None],
         "channels": [tuple, list],

@@ -1,5 +1,6 @@
 """Multi-layer perceptron estimators."""
 
+from .._compat.sklearn import parameter_constraints
 from ..persistence import register
 from ..utils._params import store_params
 from ._base import BaseNet
@@ -38,7 +39,7 @@ class _MLPParams(NumEmbeddingsMixin):
     ):
         store_params(self, locals())
 
-    _parameter_constraints = {**BaseNet._parameter_constraints, **BaseNet._hidden_constraints,
+    _parameter_constraints = {**parameter_constraints(BaseNet), **BaseNet._hidden_constraints,
                               **EMBEDDING_CONSTRAINTS}
 
     def _module_spec(self, n_features, n_outputs):

@@ -4,6 +4,7 @@ import inspect
 
 from torch import nn
 
+from .._compat.sklearn import parameter_constraints
 from ..persistence import register
 from ..utils._params import store_params
 from ._base import BaseNet
@@ -18,7 +19,7 @@ class _ModuleParams:
     """Parameters of the any-module nets (shared by the classifier and the regressor)."""
 
     _parameter_constraints = {
-        **BaseNet._parameter_constraints,
+        **parameter_constraints(BaseNet),
         "module": [callable],
         "module_params": [dict, None],
     }

@@ -3,7 +3,7 @@
 import numbers
 
 from ..persistence import register
-from .._compat.sklearn import Interval, StrOptions
+from .._compat.sklearn import Interval, StrOptions, parameter_constraints
 from ..utils._params import store_params
 from ._base import BaseNet
 from ._embeddings import EMBEDDING_CONSTRAINTS, NumEmbeddingsMixin
@@ -14,7 +14,7 @@ from ._targets import NetClassifierMixin, NetRegressorMixin
 
 class _ResNetParams(NumEmbeddingsMixin):
     _parameter_constraints = {
-        **BaseNet._parameter_constraints,
+        **parameter_constraints(BaseNet),
         "width": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_blocks": [Interval(numbers.Integral, 0, None, closed="left")],
         "hidden_factor": [Interval(numbers.Real, 0, None, closed="neither")],

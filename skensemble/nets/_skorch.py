@@ -15,7 +15,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit, get_len, unpack_data
 from skorch.utils import to_tensor
 
-from .._compat.skorch import module_names, optimizer_names
+from .._compat.skorch import module_names, next_step_optimizer, optimizer_names, set_training, step_optimizer
 from ..persistence import register_splitter
 from ..utils._threads import fit_threads
 from ..utils._torch import multiply_adds_per_row
@@ -172,7 +172,7 @@ class _AmpMixin:
     def train_step_single(self, batch, **fit_params):
         if not self._scales_loss:
             return super().train_step_single(batch, **fit_params)
-        self._set_training(True)
+        set_training(self, True)
         Xi, yi = unpack_data(batch)
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
@@ -186,7 +186,7 @@ class _AmpMixin:
 
     def _step_optimizer(self, step_fn):
         if not self._scales_loss:
-            return super()._step_optimizer(step_fn)
+            return next_step_optimizer(_AmpMixin, self, step_fn)
         # GradScaler.step takes no closure: compute the gradients once, then
         # step every optimizer (skipped when the scaled gradients overflowed)
         step_fn()
@@ -309,7 +309,7 @@ class _LeanHooksMixin:
             for param in group["params"]:
                 param.grad = None
         step = self._closed_form_step(batch, fit_params) or self.train_step_single(batch, **fit_params)
-        self._step_optimizer(None)
+        step_optimizer(self, None)
         return step
 
     def _closed_form_step(self, batch, fit_params):
@@ -317,7 +317,7 @@ class _LeanHooksMixin:
         state = self.__dict__.get("_fit_state")
         if state is None or state.closed_form is None or fit_params:
             return None
-        self._set_training(True)
+        set_training(self, True)
         Xi, yi = unpack_data(batch)
         result = state.closed_form.step(to_tensor(Xi, device=self.device), to_tensor(yi, device=self.device))
         if result is None:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._compat.sklearn import Interval, StrOptions, check_is_fitted
+from .._compat.sklearn import Interval, StrOptions, check_is_fitted, parameter_constraints
 from ..persistence import register, register_layer, register_module
 from ..utils._params import store_params
 from ..utils._torch import eval_mode
@@ -178,7 +178,7 @@ class TabMSkorchRegressor(_MemberBatchLoss, SkorchRegressor):
 
 class _TabMParams(NumEmbeddingsMixin):
     _parameter_constraints = {
-        **BaseNet._parameter_constraints,
+        **parameter_constraints(BaseNet),
         **EMBEDDING_CONSTRAINTS,
         "k": [Interval(numbers.Integral, 1, None, closed="left")],
         "arch_type": [StrOptions(set(ARCH_TYPES))],

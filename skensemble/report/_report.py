@@ -4,6 +4,8 @@ import numpy as np
 from sklearn.base import is_classifier, is_regressor
 from sklearn.metrics import check_scoring, log_loss, mean_absolute_error, mean_squared_error
 
+from .._compat.sklearn import is_search
+
 from ._calibration import expected_calibration_error
 from ._metrics import count_parameters, interleaved_latency, saved_size_bytes
 from ._search_report import SearchReport
@@ -108,7 +110,7 @@ def compression_report(models, X=None, y=None, *, reference=None, scoring=None, 
 def _search_report(search, X, y):
     from sklearn.utils.validation import check_is_fitted
 
-    if not hasattr(search, "objective") or not hasattr(search, "_run_search"):
+    if not hasattr(search, "objective") or not is_search(search):
         raise TypeError(f"compression_report takes a dict of fitted models or a fitted CompressionSearchCV, "
                         f"not {type(search).__name__}.")
     check_is_fitted(search, "candidate_names_")
