@@ -326,12 +326,8 @@ def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objecti
     ``summary.json`` (the held-out rows and the run's time), ``report.png``
     and ``pareto.png`` to ``out``.
     """
-    from sklearn.base import clone
     from sklearn.model_selection import train_test_split
 
-    from .model_selection import CompressionSearchCV
-    from .model_selection._search import UNCOMPRESSED
-    from .persistence import save
     from .report import compression_report
 
     started = time.perf_counter()
@@ -340,14 +336,49 @@ def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objecti
     stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=stratify,
                                                         random_state=0)
+    encoder = make_encoder(X_train, log=log)  # gradient boosting's (the nets encode the table themselves)
+    _log_data(data, X_train, X_test, y, task, log)
+    space = compression_space(task, encoder, epochs=QUICK_EPOCHS if quick else EPOCHS, quick=quick, base=base)
+    search = _search(space, X_train, y_train, max_drop, objective, cv, n_jobs, log)
+    models = _held_out_models(search, space, task, encoder, X_train, y_train)
+    held_out = compression_report(models, X_test, y_test, n_repeats=3 if quick else 7)
+    table = compression_report(search)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model_path, onnx = _write_models(search.best_estimator_, models[BOOSTING], out, X_train, X_test, log)
+    choice = _choice(search, held_out, max_drop, objective) + _serving_sentence(onnx)
+    (out / "summary.json").write_text(json.dumps({
+        "data": Path(data).name, "target": target, "task": task, "rows": int(len(X)),
+        "chosen": search.best_candidate_, "metric": held_out.score_name,
+        "held_out": {name: {k: _plain(v) for k, v in r.items()} for name, r in held_out.to_dict().items()},
+        "onnx": onnx, "seconds": round(time.perf_counter() - started, 2)}, indent=1))
+    (out / "report.md").write_text(
+        f"# skensemble compress: {Path(data).name}, target {target!r}\n\n"
+        f"## Every candidate, {cv}-fold cross-validated on the training rows\n\n{table.to_markdown()}\n\n"
+        f"## The chosen model on the held-out 25%\n\n{held_out.to_markdown()}\n\n{choice}\n")
+    for text in (str(table), "\n" + str(held_out), "\n" + choice):
+        log(text)
+    _plot(held_out, table, out)
+    log(f"Saved {model_path} (load with skensemble.load; it takes the CSV's feature columns)"
+        + (f", {onnx['path']}" if onnx else "") + f" and {out / 'report.md'}; predict new rows with "
+        f"'skensemble predict {model_path} DATA.csv'.")
+    return model_path, search.best_candidate_, search
+
+
+def _log_data(data, X_train, X_test, y, task, log):
     from .preprocessing import TableEncoder
 
-    encoder = make_encoder(X_train, log=log)  # gradient boosting's (the nets encode the table themselves)
     n_encoded = TableEncoder().fit(X_train).n_features_out_
     what = f"{y.nunique()} classes" if task == "classification" else "a numeric target (regression)"
     log(f"{Path(data).name}: {len(X_train)} training / {len(X_test)} test rows, "
         f"{n_encoded} features after encoding, {what}")
-    space = compression_space(task, encoder, epochs=QUICK_EPOCHS if quick else EPOCHS, quick=quick, base=base)
+
+
+def _search(space, X_train, y_train, max_drop, objective, cv, n_jobs, log):
+    """``CompressionSearchCV`` over ``space``, fitted on the training rows; its notes on ``max_drop`` logged."""
+    from .model_selection import CompressionSearchCV
+    from .model_selection._search import UNCOMPRESSED
+
     log(f"Searching {len(space)} candidates, {cv}-fold cross-validated, for the lowest {objective} "
         f"within {max_drop} of the best score...")
     search = CompressionSearchCV(space[UNCOMPRESSED], space=space, max_drop=max_drop, objective=objective,
@@ -358,52 +389,54 @@ def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objecti
     for w in caught:
         if "max_drop" in str(w.message):
             log(f"Note: {w.message}")
-    chosen, model = search.best_candidate_, search.best_estimator_
+    return search
+
+
+def _held_out_models(search, space, task, encoder, X_train, y_train):
+    """The models the held-out rows compare: the uncompressed net, the chosen model, gradient boosting."""
+    from sklearn.base import clone
+
+    from .model_selection._search import UNCOMPRESSED
+
+    chosen = search.best_candidate_
     models = {UNCOMPRESSED: clone(space[UNCOMPRESSED]).fit(X_train, y_train)} if chosen != UNCOMPRESSED else {}
-    models[f"chosen: {chosen}"] = model
+    models[f"chosen: {chosen}"] = search.best_estimator_
     models[BOOSTING] = gradient_boosting(task, encoder).fit(X_train, y_train)
-    held_out = compression_report(models, X_test, y_test, n_repeats=3 if quick else 7)
-    table = compression_report(search)
-    metric = held_out.score_name
+    return models
+
+
+def _choice(search, held_out, max_drop, objective):
+    """The sentences that say what was chosen, why, and how it stands against gradient boosting."""
+    metric, rows = held_out.score_name, held_out.to_dict()
+    row = rows[f"chosen: {search.best_candidate_}"]
     best = float(np.nanmax(search.cv_results_["mean_test_score"]))
-    rows = held_out.to_dict()
-    row = rows[f"chosen: {chosen}"]
-    choice = (f"Chosen: {chosen!r}, the lowest {objective} among the candidates whose cross-validated "
-              f"{metric} is within {max_drop} of the best {metric} ({best:.4f}): cross-validated "
-              f"{search.best_score_:.4f}, held-out {row['score']:.4f}, {row['saved bytes']:,} bytes.\n"
-              + against_boosting(row, rows[BOOSTING], metric))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    return (f"Chosen: {search.best_candidate_!r}, the lowest {objective} among the candidates whose "
+            f"cross-validated {metric} is within {max_drop} of the best {metric} ({best:.4f}): cross-validated "
+            f"{search.best_score_:.4f}, held-out {row['score']:.4f}, {row['saved bytes']:,} bytes.\n"
+            + against_boosting(row, rows[BOOSTING], metric))
+
+
+def _write_models(model, boosting, out, X_train, X_test, log):
+    """``model.zip`` and, with the onnx extra, ``model.onnx`` with its batch-1 latency beside boosting's."""
+    from .persistence import save
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         model_path = save(_reading_columns(model, X_train), out / "model.zip")
         written = write_onnx(model, out / "model.onnx", X_test, log=log)
-    onnx = None
-    if written is not None:
-        session, difference = written
-        onnx_s, boosting_s = serving_latency(session, models[BOOSTING], X_test.iloc[:1])
-        onnx = {"path": str(out / "model.onnx"), "max_difference": difference, "latency_s": onnx_s,
-                "boosting_latency_s": boosting_s}
-    choice += _serving_sentence(onnx)
-    (out / "summary.json").write_text(json.dumps({
-        "data": Path(data).name, "target": target, "task": task, "rows": int(len(X)), "chosen": chosen,
-        "metric": metric, "held_out": {name: {k: _plain(v) for k, v in r.items()} for name, r in rows.items()},
-        "onnx": onnx, "seconds": round(time.perf_counter() - started, 2)}, indent=1))
-    (out / "report.md").write_text(
-        f"# skensemble compress: {Path(data).name}, target {target!r}\n\n"
-        f"## Every candidate, {cv}-fold cross-validated on the training rows\n\n{table.to_markdown()}\n\n"
-        f"## The chosen model on the held-out 25%\n\n{held_out.to_markdown()}\n\n{choice}\n")
-    log(str(table))
-    log("\n" + str(held_out))
-    log("\n" + choice)
+    if written is None:
+        return model_path, None
+    session, difference = written
+    onnx_s, boosting_s = serving_latency(session, boosting, X_test.iloc[:1])
+    return model_path, {"path": str(out / "model.onnx"), "max_difference": difference, "latency_s": onnx_s,
+                        "boosting_latency_s": boosting_s}
+
+
+def _plot(held_out, table, out):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             held_out.plot(out / "report.png")
             table.plot(out / "pareto.png")
-    except ImportError:
+    except ImportError:  # no matplotlib: the tables say it all
         pass
-    log(f"Saved {model_path} (load with skensemble.load; it takes the CSV's feature columns)"
-        + (f", {onnx['path']}" if onnx else "") + f" and {out / 'report.md'}; predict new rows with "
-        f"'skensemble predict {model_path} DATA.csv'.")
-    return model_path, chosen, search

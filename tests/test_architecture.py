@@ -432,3 +432,40 @@ def test_a_version_outside_the_tested_ones_is_refused_clearly():
         check_version("skorch", "1.1.0", "1.2", "1.4")
     assert release("2.13.0+cpu") == (2, 13)
     assert issubclass(UntestedVersionError, ImportError) and _compat.UntestedVersionError is UntestedVersionError
+
+
+# --- small functions ---
+
+MAX_FUNCTION_LINES = 60
+
+
+def function_lengths(source):
+    """``(name, line, lines)`` of every function in ``source``: its signature and body, without its docstring.
+
+    A docstring is documentation (numpydoc sections make a public method's
+    long), not the function's work, so it is not counted.
+    """
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lines = node.end_lineno - node.lineno + 1
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                lines -= first.end_lineno - first.lineno + 1
+            found.append((node.name, node.lineno, lines))
+    return found
+
+
+def test_no_function_is_longer_than_sixty_lines():
+    long = [f"{path.relative_to(PACKAGE.parent)}:{line}: {name} ({n} lines)"
+            for path in sorted(PACKAGE.rglob("*.py")) if "tests" not in path.relative_to(PACKAGE).parts
+            for name, line, n in function_lengths(path.read_text()) if n > MAX_FUNCTION_LINES]
+    assert not long, "functions over 60 lines (split them by responsibility):\n" + "\n".join(long)
+
+
+def test_the_length_check_counts_the_body_not_the_docstring():
+    body = "\n".join(f"    x{i} = {i}" for i in range(61))
+    planted = f'def long():\n    """A docstring.\n\n    Of three lines."""\n{body}\n'
+    assert function_lengths(planted) == [("long", 1, 62)]
+    assert function_lengths('def short():\n    """Doc."""\n    return 1\n') == [("short", 1, 2)]

@@ -276,16 +276,11 @@ class _Analysis:
             self.block(self.layouts.get(index), OUTPUT_LAYER)
 
     def module(self, node, layer, ins, shared):
+        """The unit layout of a layer's output, recording which of its tensors the units own (or why not)."""
         name = node.target
         first = ins[0] if ins else None
         if shared:
-            self.block(first, f"its units feed {name!r}, a layer called more than once (a shared layer)")
-            if not isinstance(layer, PRODUCERS + (nn.Embedding,)):
-                return None
-            axis = 1 if isinstance(layer, _CONVS) else len(node.shape) - 1
-            s = self.new_set(node.shape[axis], name)
-            self.block_set(s, "it is called more than once (a shared layer)")
-            return UnitLayout(axis, [UnitRun(s, node.shape[axis])])
+            return self.shared_layer(node, name, layer, first)
         kind = ENSEMBLE_LAYERS.get(type(layer))
         if kind is not None:
             return self.ensemble_layer(kind, node, name, layer, first)
@@ -294,33 +289,68 @@ class _Analysis:
             self.own(UnitLayout(0, [UnitRun(s, layer.embedding_dim)]), f"{name}.weight", 1)
             return UnitLayout(len(node.shape) - 1, [UnitRun(s, layer.embedding_dim)])
         if isinstance(layer, _CONVS) and layer.groups != 1:
-            if layer.groups == layer.in_channels == layer.out_channels and first is not None \
-                    and first.axis == 1 and not first.flat:
-                self.own(first, f"{name}.weight", 0)  # depthwise: channel c stays channel c
-                if layer.bias is not None:
-                    self.own(first, f"{name}.bias", 0)
-                return first
-            self.block(first, f"it feeds {name!r}, a grouped convolution (groups={layer.groups})")
-            s = self.new_set(layer.out_channels, name)
-            self.block_set(s, f"it is a grouped convolution (groups={layer.groups})")
-            return UnitLayout(1, [UnitRun(s, layer.out_channels)])
+            return self.grouped_conv(name, layer, first)
         if isinstance(layer, PRODUCERS):
-            axis = len(node.shape) - 1 if isinstance(layer, nn.Linear) else 1
-            if first is not None:
-                in_shape = node.input_shapes[0]
-                if first.axis != (len(in_shape) - 1 if isinstance(layer, nn.Linear) else 1):
-                    self.block(first, f"{name!r} reads its units along another axis")
-                else:
-                    self.own(first, f"{name}.weight", 1)
-            n = node.shape[axis]
-            s = self.new_set(n, name)
-            out = UnitLayout(axis, [UnitRun(s, n)])
-            self.own(out, f"{name}.weight", 0)
-            if layer.bias is not None:
-                self.own(out, f"{name}.bias", 0)
-            return out
+            return self.producer(node, name, layer, first)
         if first is None:
             return None
+        if isinstance(layer, (*_BATCH_NORMS, nn.LayerNorm)):
+            normalized = self.normalization(node, name, layer, first)
+            if normalized is not None:
+                return normalized
+        elif isinstance(layer, _UNIT_WISE_MODULES) and _keeps_axis(node, first):
+            return first
+        elif isinstance(layer, nn.Flatten):
+            return self.flatten(node, first)
+        self.block(first, f"its units go through the layer {name!r} ({type(layer).__name__}), "
+                          "which skensemble cannot cut through")
+        return None
+
+    def shared_layer(self, node, name, layer, first):
+        """A layer called more than once: its input units and its own are kept."""
+        self.block(first, f"its units feed {name!r}, a layer called more than once (a shared layer)")
+        if not isinstance(layer, PRODUCERS + (nn.Embedding,)):
+            return None
+        axis = 1 if isinstance(layer, _CONVS) else len(node.shape) - 1
+        s = self.new_set(node.shape[axis], name)
+        self.block_set(s, "it is called more than once (a shared layer)")
+        return UnitLayout(axis, [UnitRun(s, node.shape[axis])])
+
+    def grouped_conv(self, name, layer, first):
+        """A depthwise convolution keeps its input's channels; other grouped ones are not cut."""
+        if layer.groups == layer.in_channels == layer.out_channels and first is not None \
+                and first.axis == 1 and not first.flat:
+            self.own(first, f"{name}.weight", 0)  # depthwise: channel c stays channel c
+            if layer.bias is not None:
+                self.own(first, f"{name}.bias", 0)
+            return first
+        self.block(first, f"it feeds {name!r}, a grouped convolution (groups={layer.groups})")
+        s = self.new_set(layer.out_channels, name)
+        self.block_set(s, f"it is a grouped convolution (groups={layer.groups})")
+        return UnitLayout(1, [UnitRun(s, layer.out_channels)])
+
+    def producer(self, node, name, layer, first):
+        """A Linear or convolution: reads its input's units (weight axis 1), makes new ones (axis 0)."""
+        axis = len(node.shape) - 1 if isinstance(layer, nn.Linear) else 1
+        if first is not None:
+            in_shape = node.input_shapes[0]
+            if first.axis != (len(in_shape) - 1 if isinstance(layer, nn.Linear) else 1):
+                self.block(first, f"{name!r} reads its units along another axis")
+            else:
+                self.own(first, f"{name}.weight", 1)
+        n = node.shape[axis]
+        s = self.new_set(n, name)
+        out = UnitLayout(axis, [UnitRun(s, n)])
+        self.own(out, f"{name}.weight", 0)
+        if layer.bias is not None:
+            self.own(out, f"{name}.bias", 0)
+        return out
+
+    def normalization(self, node, name, layer, first):
+        """Batch norm over channels or layer norm over the last axis: unit-wise, its entries go with the units.
+
+        ``None`` for a normalization across units (the caller blocks them).
+        """
         if isinstance(layer, _BATCH_NORMS) and first.axis == 1 and not first.flat:
             if layer.affine:
                 self.own(first, f"{name}.weight", 0)
@@ -336,12 +366,6 @@ class _Analysis:
                 if layer.bias is not None:
                     self.own(first, f"{name}.bias", 0)
             return first
-        if isinstance(layer, _UNIT_WISE_MODULES) and _keeps_axis(node, first):
-            return first
-        if isinstance(layer, nn.Flatten):
-            return self.flatten(node, first)
-        self.block(first, f"its units go through the layer {name!r} ({type(layer).__name__}), "
-                          "which skensemble cannot cut through")
         return None
 
     def ensemble_layer(self, kind, node, name, layer, first):

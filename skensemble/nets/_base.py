@@ -152,6 +152,17 @@ def _lean_defaults(optimizer, verbose, net_params):
     return defaults
 
 
+def _drop_loader_arguments(params):
+    """Remove the loader arguments that only skensemble's loaders take, for a user's own loader class."""
+    for stage in ("iterator_train", "iterator_valid"):
+        loader = params[stage] if isinstance(params[stage], type) else type(None)
+        if not issubclass(loader, TensorLoader):  # a user's DataLoader takes no device argument
+            params.pop(f"{stage}__device")
+            params.pop(f"{stage}__merge_single_row", None)
+        if not issubclass(loader, MemberBatchLoader):
+            params.pop(f"{stage}__k", None)  # the members' own batches need skensemble's loader
+
+
 def detached(value):
     """A torch tensor as a plain CPU array (without its autograd graph); anything else as is."""
     if torch.is_tensor(value):
@@ -327,28 +338,8 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
     def _make_net(self, n_features, n_outputs, *, seed, device, n_samples=None):
         """The skorch net for this data (not initialized); the batch is capped at ``n_samples``."""
         module, module_kwargs = self._module_spec(n_features, n_outputs)
-        optimizer = self.optimizer
-        if isinstance(optimizer, str):
-            optimizer = OPTIMIZERS[optimizer]
-        callbacks = copy.deepcopy(self.callbacks) if self.callbacks else []
-        callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss())] + callbacks
-        train_split = None
-        if self.early_stopping:
-            callbacks = callbacks + [
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        load_best=True,
-                    ),
-                )
-            ]
-            train_split = LabelValidSplit(
-                self.validation_fraction,
-                stratified=self._stratify,
-                random_state=seed,
-            )
+        optimizer = OPTIMIZERS[self.optimizer] if isinstance(self.optimizer, str) else self.optimizer
+        callbacks, train_split = self._callbacks_and_split(seed)
         params = {
             "module": module,
             "criterion": self._criterion,
@@ -381,16 +372,20 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
                 "use PrunedClassifier/PrunedRegressor's fine-tuning or skorch's net_.partial_fit."
             )
         params.update(self.net_params or {})
-        for stage in ("iterator_train", "iterator_valid"):
-            loader = params[stage] if isinstance(params[stage], type) else type(None)
-            if not issubclass(loader, TensorLoader):  # a user's DataLoader takes no device argument
-                params.pop(f"{stage}__device")
-                params.pop(f"{stage}__merge_single_row", None)
-            if not issubclass(loader, MemberBatchLoader):
-                params.pop(f"{stage}__k", None)  # the members' own batches need skensemble's loader
+        _drop_loader_arguments(params)
         if not self.early_stopping and "train_split" not in (self.net_params or {}):
             self._check_no_validation_callbacks(callbacks)
         return self._net_class(**params)
+
+    def _callbacks_and_split(self, seed):
+        """The net's callbacks (non-finite loss stop, the user's, early stopping) and its validation split."""
+        callbacks = [("stop_on_non_finite_loss", StopOnNonFiniteLoss()),
+                     *(copy.deepcopy(self.callbacks) if self.callbacks else [])]
+        if not self.early_stopping:
+            return callbacks, None
+        stopping = EarlyStopping(monitor="valid_loss", patience=self.n_iter_no_change, load_best=True)
+        split = LabelValidSplit(self.validation_fraction, stratified=self._stratify, random_state=seed)
+        return callbacks + [("early_stopping", stopping)], split
 
     def _autocast_dtype(self, device):
         """The fitted autocast dtype (``amp_dtype_``); before it is set, what ``amp`` resolves to here."""

@@ -21,9 +21,9 @@ from ...meta._base import (
 )
 from ._importance import get_importance
 from ._members import SELECTIONS, keep_members, member_loss, n_members, scoring_rows, select_members
-from ._pruner import apply_weight_masks, fold_weight_masks, prune_units, weight_masks
+from ._cuts import UnitCut, WeightCut
+from ._pruner import fold_weight_masks
 from ._schedule import sparsity_schedule
-from ...graph._dependency import WEIGHTED_LAYERS
 from ._surgery import StructuralPruningError, check_prunable, count_params, prunable_weights
 from ._trimming import check_trimmable, find_blocks, trim
 
@@ -110,77 +110,70 @@ class _BasePruned(BaseNetWrapper):
         if self.granularity == "member":  # refused before a fit where the unfitted net already tells
             self._check_members(self.estimator, found_only=True)
         estimator = fit_or_copy(self.estimator, X, y, sample_weight, owner=type(self).__name__)
-        net = get_net(estimator)
-        module = net.module_
         if self.granularity == "member":
             return self._fit_members(estimator, X, y, seed, sample_weight)
-        if not prunable_weights(module):
-            raise ValueError(
-                f"{type(self).__name__} cannot prune {type(estimator).__name__}: its module "
-                f"{type(module).__name__} has no nn.Linear or nn.Conv layer, the layers pruning scores and cuts "
-                f"(its layers: {sorted({type(m).__name__ for m in module.modules() if next(m.children(), None) is None})}). "
-                "Distil it into a net that has them (DistilledClassifier/DistilledRegressor) or quantize it.")
-        Xn = net_input(estimator, X)
-        targets = net_targets(estimator, y)
+        self._check_prunable_layers(estimator)
+        Xn, targets = net_input(estimator, X), net_targets(estimator, y)
         self.granularity_ = self.granularity
         if self.granularity == "layer":
             return self._fit_layers(estimator, Xn, targets, seed, sample_weight)
-        importance = get_importance(self.importance, seed)
-        groups = example = None
-        if self.granularity in ("neuron", "auto"):
-            example = torch.as_tensor(np.array(Xn[:2]), device=next(module.parameters()).device)
-            groups = self._structured_groups(module, example)
-            self.granularity_ = "weight" if groups is None else "neuron"
-        if groups is not None:
-            original = {g.producer: g.n_units for g in groups}
-        weights = prunable_weights(module)
+        module = get_net(estimator).module_
         n_dense = count_params(module)
-        history = []
-        for step, target in enumerate(sparsity_schedule(self.sparsity, self.n_steps, self.schedule)):
-            if groups is None:
-                fold_weight_masks(module)
-                if hasattr(importance, "fit"):
-                    importance.fit(net, Xn, targets)
-                apply_weight_masks(module, weight_masks(module, weights, importance, target, self.scope))
-            else:
-                if step:  # the last cut changed the layers: map them again
-                    groups = check_prunable(module, example)
-                    for g in groups:
-                        g.original_units = original[g.producer]
-                if hasattr(importance, "fit"):
-                    importance.fit(net, Xn, targets)
-                prune_units(module, groups, importance, target, self.scope, self.round_to)
-            module.zero_grad(set_to_none=True)
-            n_before = len(net.history)
-            # a fresh optimizer per step: the parameters changed (neurons) or their zeros must stay
-            # untouched by old moments (weights); schedulers and early stopping start over with it
-            train_epochs(estimator, Xn, targets, self._fine_tune_epochs(), seed + step + 1,
-                         rebuild_optimizer=True, sample_weight=sample_weight)
-            record = {
-                "step": step + 1,
-                "target_sparsity": target,
-                "sparsity": self._measure(module, groups),
-                "n_params": count_params(module),
-                "train_loss": (
-                    float(net.history[-1, "train_loss"]) if len(net.history) > n_before else None
-                ),
-            }
-            history.append(record)
-            if self.verbose:
-                print(
-                    f"[{type(self).__name__}] step {record['step']}/{self.n_steps}: "
-                    f"sparsity {record['sparsity']:.3f} (target {target:.3f}), "
-                    f"{record['n_params']:,} parameters, train loss {record['train_loss']}"
-                )
+        cutter = self._cutter(estimator, Xn, targets, seed)
+        history = [self._prune_step(estimator, cutter, step, target, Xn, targets, seed, sample_weight)
+                   for step, target in enumerate(sparsity_schedule(self.sparsity, self.n_steps, self.schedule))]
         fold_weight_masks(module)
         self.estimator_ = estimator
         self._set_target_attributes(estimator)
-        self.sparsity_ = self._measure(module, groups)
+        self.sparsity_ = cutter.sparsity()
         self.n_params_ = count_params(module)
         self.n_nonzero_params_ = count_params(module, nonzero=True)
         self.n_params_dense_ = n_dense
         self.history_ = history
         return self
+
+    def _check_prunable_layers(self, estimator):
+        """A clear error for a module without the layers pruning scores and cuts."""
+        module = get_net(estimator).module_
+        if not prunable_weights(module):
+            leaves = sorted({type(m).__name__ for m in module.modules() if next(m.children(), None) is None})
+            raise ValueError(
+                f"{type(self).__name__} cannot prune {type(estimator).__name__}: its module "
+                f"{type(module).__name__} has no nn.Linear or nn.Conv layer, the layers pruning scores and cuts "
+                f"(its layers: {leaves}). "
+                "Distil it into a net that has them (DistilledClassifier/DistilledRegressor) or quantize it.")
+
+    def _cutter(self, estimator, Xn, targets, seed):
+        """How to cut: whole units where the module allows it (``"neuron"``, ``"auto"``), else weights."""
+        net = get_net(estimator)
+        importance = get_importance(self.importance, seed)
+        if self.granularity in ("neuron", "auto"):
+            example = torch.as_tensor(np.array(Xn[:2]), device=next(net.module_.parameters()).device)
+            groups = self._structured_groups(net.module_, example)
+            self.granularity_ = "weight" if groups is None else "neuron"
+            if groups is not None:
+                return UnitCut(net, importance, Xn, targets, self.scope, groups, example, self.round_to)
+        return WeightCut(net, importance, Xn, targets, self.scope)
+
+    def _prune_step(self, estimator, cutter, step, target, Xn, targets, seed, sample_weight):
+        """One step of the schedule: cut to ``target``, fine-tune; its record for ``history_``."""
+        net = get_net(estimator)
+        cutter.cut(step, target)
+        net.module_.zero_grad(set_to_none=True)
+        n_before = len(net.history)
+        # a fresh optimizer per step: the parameters changed (neurons) or their zeros must stay
+        # untouched by old moments (weights); schedulers and early stopping start over with it
+        train_epochs(estimator, Xn, targets, self._fine_tune_epochs(), seed + step + 1,
+                     rebuild_optimizer=True, sample_weight=sample_weight)
+        trained = len(net.history) > n_before
+        record = {"step": step + 1, "target_sparsity": target, "sparsity": cutter.sparsity(),
+                  "n_params": count_params(net.module_),
+                  "train_loss": float(net.history[-1, "train_loss"]) if trained else None}
+        if self.verbose:
+            print(f"[{type(self).__name__}] step {record['step']}/{self.n_steps}: "
+                  f"sparsity {record['sparsity']:.3f} (target {target:.3f}), "
+                  f"{record['n_params']:,} parameters, train loss {record['train_loss']}")
+        return record
 
     def _structured_groups(self, module, example):
         """The unit groups to cut; with ``"auto"``, ``None`` (weights instead) when the module has none, with a warning."""
@@ -302,14 +295,6 @@ class _BasePruned(BaseNetWrapper):
             "train_loss": float(net.history[-1, "train_loss"]) if len(net.history) > n_before else None,
         }]
         return self
-
-    @staticmethod
-    def _measure(module, groups):
-        """Removed-unit fraction (neurons) or zero-weight fraction (weights)."""
-        if groups is not None:
-            return 1 - sum(g.n_units for g in groups) / sum(g.original_units for g in groups)
-        ws = [m.weight for m in module.modules() if isinstance(m, WEIGHTED_LAYERS)]
-        return sum(int((w == 0).sum()) for w in ws) / sum(w.numel() for w in ws)
 
 
 @register

@@ -664,3 +664,28 @@ def test_files_saved_with_the_numpy_table_encoder_still_load(name):
     np.testing.assert_allclose(got, np.load(data / "before40_expected.npz")[name], rtol=1e-5, atol=1e-6)
     encoder = get_net_estimator(model).table_encoder_
     assert isinstance(encoder.encoding_, torch.nn.Module)
+
+
+@pytest.mark.parametrize("name", BEFORE_27 + [f"table_{n}" for n in ("raw_mlp", "raw_pruned", "raw_distilled",
+                                                                      "raw_tabm")])
+def test_files_saved_before_the_rooms_moved_load_and_predict_identically(name):
+    """Files written at commit 9986427, before ``TableEncoder`` moved to ``skensemble.preprocessing``, ONNX
+    export to ``skensemble.export`` and the meta-estimators' base to ``skensemble.meta`` (issue 42;
+    ``data/make_files.py before42`` and ``before42_table raw``): they load under their pinned keys and
+    predict exactly what they predicted when saved."""
+    from skensemble.persistence.tests.data.make_files import raw_table
+
+    data = Path(__file__).parent / "data"
+    model = skensemble.load(data / f"before42_{name}.zip")
+    if name.startswith("table_"):
+        expected = np.load(data / "before42_table_expected.npz")[name.removeprefix("table_")]
+        X, _ = raw_table()
+        rows = X.iloc[:40].copy()
+        rows.loc[rows.index[0], "city"] = "Paris"  # unseen
+        got = model.predict_proba(rows[list(model.feature_names_in_)])
+        assert type(get_net_estimator(model).table_encoder_).__module__ == "skensemble.preprocessing._table"
+    else:
+        saved = np.load(data / "before42_expected.npz")
+        expected = saved[name]
+        got = model.predict(saved["X_reg"]) if is_regressor(model) else model.predict_proba(saved["X"])
+    np.testing.assert_array_equal(got, expected)

@@ -7,7 +7,9 @@ nesting, each fitted on tiny data, and ``PREFIX_expected.npz`` with their
 predictions on the rows they are checked on.  With ``raw``, nets fitted on a
 raw table (text, a category column, missing values) and wrappers of them; the
 ``before40_*`` files came from commit 6901b36 (the table encoder in float64
-NumPy, before it became a torch layer, issue 40).
+NumPy, before it became a torch layer, issue 40).  ``before42_*`` (``python make_files.py before42``) and
+``before42_table_*`` (``python make_files.py before42_table raw``) came from commit 9986427, before the
+table encoder, ONNX export and the meta-estimators' base moved to rooms of their own (issue 42).
 """
 
 import sys
