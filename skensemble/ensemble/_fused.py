@@ -27,11 +27,9 @@ callbacks see one training each (``training_session``).
 
 import contextlib
 import math
-import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -40,7 +38,7 @@ from ..nets import MLPNetClassifier, MLPNetRegressor
 from ..nets._base import OPTIMIZERS
 from ..nets._closed_form import activation_functions, dropout_mask, per_sample_loss_and_grad
 from ..nets._loader import batch_bounds
-from ..nets._skorch import NonFiniteLossError, steps_without_closure
+from ..nets._skorch import EpochBatches, FitState, NonFiniteLossError, steps_without_closure
 from ..nets._engine import training_session
 from ..utils._random import make_generator, torch_seed
 from ..utils._threads import fit_threads
@@ -141,25 +139,6 @@ class _Member:
         self.generator = make_generator(estimator._seed, net.device)
 
 
-
-@dataclass
-class EpochLog:
-    """One fused epoch's training losses: ``losses[b][k]`` of member ``k`` on batch ``b`` of ``sizes[b]`` rows."""
-
-    epoch: int
-    losses: list = field(default_factory=list)
-    sizes: list = field(default_factory=list)
-
-    def add_batch(self, member_losses, size):
-        self.losses.append(list(member_losses))
-        self.sizes.append(size)
-
-    def history_row(self, member, duration):
-        """Member ``member``'s row for skorch's ``History``, laid out as skorch's own fit writes it."""
-        losses = [batch[member] for batch in self.losses]
-        return {"batches": [{"train_loss": v, "train_batch_size": n} for v, n in zip(losses, self.sizes)],
-                "epoch": self.epoch, "train_batch_count": len(self.sizes),
-                "train_loss": float(np.average(losses, weights=self.sizes)), "dur": duration}
 
 @dataclass(slots=True)
 class _Block:
@@ -361,6 +340,15 @@ def _fused_optimizer(net, stacked, views):
 
 
 def _train(members):
+    """Train the members fused, one stacked module; each member's net sees skorch's hooks and history rows.
+
+    Per member, as its own fit would: ``on_train_begin``, then per epoch
+    ``on_epoch_begin`` (a new history row), per batch ``on_batch_begin`` (a
+    new batch row), its loss and batch size recorded, ``on_batch_end``, the
+    batch count and ``on_epoch_end`` (skorch's callbacks write ``dur`` and
+    ``train_loss`` and print the row of a ``verbose`` member), and
+    ``on_train_end``.  The products of all members run at once.
+    """
     first = members[0]
     net, device = first.net, torch.device(first.net.device)
     classifier = isinstance(first.estimator, MLPNetClassifier)
@@ -370,49 +358,66 @@ def _train(members):
     Xt = torch.as_tensor(first.X, device=device)
     Ys = torch.stack([torch.as_tensor(m.y, device=device) for m in members])
     n, K = len(Xt), len(members)
-    iterator = net.get_params_for("iterator_train")
-    bounds = batch_bounds(n, net.batch_size, iterator.get("drop_last", False),
-                          iterator.get("merge_single_row", False) and n > net.batch_size
-                          and n % net.batch_size == 1)
-    l1 = first.estimator.l1
-    closed_form = stacked.has_closed_form
+    bounds = _batch_bounds(net, n)
     generators = [m.generator for m in members]
-    histories = [[] for _ in members]
+    states = [FitState(m.net) for m in members]  # each member's hooks that do something, gathered once
+    for m in members:
+        m.net.notify("on_train_begin", X=m.X, y=m.y)
     stacked.train()
     for epoch in range(net.max_epochs):
-        start = time.perf_counter()
+        for m in members:
+            m.net.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
+        epochs = [EpochBatches(m.net, state) for m, state in zip(members, states)]
         orders = torch.stack([torch.randperm(n, generator=g, device=g.device) for g in generators]).to(device)
-        epoch_log = EpochLog(epoch + 1)
         for lo, hi in bounds:
             idx = orders[:, lo:hi]
             rows = Xt.index_select(0, idx.reshape(-1)).view(K, hi - lo, -1)  # each member's batch
             targets = torch.gather(Ys, 1, idx) if classifier else Ys[torch.arange(K, device=device)[:, None], idx]
-            if closed_form:
-                per_member = stacked.closed_form_step(rows, targets, generators, classifier, l1)
-            else:
-                stacked.zero_grad()
-                per_member = _member_loss(stacked(rows, generators), targets, classifier)
-                loss = per_member.sum()
-                if l1:
-                    loss = loss + l1 * sum(W.abs().sum() for W in stacked.weights)
-                loss.backward()
-                stacked.share_grads(views)
-            optimizer.step()
-            values = per_member.detach().cpu().tolist()
-            if not all(math.isfinite(v) for v in values):
-                raise NonFiniteLossError(
-                    f"The training loss became {values} in epoch {epoch + 1} of a fused fit: the fit diverged. "
-                    "Lower lr, scale the inputs (e.g. StandardScaler) or add weight_decay.")
-            epoch_log.add_batch(values, hi - lo)
-        duration = (time.perf_counter() - start) / K
-        for k in range(K):
-            histories[k].append(epoch_log.history_row(k, duration))
+            batches = list(zip(rows, targets))
+            for member_epoch, batch in zip(epochs, batches):
+                member_epoch.begin(batch)
+            per_member = _fused_step(stacked, views, optimizer, rows, targets, generators, classifier,
+                                     first.estimator.l1)
+            _check_finite(per_member, epoch)
+            for member_epoch, batch, loss in zip(epochs, batches, per_member):
+                member_epoch.end(batch, {"loss": loss, "y_pred": None}, hi - lo)
+        for m, member_epoch in zip(members, epochs):
+            member_epoch.close()
+            m.net.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
     stacked.write_back([m.net.module_ for m in members])
     _move_optimizer_state(optimizer, stacked, views, members)
-    fitted = []
-    for member, history in zip(members, histories):
-        for row in history:
-            member.net.history.append(row)
-        member.estimator.net_ = member.net
-        fitted.append(member.estimator)
-    return fitted
+    for m in members:
+        m.net.notify("on_train_end", X=m.X, y=m.y)
+        m.estimator.net_ = m.net
+    return [m.estimator for m in members]
+
+
+def _batch_bounds(net, n):
+    """``(start, stop)`` of each training batch of ``n`` rows, as the net's loader makes them."""
+    iterator = net.get_params_for("iterator_train")
+    merge = iterator.get("merge_single_row", False) and n > net.batch_size and n % net.batch_size == 1
+    return batch_bounds(n, net.batch_size, iterator.get("drop_last", False), merge)
+
+
+def _fused_step(stacked, views, optimizer, rows, targets, generators, classifier, l1):
+    """One optimizer step of every member; their mean losses ``(K,)``."""
+    if stacked.has_closed_form:
+        per_member = stacked.closed_form_step(rows, targets, generators, classifier, l1)
+    else:
+        stacked.zero_grad()
+        per_member = _member_loss(stacked(rows, generators), targets, classifier)
+        loss = per_member.sum()
+        if l1:
+            loss = loss + l1 * sum(W.abs().sum() for W in stacked.weights)
+        loss.backward()
+        stacked.share_grads(views)
+    optimizer.step()
+    return per_member.detach()
+
+
+def _check_finite(per_member, epoch):
+    values = per_member.cpu().tolist()
+    if not all(math.isfinite(v) for v in values):
+        raise NonFiniteLossError(
+            f"The training loss became {values} in epoch {epoch + 1} of a fused fit: the fit diverged. "
+            "Lower lr, scale the inputs (e.g. StandardScaler) or add weight_decay.")

@@ -223,7 +223,7 @@ class _LeanHooksMixin:
 
     def fit_loop(self, X, y=None, **fit_params):
         """skorch's fit loop with the torch threads chosen for this net (``skensemble.utils._threads``)."""
-        self._fit_state = _FitState(self)
+        self._fit_state = FitState(self)
         try:
             with fit_threads(self._work_per_step(X)):
                 return super().fit_loop(X, y, **fit_params)
@@ -241,27 +241,17 @@ class _LeanHooksMixin:
 
         The batch row that skorch's ``on_batch_begin`` opens with
         ``history.new_batch()`` is appended directly, and only the hooks that
-        do something are called (gathered once per fit in ``_FitState``).
+        do something are called (gathered once per fit in ``FitState``).
         """
         state = self.__dict__.get("_fit_state")
         if iterator is None or state is None:
             return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
-        batches = self.history[-1]["batches"]
-        loss_key, size_key = prefix + "_loss", prefix + "_batch_size"
-        count = 0
+        rows = EpochBatches(self, state, prefix, training)
         for batch in iterator:
-            if state.opens_batch_rows:
-                batches.append({})
-            for hook in state.batch_begin:
-                hook(self, batch=batch, training=training)
+            rows.begin(batch)
             step = step_fn(batch, **fit_params)
-            row = batches[-1]  # the row opened above or by the net's own on_batch_begin
-            row[loss_key] = step["loss"].item()
-            row[size_key] = get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch)
-            for hook in state.batch_end:
-                hook(self, batch=batch, training=training, **step)
-            count += 1
-        self.history.record(prefix + "_batch_count", count)
+            rows.end(batch, step, get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch))
+        rows.close()
 
     def _work_per_step(self, X):
         """Multiply-adds of a training batch (for the thread choice): counted on one row, or the weights."""
@@ -300,7 +290,7 @@ class _LeanHooksMixin:
         gradients are computed first and the optimizer stepped after, which
         is what skorch's closure does for them; LBFGS, a user's own class, several
         optimizers, a callback on ``on_grad_computed`` or loss scaling take
-        skorch's own path (decided once per fit, in ``_FitState``).
+        skorch's own path (decided once per fit, in ``FitState``).
         """
         state = self.__dict__.get("_fit_state")
         if not (state.closure_free if state is not None else _closure_free(self)):
@@ -345,7 +335,42 @@ def _closure_free(net):
             and not any(_overrides(type(cb), "on_grad_computed") for _, cb in net.callbacks_))
 
 
-class _FitState:
+class EpochBatches:
+    """One epoch's batches in a net's history, as skorch's ``run_single_epoch`` writes them, and their hooks.
+
+    ``begin`` opens the batch row (what skorch's own ``on_batch_begin``
+    does) and calls the hooks that do something (``state``: a
+    :class:`FitState`); ``end`` records the step's loss and the batch size
+    under skorch's keys and calls the ``on_batch_end`` hooks; ``close``
+    records the batch count.  The nets' epoch and the fused members' (one
+    per member, ``skensemble.ensemble._fused``) both write through it.
+    """
+
+    def __init__(self, net, state, prefix="train", training=True):
+        self.net, self.state, self.training, self.prefix = net, state, training, prefix
+        self.rows = net.history[-1]["batches"]
+        self.loss_key, self.size_key = prefix + "_loss", prefix + "_batch_size"
+        self.count = 0
+
+    def begin(self, batch):
+        if self.state.opens_batch_rows:
+            self.rows.append({})
+        for hook in self.state.batch_begin:
+            hook(self.net, batch=batch, training=self.training)
+
+    def end(self, batch, step, size):
+        row = self.rows[-1]  # the row opened by begin or by the net's own on_batch_begin
+        row[self.loss_key] = step["loss"].item()
+        row[self.size_key] = size
+        for hook in self.state.batch_end:
+            hook(self.net, batch=batch, training=self.training, **step)
+        self.count += 1
+
+    def close(self):
+        self.net.history.record(self.prefix + "_batch_count", self.count)
+
+
+class FitState:
     """What a fit's batches need, gathered once when the fit starts.
 
     ``batch_begin``/``batch_end``: the bound hooks that do something (the

@@ -47,6 +47,22 @@ def test_fused_members_are_the_separately_trained_ones(fused_and_separate, digit
                                np.mean([m.predict_proba(X_test) for m in fused.estimators_], axis=0))
 
 
+def test_fused_members_write_the_history_rows_of_their_own_fit(fused_and_separate, capsys, digits_split):
+    """One epoch body: skorch's callbacks write each fused member's rows, with the keys its own fit writes."""
+    fused, separate = fused_and_separate
+    for a, b in zip(fused.estimators_, separate.estimators_):
+        for row_a, row_b in zip(a.history_, b.history_):
+            assert sorted(row_a) == sorted(row_b)  # epoch, batches, train_batch_count, train_loss(_best), dur
+            assert [sorted(batch) for batch in row_a["batches"]] == [sorted(batch) for batch in row_b["batches"]]
+            assert row_a["train_loss_best"] == row_b["train_loss_best"] and row_a["dur"] > 0
+    X_train, _, y_train, _ = digits_split
+    verbose = clone(NET).set_params(max_epochs=2, verbose=1)
+    capsys.readouterr()
+    assert DeepEnsembleClassifier(verbose, n_estimators=2, fused=True, random_state=0).fit(X_train, y_train).fused_
+    printed = capsys.readouterr().out
+    assert printed.count("train_loss") == 2 and printed.count("\n      2 ") == 2  # each member's table
+
+
 def test_fused_with_dropout_weight_decay_l1_sgd_and_activations(digits_split):
     X_train, X_test, y_train, _ = digits_split
     for params in ({"dropout": 0.3}, {"weight_decay": 1e-3, "l1": 1e-5}, {"optimizer": "sgd", "lr": 0.05},
