@@ -239,6 +239,16 @@ class BaseNetWrapper(MetaEstimatorMixin, BaseEstimator):
             return inner
         return None
 
+    def _by_net(self, X, method):
+        """``method`` of the net inside on ``X`` when the net takes X itself (:meth:`_net_predicting`), else None."""
+        net = self._net_predicting(X)
+        if net is None:
+            return None
+        try:
+            return getattr(net, method)(X)
+        except ValueError:  # refused: the wrapper's path says why, naming the wrapper
+            return None
+
     def _prediction_input(self, X):
         """Validate ``X`` once; return a :class:`PredictionInput`: X, the fitted estimator and a direct path.
 
@@ -276,44 +286,32 @@ class NetWrapperClassifierMixin(ClassifierMixin):
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities of the compressed model."""
-        net = self._net_predicting(X)
-        if net is not None:
-            try:
-                return net.predict_proba(X)
-            except ValueError:  # refused: the wrapper's path says why, naming the wrapper
-                pass
-        with prediction_mode(self):
-            inner, X, logits = self._prediction_input(X)
-            if logits is None:
-                return inner.predict_proba(X)
-            return inner._forward(X, check_input=False, finish=softmax_tensor)  # the softmax in torch
+        return self._class_outputs(X, "predict_proba", softmax_tensor)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities of the compressed model."""
-        net = self._net_predicting(X)
-        if net is not None:
-            try:
-                return net.predict_log_proba(X)
-            except ValueError:  # refused: the wrapper's path says why, naming the wrapper
-                pass
-        with prediction_mode(self):
-            inner, X, logits = self._prediction_input(X)
-            if logits is None:
-                return inner.predict_log_proba(X)
-            return inner._forward(X, check_input=False, finish=log_softmax_tensor)
+        return self._class_outputs(X, "predict_log_proba", log_softmax_tensor)
 
     def predict(self, X):
         """Class labels predicted by the compressed model."""
-        net = self._net_predicting(X)
-        if net is not None:
-            try:
-                return net.predict(X)
-            except ValueError:  # refused: the wrapper's path says why, naming the wrapper
-                pass
+        labels = self._by_net(X, "predict")
+        if labels is not None:
+            return labels
         with prediction_mode(self):
             inner, X, logits = self._prediction_input(X)
             return inner.predict(X) if logits is None else inner.classes_[np.argmax(logits(X), axis=1)]
+
+    def _class_outputs(self, X, method, finish):
+        """``method``'s output: by the net alone, else checked here and finished in torch (``finish``)."""
+        out = self._by_net(X, method)
+        if out is not None:
+            return out
+        with prediction_mode(self):
+            inner, X, logits = self._prediction_input(X)
+            if logits is None:
+                return getattr(inner, method)(X)
+            return inner._forward(X, check_input=False, finish=finish)  # the softmax in torch
 
 
 class NetWrapperRegressorMixin(RegressorMixin):
@@ -332,12 +330,9 @@ class NetWrapperRegressorMixin(RegressorMixin):
 
     def predict(self, X):
         """Targets predicted by the compressed model, shaped like the ``y`` seen at fit."""
-        net = self._net_predicting(X)
-        if net is not None:
-            try:
-                return net.predict(X)
-            except ValueError:  # refused: the wrapper's path says why, naming the wrapper
-                pass
+        predictions = self._by_net(X, "predict")
+        if predictions is not None:
+            return predictions
         with prediction_mode(self):
             inner, X, direct = self._prediction_input(X)
             return inner.predict(X) if direct is None else direct(X)
