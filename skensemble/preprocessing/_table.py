@@ -101,7 +101,8 @@ def _as_float32(numbers):
     if (type(numbers) is np.ndarray and numbers.size >= _LARGE_ARRAY and numbers.dtype.kind in "fiu"
             and numbers.dtype != np.float32 and numbers.flags.writeable):
         return torch.from_numpy(numbers).to(torch.float32, memory_format=torch.contiguous_format).numpy()
-    return np.ascontiguousarray(numbers, dtype=np.float32)
+    with np.errstate(over="ignore"):  # a number beyond float32's range becomes inf: _float32 refuses it, by name
+        return np.ascontiguousarray(numbers, dtype=np.float32)
 
 
 def _has_infinity(values):
