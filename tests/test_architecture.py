@@ -469,3 +469,19 @@ def test_the_length_check_counts_the_body_not_the_docstring():
     planted = f'def long():\n    """A docstring.\n\n    Of three lines."""\n{body}\n'
     assert function_lengths(planted) == [("long", 1, 62)]
     assert function_lengths('def short():\n    """Doc."""\n    return 1\n') == [("short", 1, 2)]
+
+
+@pytest.mark.parametrize("old, new", [
+    ("skensemble.nets.TableEncoder", "skensemble.preprocessing.TableEncoder"),
+    ("skensemble.compression.to_onnx", "skensemble.export.to_onnx"),
+    ("skensemble.compression.onnx_inputs", "skensemble.export.onnx_inputs"),
+    ("skensemble.compression.OnnxRuntimeModel", "skensemble.export.OnnxRuntimeModel"),
+])
+def test_moved_public_names_work_for_one_release_with_a_future_warning(old, new):
+    old_module, _, name = old.rpartition(".")
+    new_module = new.rpartition(".")[0]
+    with pytest.warns(FutureWarning, match=new.replace(".", r"\.")):
+        moved = getattr(importlib.import_module(old_module), name)
+    assert moved is getattr(importlib.import_module(new_module), name)
+    with pytest.raises(AttributeError, match="no attribute"):
+        getattr(importlib.import_module(old_module), "NotAThing")
