@@ -434,15 +434,18 @@ class QuantizedRegressor(NetWrapperRegressorMixin, _BaseQuantized):
     """
 
     # the largest RMS difference between a static int8 regressor and its float net on the calibration rows,
-    # in standard deviations of the float net's outputs there
-    max_deviation = 0.1
+    # in standard deviations of the float net's outputs there: trained nets measured up to 0.100 (a TabM of 3
+    # members on shared batches, the combination test's), a net with one unit spanning 10^4 times the others'
+    # range 0.92 (test_static_int8_refuses_a_regressor_it_would_move); 0.15 keeps a margin on both sides
+    max_deviation = 0.15
 
     def _check_fidelity(self, module, backend, quantized, calibration):
-        """Refuse static int8 that moves the predictions by more than 0.1 standard deviations (issue 41).
+        """Refuse static int8 that moves the predictions by more than 0.15 standard deviations (issue 41).
 
         Measured on the calibration rows, per output: with the output layer in
         float the regressors of every activation the nets offer stayed within
-        0.1 (diabetes and a synthetic task, largest single difference 0.097);
+        0.1 (diabetes and a synthetic task, largest single difference 0.097;
+        RMS up to 0.100 for a TabM of 3 members trained 3 epochs);
         a net whose hidden activations span a range that 256 levels cannot
         resolve is refused here, naming its activations, instead of predicting
         silently worse.
@@ -460,7 +463,7 @@ class QuantizedRegressor(NetWrapperRegressorMixin, _BaseQuantized):
         if deviation > self.max_deviation:
             activations = sorted({type(m).__name__ for m in module.modules() if type(m) in _ACTIVATION_TYPES})
             raise ValueError(
-                f"method='static' int8 moves this regressor's predictions by {deviation:.2f} standard deviations "
+                f"method='static' int8 moves this regressor's predictions by {deviation:.3f} standard deviations "
                 f"of its float outputs on the calibration rows (more than {self.max_deviation}); its activations "
                 f"({', '.join(activations) or 'none'}) span ranges that 256 int8 levels do not resolve. Use "
                 "method='dynamic', dtype='float16' or backend='weight-only'.")
