@@ -23,7 +23,7 @@ def to_onnx(estimator, path, X=None):
     reads raw tables has its encoding inside the graph: a numeric table is
     input ``X``, a table with text columns one input per column (see
     :func:`~skensemble.compression._onnx.prepend_table_encoding`; feed it
-    with :func:`~skensemble.compression.onnx_inputs`).  The file's metadata
+    with :func:`~skensemble.export.onnx_inputs`).  The file's metadata
     holds the columns it reads (``skensemble.columns``), a classifier's
     ``skensemble.classes`` and ``skensemble.task`` (JSON), which
     ``skensemble predict`` reads.
@@ -36,7 +36,7 @@ def to_onnx(estimator, path, X=None):
     ``variable`` (one column per target).  ``X``: a few rows like the ones
     it predicts on, needed for a pipeline fitted on a DataFrame (one ONNX
     input per column; feed them with
-    :func:`~skensemble.compression.onnx_inputs`, which passes missing text as
+    :func:`~skensemble.export.onnx_inputs`, which passes missing text as
     ``""``: the graph's text imputers read it as missing).  A step skl2onnx
     cannot convert is refused with a ``ValueError`` that names it.
 

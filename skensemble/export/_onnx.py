@@ -75,7 +75,7 @@ def prepend_table_encoding(onnx_bytes, encoder, owner):
     missing).  A table with categorical columns comes as one input per
     column, named by the column (``x0``, ``x1``, ... without names), shaped
     ``(batch, 1)``: numbers as float32 (NaN for missing), categories as
-    strings (``""`` for missing), what :func:`~skensemble.compression.onnx_inputs`
+    strings (``""`` for missing), what :func:`~skensemble.export.onnx_inputs`
     feeds from a DataFrame.  The encoding is written as ONNX operators: median
     fill, robust scaling, smooth clipping and missing indicators (``IsNaN``,
     ``Where``, ``Gather``, ...), and per categorical column an

@@ -4,7 +4,7 @@
 encoders, ``ColumnTransformer``) and calls a registered converter for every
 other step.  For a skensemble estimator that holds a net (a net, a pruned,
 quantized, distilled or fine-tuned one), the converter splices in the graph
-:func:`~skensemble.compression.to_onnx` writes for it: the float net, or the
+:func:`~skensemble.export.to_onnx` writes for it: the float net, or the
 int8 graph of a ``backend="onnxruntime"`` quantization, with a regressor's
 target decoding; a classifier's logits become ``label`` and
 ``probabilities``, a regressor's predictions ``variable``, as for
