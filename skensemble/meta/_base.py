@@ -1,4 +1,4 @@
-"""Shared code of the compression meta-estimators."""
+"""The meta-estimators around a fitted net (compression's and fine-tuning's): fitting, checking, predicting."""
 
 import contextlib
 import copy
@@ -118,7 +118,6 @@ def _estimator_has(attr):
     return check
 
 
-
 class PredictionInput(NamedTuple):
     """What a compression estimator predicts with: ``estimator`` (the fitted inner model), ``X`` as it
     takes it, and ``outputs``: its logits or predictions on that X without a second validation (``None``
@@ -127,6 +126,7 @@ class PredictionInput(NamedTuple):
     estimator: object
     X: object
     outputs: Callable | None
+
 
 class BaseNetWrapper(MetaEstimatorMixin, BaseEstimator):
     """What the compression meta-estimators share, whatever the task.

@@ -13,6 +13,7 @@ stays reachable: ``callbacks``, ``net_params`` (any skorch argument such as
 ``net_``, ``module_`` and ``history_``.
 """
 
+import contextlib
 import copy
 import inspect
 import numbers
@@ -508,15 +509,13 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         classifier's softmax), runs before the conversion to NumPy, in the
         prediction's inference mode.
         """
-        if check_input:
-            if not hasattr(self, "net_"):
-                check_is_fitted(self)  # scikit-learn's NotFittedError
-            if infers_directly(self.net_):  # the check, the encoding and the module in one inference mode
-                with torch.inference_mode():
-                    X = self._validate_X(X, reset=False)
-                    return self._outputs_as_float64(self._forward_with_retry(X), finish)
-            X = self._validate_X(X, reset=False)
-        return self._outputs_as_float64(self._forward_with_retry(X), finish)
+        if not check_input:
+            return self._outputs_as_float64(self._forward_with_retry(X), finish)
+        if not hasattr(self, "net_"):
+            check_is_fitted(self)  # scikit-learn's NotFittedError
+        # the check, the encoding and the module in one inference mode when the module is called directly
+        with torch.inference_mode() if infers_directly(self.net_) else contextlib.nullcontext():
+            return self._outputs_as_float64(self._forward_with_retry(self._validate_X(X, reset=False)), finish)
 
     @staticmethod
     def _outputs_as_float64(out, finish=None):

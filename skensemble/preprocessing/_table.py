@@ -337,7 +337,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         What :meth:`transform` returns, without its checks: the nets and
         wrappers that validated ``X`` themselves call this once per
         prediction.  The arithmetic runs in ``encoding_``, a float32 torch
-        layer (:class:`~skensemble.nets._table_module.TableEncoding`).
+        layer (:class:`~skensemble.preprocessing._table_module.TableEncoding`).
         """
         rows = self.raw_rows(X)
         rows = torch.from_numpy(rows if rows.flags.writeable else rows.copy())  # a read-only float32 array as is
