@@ -203,6 +203,7 @@ class Writer:
         as structure only.
         """
         prefix = None
+        training = _training_names(module)
         cls = next((k for k, c in module_classes().items() if type(module) is c), None)
         flat = isinstance(getattr(module, "layers", None), nn.Sequential) and all(
             type(layer) is LAYERS.get(type(layer).__name__, (None,))[0] for layer in module.layers)
@@ -211,9 +212,29 @@ class Writer:
         if cls is not None and flat and len(dict(module.named_children())) == 1:
             layers = [{"type": type(layer).__name__, "args": LAYERS[type(layer).__name__][1](layer)}
                       for layer in module.layers]
-            return {"cls": cls, "layers": layers, "prefix": prefix}
+            return {"cls": cls, "layers": layers, "prefix": prefix, **training}
         description, kwargs = describe(module, build, path)
-        return {**description, "kwargs": self.encode(kwargs, f"{path}.kwargs"), "prefix": prefix}
+        return {**description, "kwargs": self.encode(kwargs, f"{path}.kwargs"), "prefix": prefix, **training}
+
+
+def _training_names(module):
+    """``{"training": [names]}`` of the submodules in training mode ("" is the root); ``{}`` when none is.
+
+    Fitting leaves a module in eval mode, which a file without the key means
+    (files written before the key existed held fitted modules).
+    """
+    names = [name for name, m in module.named_modules() if m.training]
+    return {"training": names} if names else {}
+
+
+def _set_training(module, names):
+    """Eval mode everywhere but the submodules ``names`` (see :func:`_training_names`)."""
+    module.train(False)
+    modules = dict(module.named_modules())
+    for name in names:
+        if name in modules:
+            modules[name].training = True
+    return module
 
 
 def _key_in(registry, cls):
@@ -444,7 +465,7 @@ class Reader:
             module.layers = nn.Sequential(*layers)
         if spec["prefix"] is not None:
             module.load_state_dict(self.tensors_under(spec["prefix"]), strict=True)
-        return module.to(device)
+        return _set_training(module, spec.get("training", ())).to(device)
 
 
 # Parameters added after files were first written, with the value that does what the

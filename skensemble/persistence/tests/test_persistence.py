@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, is_regressor
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_regressor
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -127,6 +127,47 @@ def test_round_trip_predicts_identically(kind, data, base_net, tmp_path):
     method = "predict_proba" if hasattr(model, "predict_proba") else "predict"
     np.testing.assert_array_equal(getattr(loaded, method)(X_test), getattr(model, method)(X_test))
     np.testing.assert_array_equal(loaded.predict(X_test), model.predict(X_test))
+    assert _training_flags(loaded) == _training_flags(model)
+
+
+def _training_flags(model):
+    """Every torch module reachable through fitted (trailing-underscore) attributes, as (path, training flags)."""
+    flags, seen = [], set()
+
+    def walk(obj, path, depth=0):
+        if id(obj) in seen or depth > 6:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, torch.nn.Module):
+            flags.append((path, [m.training for m in obj.modules()]))
+            return
+        if isinstance(obj, (list, tuple)):
+            for i, item in enumerate(obj):
+                walk(item, f"{path}[{i}]", depth + 1)
+        elif hasattr(obj, "__dict__") and type(obj).__module__.split(".")[0] in ("skensemble", "skorch", "sklearn"):
+            for key, value in vars(obj).items():
+                if key.endswith("_") and not key.startswith("_"):
+                    walk(value, f"{path}.{key}", depth + 1)
+
+    walk(model, "model")
+    return flags
+
+
+def test_a_loaded_module_keeps_its_training_flags_and_predicts_on_the_lean_path(data, base_net, tmp_path):
+    """A fitted net's module is in eval mode and predicts by calling the module directly; so does the loaded
+    one (it came back in training mode, through skorch's loader, 1.5x slower at batch 1).  A submodule a
+    user put in training mode stays so."""
+    from skensemble.nets._base import infers_directly
+
+    X, X_test, y = data
+    loaded = skensemble.load(skensemble.save(base_net, tmp_path / "m.zip"))
+    assert infers_directly(loaded.net_) and not loaded.net_.module_.training
+    net = clone(base_net).fit(X, y)
+    net.net_.module_.layers[1].train()
+    flags = [m.training for m in net.net_.module_.modules()]
+    assert any(flags) and not all(flags)
+    loaded = skensemble.load(skensemble.save(net, tmp_path / "t.zip"))
+    assert [m.training for m in loaded.net_.module_.modules()] == flags
 
 
 def test_pruned_module_keeps_its_shape_and_refits(data, base_net, tmp_path):
