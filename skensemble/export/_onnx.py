@@ -106,7 +106,8 @@ def prepend_table_encoding(onnx_bytes, encoder, owner):
         numbers = "X"
         inputs.append(helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", encoder.n_features_in_]))
     if encoder.numeric_:
-        parts += _numeric_encoding(encoder, numbers, nodes, constants, TensorProto)
+        parts += _numeric_encoding(encoder.center_, encoder.scale_, encoder.indicated_, numbers, nodes, constants,
+                                   TensorProto)
     for k, (j, categories) in enumerate(zip(encoder.categorical_, encoder.categories_)):
         parts.append(_one_hot(k, names[j], categories, nodes, constants, helper, TensorProto))
     if len(parts) == 1:
@@ -124,6 +125,54 @@ def prepend_table_encoding(onnx_bytes, encoder, owner):
     return model.SerializeToString()
 
 
+def prepend_row_encoding(onnx_bytes, encoding):
+    """The graph with ``encoding`` (a :class:`~skensemble.preprocessing._table_module.TableEncoding`) in front.
+
+    Its one input ``X`` is the layer's input, what
+    ``TableEncoder.raw_rows`` makes of a checked table: float32 numbers (NaN
+    for missing), then each categorical column's code.  So the encoding and
+    the net run in one ONNX Runtime call (the int8 models' prediction path:
+    at batch 1, a 64-256-256-10 net's torch encoding took 20-30 us and its
+    int8 graph 10 us).  Equal to the layer to float32 rounding.
+    """
+    onnx = _require("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load_from_string(onnx_bytes)
+    graph = model.graph
+    old_input = graph.input[0].name
+    for node in graph.node:
+        node.input[:] = ["table_encoded" if name == old_input else name for name in node.input]
+    n_numeric, sizes = encoding.n_numeric, encoding.category_sizes
+    nodes, constants, parts = [], {}, []
+    numbers = "X"  # the module's input was renamed above
+    if sizes:
+        constants["table_numeric_columns"] = np.arange(n_numeric, dtype=np.int64)
+        nodes.append(helper.make_node("Gather", ["X", "table_numeric_columns"], ["table_numbers"], axis=1))
+        numbers = "table_numbers"
+    if n_numeric:
+        parts += _numeric_encoding(encoding.center.numpy(), encoding.scale.numpy(), encoding.indicated, numbers,
+                                   nodes, constants, TensorProto)
+    for k, size in enumerate(sizes):
+        constants[f"table_code_column{k}"] = np.asarray([n_numeric + k], dtype=np.int64)
+        constants[f"table_range{k}"] = np.arange(size, dtype=np.float32).reshape(1, -1)
+        nodes += [helper.make_node("Gather", ["X", f"table_code_column{k}"], [f"table_codes{k}"], axis=1),
+                  helper.make_node("Equal", [f"table_codes{k}", f"table_range{k}"], [f"table_hot{k}"]),
+                  helper.make_node("Cast", [f"table_hot{k}"], [f"table_onehot{k}"], to=TensorProto.FLOAT)]
+        parts.append(f"table_onehot{k}")
+    if len(parts) == 1:
+        nodes[-1].output[0] = "table_encoded"
+    else:
+        nodes.append(helper.make_node("Concat", parts, ["table_encoded"], axis=1))
+    graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in constants.items())
+    for i, node in enumerate(nodes):
+        graph.node.insert(i, node)
+    del graph.input[:]
+    graph.input.append(helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", n_numeric + len(sizes)]))
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
 def _column_names(encoder):
     """The graph's input names of a per-column table: the fitted column names, else ``x0``, ``x1``, ..."""
     if hasattr(encoder, "feature_names_in_"):
@@ -131,13 +180,13 @@ def _column_names(encoder):
     return [f"x{j}" for j in range(encoder.n_features_in_)]
 
 
-def _numeric_encoding(encoder, numbers, nodes, constants, TensorProto):
+def _numeric_encoding(center, scale, indicated, numbers, nodes, constants, TensorProto):
     """Nodes encoding the numeric block ``numbers``; returns the names of the encoded parts."""
     from onnx import helper
 
     constants.update({
-        "table_center": np.asarray(encoder.center_, dtype=np.float32),
-        "table_scale": np.asarray(encoder.scale_, dtype=np.float32),
+        "table_center": np.asarray(center, dtype=np.float32),
+        "table_scale": np.asarray(scale, dtype=np.float32),
         "table_clip": np.asarray(1.0 / SMOOTH_CLIP, dtype=np.float32),
         "table_one": np.asarray(1.0, dtype=np.float32),
     })
@@ -152,9 +201,9 @@ def _numeric_encoding(encoder, numbers, nodes, constants, TensorProto):
         helper.make_node("Sqrt", ["table_q2p1"], ["table_root"]),
         helper.make_node("Div", ["table_z", "table_root"], ["table_clipped"]),
     ]
-    if not encoder.indicated_:
+    if len(indicated) == 0:
         return ["table_clipped"]
-    constants["table_indicated"] = np.asarray(encoder.indicated_, dtype=np.int64)
+    constants["table_indicated"] = np.asarray(indicated, dtype=np.int64)
     nodes += [helper.make_node("Gather", ["table_isnan", "table_indicated"], ["table_missing_bool"], axis=1),
               helper.make_node("Cast", ["table_missing_bool"], ["table_missing"], to=TensorProto.FLOAT)]
     return ["table_clipped", "table_missing"]

@@ -52,6 +52,18 @@ class OnnxRuntimeModel:
     def __init__(self, onnx_bytes):
         self.onnx_bytes = onnx_bytes
         self._sessions = {}
+        self._derived = {}
+
+    def derived(self, key, make):
+        """The model of the graph ``make(onnx_bytes)``, made on first use and kept under ``key``.
+
+        Such as this graph with a table encoding in front: a cache, never
+        pickled or saved (the bytes it is made from are).
+        """
+        model = self._derived.get(key)
+        if model is None:
+            model = self._derived.setdefault(key, OnnxRuntimeModel(make(self.onnx_bytes)))
+        return model
 
     def _get_session(self, threads):
         session = self._sessions.get(threads)
@@ -73,11 +85,13 @@ class OnnxRuntimeModel:
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_sessions"] = {}
+        state["_derived"] = {}
         return state
 
     def __setstate__(self, state):
         state.pop("_session", None)  # pickled before sessions were kept per thread count
         state.setdefault("_sessions", {})
+        state.setdefault("_derived", {})
         self.__dict__.update(state)
 
     def weight_arrays(self):

@@ -114,6 +114,19 @@ def net_input(estimator, X):
     return np.asarray(X, dtype=np.float32)
 
 
+def sole_table_encoder(estimator):
+    """The table encoder of the net in ``estimator`` when it is the only step before the net, else None.
+
+    So a wrapper may hand a checked table to that net's encoding (through
+    wrappers such as a pruned net) without a pipeline step in between.
+    """
+    steps = [(layer, pre) for layer, pre in _unwrap(estimator) if pre is not None]
+    if len(steps) == 1 and steps[0][1] is getattr(steps[0][0], "table_encoder_", None) \
+            and hasattr(steps[0][0], "_encode_checked"):
+        return steps[0][1]
+    return None
+
+
 def checked_net_input(estimator, X):
     """:func:`net_input` of a table whose columns the caller has checked against the fit's.
 
@@ -123,10 +136,9 @@ def checked_net_input(estimator, X):
     the columns and the fitted state a second time, most of a batch-1
     prediction's cost); otherwise as :func:`net_input`.
     """
-    steps = [(layer, pre) for layer, pre in _unwrap(estimator) if pre is not None]
-    if len(steps) == 1 and steps[0][1] is getattr(steps[0][0], "table_encoder_", None) \
-            and hasattr(steps[0][0], "_encode_checked"):
-        return np.asarray(steps[0][0]._encode_checked(X), dtype=np.float32)
+    encoder = sole_table_encoder(estimator)
+    if encoder is not None:
+        return np.asarray(encoder.encode(X), dtype=np.float32)
     return net_input(estimator, X)
 
 

@@ -196,7 +196,7 @@ def onnx_state_from_names(onnx_bytes, module, names):
         read = read.T if transposed else read
         if read.shape != tuple(value.shape):
             return None
-        state[key] = torch.as_tensor(np.ascontiguousarray(read), dtype=value.dtype)
+        state[key] = torch.as_tensor(np.array(read, order="C"), dtype=value.dtype)  # a writable copy
     return state
 
 

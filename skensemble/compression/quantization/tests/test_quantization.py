@@ -383,3 +383,41 @@ def test_static_int8_torch_refuses_a_residual_net_before_calibrating(monkeypatch
     monkeypatch.setattr(torch.ao.quantization, "prepare", no_calibration)
     with pytest.raises(ValueError, match=r"cannot quantize \w+: its forward computes 'add'.*backend='onnxruntime'"):
         QuantizedRegressor(FrozenEstimator(net), method="static", backend="torch").fit(X, y)
+
+
+@pytest.mark.parametrize("method", ["dynamic", "static"])
+def test_onnxruntime_int8_encodes_a_raw_table_inside_its_graph(method, tmp_path, monkeypatch):
+    """An ONNX Runtime int8 model of a raw-table net predicts in one ONNX Runtime call, its table encoding in
+    front of the int8 graph (the torch encoding before the graph cost twice the graph at batch 1): equal to the
+    torch encoding's predictions on rows with unseen and missing categories and missing numbers, after pickle
+    and save/load; a file without the flag (quantized before) keeps the torch encoding."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import skensemble
+    from skensemble.export import OnnxRuntimeModel
+    from skensemble.persistence.tests.data.make_files import raw_table
+
+    X, y = raw_table()
+    net = MLPNetClassifier((16,), max_epochs=5, random_state=0).fit(X, y)
+    pruned = PrunedClassifier(FrozenEstimator(net), sparsity=0.5, granularity="neuron", fine_tune_epochs=1,
+                              random_state=0).fit(X, y)
+    rows = X.iloc[:40].copy()
+    rows.loc[rows.index[0], "city"] = "Paris"  # unseen
+    rows.loc[rows.index[1], "plan"] = np.nan
+    for inner in (net, pruned):
+        q = _quantize(inner, X, y, backend="onnxruntime", method=method)
+        assert q._encoding_in_graph
+        widths = []
+        with monkeypatch.context() as patch:
+            call = OnnxRuntimeModel.__call__
+            patch.setattr(OnnxRuntimeModel, "__call__", lambda self, X: widths.append(X.shape[1]) or call(self, X))
+            graph_outputs = q._outputs(rows)
+        assert widths == [4]  # one call, on the raw rows: two numbers and two category codes
+        q._encoding_in_graph = False
+        torch_outputs = q._outputs(rows)
+        q._encoding_in_graph = True
+        np.testing.assert_allclose(graph_outputs, torch_outputs, atol=1e-5)
+        loaded = skensemble.load(skensemble.save(q, tmp_path / "q.zip"))
+        assert loaded._encoding_in_graph
+        np.testing.assert_array_equal(loaded.predict_proba(rows), q.predict_proba(rows))
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(q)).predict_proba(rows), q.predict_proba(rows))
