@@ -12,7 +12,8 @@ What is read, and why:
 * the base classes ``_BatchNorm`` and ``_ConvNd`` (every batch norm and
   every convolution, including the quantized ones);
 * the hook registries, per module, per parameter and global, so that the
-  closed-form training step runs only where no hook would miss it;
+  closed-form training step runs only where no hook would miss it, and a
+  prediction calls layers' ``forward`` directly where no hook would see it;
 * the aten backward kernels of the activations (the ones autograd itself
   calls), for the closed-form step;
 * a module's set of non-persistent buffers, so a cut buffer stays as it was;
@@ -40,6 +41,8 @@ READS = (
     "_BatchNorm",
     "_ConvNd",
     "_backward_hooks",
+    "_backward_pre_hooks",
+    "_forward_hooks",
     "_forward_pre_hooks",
     "_non_persistent_buffers_set",
     "_packed_params",
@@ -70,6 +73,28 @@ def has_hooks(module):
         if getattr(p, "_backward_hooks", None) or getattr(p, "_post_accumulate_grad_hooks", None):
             return True
     return False
+
+
+_GLOBAL_HOOKS = tuple(getattr(nn.modules.module, "_global" + name, None) for name in _HOOKS)  # mutated in place
+
+
+def _hooked(module):
+    return module._forward_hooks or module._forward_pre_hooks or module._backward_hooks or module._backward_pre_hooks
+
+
+def call_layers(module, X):
+    """``module(X)`` for a module whose ``forward`` is ``self.layers(X)`` (an ``nn.Sequential``).
+
+    Where no hook would see them (global, on the module, its ``layers`` or
+    a layer), each layer's ``forward`` is called directly: torch's call
+    machinery costs about 1.5 us per module, a third of an MLP(256, 256)'s
+    forward on one row.  A hooked layer is called as usual.
+    """
+    if None in _GLOBAL_HOOKS or any(_GLOBAL_HOOKS) or _hooked(module) or _hooked(module.layers):
+        return module(X)
+    for layer in module.layers:
+        X = layer(X) if _hooked(layer) else layer.forward(X)
+    return X
 
 
 def activation_backward_kernels():
@@ -119,6 +144,7 @@ __all__ = [
     "READS",
     "TESTED",
     "activation_backward_kernels",
+    "call_layers",
     "fold_pruning_masks",
     "has_hooks",
     "is_non_persistent_buffer",

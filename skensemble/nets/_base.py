@@ -36,7 +36,7 @@ from ..utils._validation import check_columns, float32_rows, numeric_of_fitted_w
 from ._engine import train
 from ._loader import MemberBatchLoader, TensorLoader, writable
 from ._skorch import LabelValidSplit, StopOnNonFiniteLoss, _AmpMixin
-from ._modules import ACTIVATIONS
+from ._modules import ACTIVATIONS, predict_module
 from ..preprocessing._table import TableEncoder, check_raw_targets, check_table, needs_encoding
 
 OPTIMIZERS = {
@@ -539,9 +539,9 @@ class BaseNet(BaseEstimator, metaclass=ABCMeta):
         if infers_directly(net) and len(X) <= original:
             Xt = X if torch.is_tensor(X) else torch.as_tensor(writable(X))
             if torch.is_inference_mode_enabled():  # _forward's (the encoding ran in it too)
-                return net.module_(Xt)
+                return predict_module(net.module_, Xt)
             with torch.inference_mode():  # skorch's infer is module_(x) here: one call (0.03 ms less at batch 1)
-                return net.module_(Xt)
+                return predict_module(net.module_, Xt)
         with eval_mode(net.module_):
             try:
                 return self._forward_halving(net, X, original)

@@ -9,6 +9,7 @@ import math
 import torch
 from torch import nn
 
+from .._compat.torch import call_layers
 from ..persistence import register_layer, register_module
 from ..utils._random import current_generator
 from ._embeddings import NumEmbeddings
@@ -278,3 +279,14 @@ register_layer(SeededDropout, lambda m: {"p": m.p, "inplace": m.inplace})
 register_layer(Reshape, lambda m: {"shape": list(m.shape)})
 register_layer(NumEmbeddings, lambda m: {"kind": m.kind, "n_features": m.n_features, "d_embedding": m.d_embedding,
                                          "bins": m.bins})
+
+
+_LAYERS_FORWARDS = (MLPModule.forward, ConvModule.forward)  # ``return self.layers(X)``
+
+
+def predict_module(module, X):
+    """``module(X)`` at prediction, through :func:`~skensemble._compat.torch.call_layers` for skensemble's
+    modules whose forward is their layer sequence (a subclass that overrides ``forward`` is called as usual)."""
+    if getattr(type(module), "forward", None) in _LAYERS_FORWARDS:
+        return call_layers(module, X)
+    return module(X)

@@ -16,6 +16,8 @@ from torch import nn
 
 SMOOTH_CLIP = 3.0
 _CLIP_ROWS = 256  # rows of a large batch clipped at a time, through one reused buffer that stays in cache
+_FEW_CELLS = 1 << 14  # up to this many input cells, NumPy's kernels do the arithmetic (see TableEncoding.encode_few)
+_FLOAT32_MAX = np.finfo(np.float32).max
 
 
 def smooth_clip_(z):
@@ -63,6 +65,8 @@ class TableEncoding(nn.Module):
         self.register_buffer("_indicated", torch.as_tensor(self.indicated, dtype=torch.long), persistent=False)
         starts = np.concatenate([[0], np.cumsum(self.category_sizes)[:-1]]).astype(np.int64)
         self.register_buffer("_offsets", torch.as_tensor(starts), persistent=False)
+        # encode_few's copies: the layer is built from a fitted encoder's statistics, never loaded into
+        self._few = (self.center.numpy().copy(), self.scale.numpy().copy(), starts)
 
     @property
     def n_numeric(self):
@@ -82,6 +86,38 @@ class TableEncoding(nn.Module):
             codes = x[:, self.n_numeric:].long() + self._offsets
             parts.append(z.new_zeros(len(x), sum(self.category_sizes)).scatter_(1, codes, 1.0))
         return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
+    def encode_few(self, rows):
+        """:meth:`forward` of a few float32 rows (an ndarray), bit for bit, in NumPy's kernels; a tensor.
+
+        A torch kernel costs 2-3 us even on one row, a NumPy one well under
+        1 us: one row of 64 columns encodes in about 8 us instead of 18.  The
+        same float32 operations in the same order round alike (subtraction,
+        division, squaring and addition are exact IEEE operations in both);
+        the square root, which torch computes to within an ulp rather than
+        exactly rounded, is torch's, on the same values.  It reads the
+        statistics the layer was built with (NumPy copies of its buffers).
+        """
+        center, scale, offsets = self._few
+        numbers = rows[:, : len(center)] if self.category_sizes else rows
+        with np.errstate(over="ignore"):  # a huge number overflows to infinity, silently as in torch
+            z = np.subtract(numbers, center)
+            np.divide(z, scale, out=z)
+            if not np.isfinite(z).all():  # torch's nan_to_num_: a missing number is the median, infinity the largest
+                np.nan_to_num(z, copy=False, nan=0.0)
+            q = np.divide(z, np.float32(SMOOTH_CLIP))
+            np.multiply(q, q, out=q)
+        np.add(q, np.float32(1.0), out=q)
+        torch.from_numpy(q).sqrt_()
+        np.divide(z, q, out=z)
+        parts = [z]
+        if self.indicated:
+            parts.append(np.isnan(numbers[:, self.indicated]).astype(np.float32))
+        if self.category_sizes:
+            hot = np.zeros((len(rows), sum(self.category_sizes)), dtype=np.float32)
+            np.put_along_axis(hot, rows[:, len(center):].astype(np.int64) + offsets, np.float32(1.0), axis=1)
+            parts.append(hot)
+        return torch.from_numpy(np.concatenate(parts, axis=1) if len(parts) > 1 else z)
 
     def extra_repr(self):
         return (f"n_numeric={self.n_numeric}, indicated={len(self.indicated)}, "

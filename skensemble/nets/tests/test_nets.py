@@ -447,3 +447,42 @@ def test_explicit_amp_dtype_is_used_as_asked(small_data, monkeypatch):
     net = MLPNetClassifier((8,), max_epochs=1, amp="bfloat16", random_state=0).fit(X, y)
     assert net.amp_dtype_ == "bfloat16"
     assert MLPNetClassifier((8,), max_epochs=1, random_state=0).fit(X, y).amp_dtype_ == "float32"
+
+
+@pytest.mark.parametrize("where", ["layer", "module", "global", "pre-hook"])
+def test_hooks_see_every_prediction(small_data, where):
+    """A prediction calls an MLP's layers' ``forward`` directly (torch's call machinery cost a third of its
+    forward on one row) only where no hook would see them: a forward hook on a layer, on the module, a global
+    one and a pre-hook all still run, and change the prediction they touch."""
+    X, y = small_data
+    net = cheap(hidden_layer_sizes=(8,)).fit(X, y)
+    plain = net.predict_proba(X[:3])
+    module = net.net_.module_
+    calls = []
+
+    def hook(mod, inputs, output):
+        calls.append(type(mod).__name__)
+        return output * 0 if isinstance(mod, torch.nn.Linear) and mod.out_features == len(net.classes_) else None
+
+    def pre_hook(mod, inputs):
+        calls.append(type(mod).__name__)
+        return (inputs[0] * 0,)
+
+    if where == "layer":
+        handle = module.layers[-1].register_forward_hook(hook)
+    elif where == "module":
+        handle = module.register_forward_hook(lambda mod, i, out: calls.append("module") or out * 0)
+    elif where == "global":
+        handle = torch.nn.modules.module.register_module_forward_hook(hook)
+    else:
+        handle = module.layers[0].register_forward_pre_hook(pre_hook)
+    try:
+        hooked = net.predict_proba(X[:3])
+    finally:
+        handle.remove()
+    assert calls
+    if where != "pre-hook":  # zero logits: uniform probabilities
+        np.testing.assert_allclose(hooked, 1 / len(net.classes_))
+    else:
+        assert not np.allclose(hooked, plain)
+    np.testing.assert_array_equal(net.predict_proba(X[:3]), plain)

@@ -270,3 +270,26 @@ def test_the_torch_layer_is_rebuilt_on_load_and_pickle(tmp_path):
     for back in (skensemble.load(tmp_path / "enc.zip"), pickle.loads(pickle.dumps(enc))):
         assert isinstance(back.encoding_, torch.nn.Module)
         np.testing.assert_array_equal(back.transform(X), enc.transform(X))
+
+
+def test_few_rows_encode_in_numpy_bit_for_bit_as_the_layer():
+    """``TableEncoding.encode_few`` (NumPy's kernels, what a prediction on a few rows uses) equals the torch
+    layer exactly: random statistics, missing numbers, numbers that overflow, indicators and categories."""
+    from skensemble.preprocessing._table_module import TableEncoding
+
+    rng = np.random.RandomState(0)
+    for _ in range(60):
+        n_numeric, sizes = rng.randint(0, 30), list(rng.randint(3, 9, rng.randint(0, 4)))
+        n_numeric += not (n_numeric or sizes)
+        n = rng.randint(1, 200)
+        indicated = sorted(rng.choice(n_numeric, rng.randint(0, n_numeric + 1), replace=False))
+        layer = TableEncoding(rng.normal(0, 10, n_numeric), np.exp(rng.normal(0, 3, n_numeric)), indicated, sizes)
+        numbers = (rng.standard_cauchy((n, n_numeric)) * np.exp(rng.normal(0, 5, (n, n_numeric)))).astype(np.float32)
+        numbers[rng.rand(n, n_numeric) < 0.1] = np.nan
+        numbers[0, 0] = 3e38  # beyond float32 once scaled: the largest float32, as torch's nan_to_num_
+        codes = [rng.randint(0, s, (n, 1)) for s in sizes]
+        rows = np.hstack([numbers] + codes).astype(np.float32)
+        with torch.inference_mode():
+            expected = layer(torch.from_numpy(rows.copy()))
+        got = layer.encode_few(rows)
+        assert got.dtype == torch.float32 and torch.equal(got, expected)
