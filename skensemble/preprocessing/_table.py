@@ -342,11 +342,13 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         rows = self.raw_rows(X)
         if rows.size <= _FEW_CELLS:  # NumPy's kernels, bit for bit the layer's (a third of its time on one row)
             return self.encoding_.encode_few(rows)
+        # a numeric array of another dtype was converted: the rows are this call's own, to encode in place
+        owned = isinstance(X, np.ndarray) and X.dtype != np.float32 and not self.categorical_
         rows = torch.from_numpy(rows if rows.flags.writeable else rows.copy())  # a read-only float32 array as is
         if torch.is_inference_mode_enabled():  # a prediction's single inference mode (nets' _forward)
-            return self.encoding_(rows)
+            return self.encoding_(rows, overwrite=owned)
         with torch.no_grad():  # not inference mode: callers may feed the rows to a module that trains
-            return self.encoding_(rows)
+            return self.encoding_(rows, overwrite=owned)
 
     def raw_rows(self, X):
         """``encoding_``'s input: float32 numbers (NaN where missing), then each categorical column's codes.

@@ -293,3 +293,23 @@ def test_few_rows_encode_in_numpy_bit_for_bit_as_the_layer():
             expected = layer(torch.from_numpy(rows.copy()))
         got = layer.encode_few(rows)
         assert got.dtype == torch.float32 and torch.equal(got, expected)
+
+
+@pytest.mark.parametrize("kind", ["float64", "float32", "int64", "fortran", "frame32", "missing"])
+def test_encoding_in_place_never_touches_the_callers_table(kind):
+    """A large numeric array of another dtype than float32 is converted, and its float32 copy encoded in place
+    (a 12.8 MB tensor less on 4096 x 784); the caller's table is never written and the rows equal the layer's."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 50)) * 10
+    if kind == "missing":
+        X[::7, 3] = np.nan
+    encoder = TableEncoder().fit(X)
+    given = {"float64": X, "float32": X.astype(np.float32), "int64": X.astype(np.int64), "missing": X,
+             "fortran": np.asfortranarray(X.astype(np.float32)),
+             "frame32": pd.DataFrame(X.astype(np.float32))}[kind]
+    before = np.array(given, copy=True)
+    got = encoder.encode(given)
+    np.testing.assert_array_equal(np.asarray(given), before)
+    with torch.no_grad():
+        expected = encoder.encoding_(torch.from_numpy(encoder.raw_rows(before if kind != "frame32" else given)))
+    assert torch.equal(got, expected)
