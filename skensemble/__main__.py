@@ -14,9 +14,14 @@ def _demo(args):
 def _compress(args):
     from ._compress_cli import DataError, run_compress
 
+    if args.time_limit < 0:
+        print(f"skensemble compress: error: --time-limit must be 0 (no limit) or more seconds, got "
+              f"{args.time_limit:g}", file=sys.stderr)
+        return 2
     try:
         run_compress(args.data, args.target, out=args.out, max_drop=args.max_drop, objective=args.objective,
-                     quick=args.quick, task=args.task, cv=args.cv, n_jobs=args.n_jobs, base=args.base)
+                     quick=args.quick, task=args.task, cv=args.cv, n_jobs=args.n_jobs, base=args.base,
+                     teacher=args.teacher, time_limit=args.time_limit or None)
     except DataError as exc:
         print(f"skensemble compress: error: {exc}", file=sys.stderr)
         return 2
@@ -79,6 +84,12 @@ def main(argv=None):
     comp.add_argument("--base", choices=["mlp", "tabm"], default="mlp",
                       help="the net the compressions start from: mlp, two layers of 128 (default), or tabm, "
                            "TabM with 32 members (member pruning and students join the search; slower)")
+    comp.add_argument("--teacher", choices=["tabm", "none"], default="tabm",
+                      help="tabm (default): fit a TabM once on the training rows and add MLP students "
+                           "distilled from it to the candidates; none: no teacher (--quick never fits one)")
+    comp.add_argument("--time-limit", type=float, default=300.0,
+                      help="seconds the run may take (default 300): no candidate starts once a fifth of the "
+                           "time left is what remains, and the report names the ones skipped; 0 for no limit")
     comp.add_argument("--quick", action="store_true",
                       help="5 candidates, 2 folds, fewer epochs: under 30 s on 5,000 rows with the MLP base")
     comp.set_defaults(func=_compress)

@@ -206,6 +206,52 @@ def compression_space(task, encoder, epochs, quick, random_state=0, base="mlp"):
     return space
 
 
+TEACHERS = ("tabm", "none")
+TEACHER = "teacher: TabM (uncompressed, for comparison)"
+
+
+def fit_teacher(task, X_train, y_train, log=print, random_state=0):
+    """The strong net students learn from: a TabM with its defaults and early stopping, fitted once.
+
+    Fitted on the training rows only (FAST-DAD's recipe, Fakoor et al.
+    2020); the search then cross-validates students of it
+    (:func:`teacher_students`), whose validation rows the teacher has seen,
+    so their cross-validated scores lean optimistic: the held-out rows,
+    which nothing saw, judge the chosen model.
+    """
+    from . import nets
+
+    Teacher = nets.TabMRegressor if task == "regression" else nets.TabMClassifier
+    started = time.perf_counter()
+    teacher = Teacher(early_stopping=True, preprocessing="always", random_state=random_state).fit(X_train, y_train)
+    log(f"Fitted the teacher, a TabM of {teacher.k} members, in {time.perf_counter() - started:.0f} s")
+    return teacher
+
+
+def teacher_students(task, teacher, epochs, random_state=0):
+    """Candidates distilled from the fitted ``teacher``: MLPs of 128 and 64 units with piecewise-linear
+    embeddings (a TabM distilled so kept its score at 6-7x lower latency, ``results/tabm_compression.md``),
+    the first also int8."""
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+
+    from . import compression, nets
+
+    regression = task == "regression"
+    Net = nets.MLPNetRegressor if regression else nets.MLPNetClassifier
+    Distilled = compression.DistilledRegressor if regression else compression.DistilledClassifier
+    Quantized = compression.QuantizedRegressor if regression else compression.QuantizedClassifier
+    students = {}
+    for width in (128, 64):
+        student = Net((width,), num_embeddings="piecewise_linear", max_epochs=epochs, early_stopping=True,
+                      preprocessing="always", random_state=random_state)
+        students[f"distilled MLP ({width},) from TabM"] = Distilled(
+            FrozenEstimator(teacher), student, augment_factor=4, random_state=random_state)
+    students["distilled MLP (128,) from TabM + int8"] = Quantized(
+        clone(students["distilled MLP (128,) from TabM"]), random_state=random_state)
+    return students
+
+
 BOOSTING = "gradient boosting (HistGradientBoosting, for comparison)"
 
 
@@ -311,10 +357,16 @@ def _plain(value):
 
 
 def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objective="size", quick=False,
-                 log=print, task="auto", cv=None, n_jobs=None, base="mlp"):
+                 log=print, task="auto", cv=None, n_jobs=None, base="mlp", teacher="tabm", time_limit=None):
     """Search compressions of a net on the CSV with ``CompressionSearchCV``, save the chosen model.
 
     ``base`` is the net the compressions start from (:func:`base_net`).
+    ``teacher`` ``"tabm"`` (not with ``quick``) fits a TabM once on the
+    training rows and adds students distilled from it to the candidates
+    (:func:`teacher_students`); the held-out table compares the teacher too.
+    ``time_limit`` (seconds, None: no limit) bounds the run: no candidate
+    is launched once the time left is what the fits after the search need
+    (:func:`search_budget`); the report names the candidates skipped.
 
     75% of the rows go to the search (``cv``-fold cross-validation of every
     candidate; the cheapest by ``objective`` within ``max_drop`` of the best
@@ -338,9 +390,18 @@ def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objecti
                                                         random_state=0)
     encoder = make_encoder(X_train, log=log)  # gradient boosting's (the nets encode the table themselves)
     _log_data(data, X_train, X_test, y, task, log)
-    space = compression_space(task, encoder, epochs=QUICK_EPOCHS if quick else EPOCHS, quick=quick, base=base)
-    search = _search(space, X_train, y_train, max_drop, objective, cv, n_jobs, log)
-    models = _held_out_models(search, space, task, encoder, X_train, y_train)
+    epochs = QUICK_EPOCHS if quick else EPOCHS
+    space = compression_space(task, encoder, epochs=epochs, quick=quick, base=base)
+    fitted_teacher = None
+    if teacher == "tabm" and not quick:
+        fitted_teacher = fit_teacher(task, X_train, y_train, log=log)
+        space.update(teacher_students(task, fitted_teacher, epochs))
+    max_time = search_budget(time_limit, time.perf_counter() - started)
+    search = _search(space, X_train, y_train, max_drop, objective, cv, n_jobs, log, max_time)
+    skipped = [name for name in space if name not in search.candidate_names_]
+    if skipped:
+        log(f"Skipped {len(skipped)} candidates to keep within --time-limit {time_limit:g} s: {', '.join(skipped)}")
+    models = _held_out_models(search, space, task, encoder, X_train, y_train, fitted_teacher)
     held_out = compression_report(models, X_test, y_test, n_repeats=3 if quick else 7)
     table = compression_report(search)
     out = Path(out)
@@ -349,13 +410,15 @@ def run_compress(data, target, out="skensemble-compress", max_drop=0.01, objecti
     choice = _choice(search, held_out, max_drop, objective) + _serving_sentence(onnx)
     (out / "summary.json").write_text(json.dumps({
         "data": Path(data).name, "target": target, "task": task, "rows": int(len(X)),
-        "chosen": search.best_candidate_, "metric": held_out.score_name,
+        "chosen": search.best_candidate_, "metric": held_out.score_name, "skipped": skipped,
+        "time_limit": time_limit,
         "held_out": {name: {k: _plain(v) for k, v in r.items()} for name, r in held_out.to_dict().items()},
         "onnx": onnx, "seconds": round(time.perf_counter() - started, 2)}, indent=1))
     (out / "report.md").write_text(
         f"# skensemble compress: {Path(data).name}, target {target!r}\n\n"
         f"## Every candidate, {cv}-fold cross-validated on the training rows\n\n{table.to_markdown()}\n\n"
-        f"## The chosen model on the held-out 25%\n\n{held_out.to_markdown()}\n\n{choice}\n")
+        f"## The chosen model on the held-out 25%\n\n{held_out.to_markdown()}\n\n{choice}\n"
+        + (f"\nSkipped to keep within the time limit ({time_limit:g} s): {', '.join(skipped)}.\n" if skipped else ""))
     for text in (str(table), "\n" + str(held_out), "\n" + choice):
         log(text)
     _plot(held_out, table, out)
@@ -374,7 +437,22 @@ def _log_data(data, X_train, X_test, y, task, log):
         f"{n_encoded} features after encoding, {what}")
 
 
-def _search(space, X_train, y_train, max_drop, objective, cv, n_jobs, log):
+def search_budget(time_limit, elapsed):
+    """Seconds the search may launch candidates in, of ``time_limit`` with ``elapsed`` spent: None without a limit.
+
+    After the search come the chosen model's refit, the uncompressed net's
+    and gradient boosting's fits for the held-out table, and the report: a
+    fifth of the time left is kept for them (on the benchmark's tables they
+    took 10-20% of a run).  A candidate launched before the budget is spent
+    runs to its end, so a run overshoots by at most one candidate's
+    cross-validation.
+    """
+    if time_limit is None:
+        return None
+    return max(0.8 * (time_limit - elapsed), 1e-3)
+
+
+def _search(space, X_train, y_train, max_drop, objective, cv, n_jobs, log, max_time=None):
     """``CompressionSearchCV`` over ``space``, fitted on the training rows; its notes on ``max_drop`` logged."""
     from .model_selection import CompressionSearchCV
     from .model_selection._search import UNCOMPRESSED
@@ -382,7 +460,7 @@ def _search(space, X_train, y_train, max_drop, objective, cv, n_jobs, log):
     log(f"Searching {len(space)} candidates, {cv}-fold cross-validated, for the lowest {objective} "
         f"within {max_drop} of the best score...")
     search = CompressionSearchCV(space[UNCOMPRESSED], space=space, max_drop=max_drop, objective=objective,
-                                 cv=cv, n_jobs=n_jobs, random_state=0, verbose=1)
+                                 cv=cv, n_jobs=n_jobs, max_time=max_time, random_state=0, verbose=1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         search.fit(X_train, y_train)
@@ -392,8 +470,8 @@ def _search(space, X_train, y_train, max_drop, objective, cv, n_jobs, log):
     return search
 
 
-def _held_out_models(search, space, task, encoder, X_train, y_train):
-    """The models the held-out rows compare: the uncompressed net, the chosen model, gradient boosting."""
+def _held_out_models(search, space, task, encoder, X_train, y_train, teacher=None):
+    """The models the held-out rows compare: the uncompressed net, the chosen model, the teacher, boosting."""
     from sklearn.base import clone
 
     from .model_selection._search import UNCOMPRESSED
@@ -401,6 +479,8 @@ def _held_out_models(search, space, task, encoder, X_train, y_train):
     chosen = search.best_candidate_
     models = {UNCOMPRESSED: clone(space[UNCOMPRESSED]).fit(X_train, y_train)} if chosen != UNCOMPRESSED else {}
     models[f"chosen: {chosen}"] = search.best_estimator_
+    if teacher is not None:
+        models[TEACHER] = teacher
     models[BOOSTING] = gradient_boosting(task, encoder).fit(X_train, y_train)
     return models
 

@@ -91,7 +91,7 @@ class OnnxModel:
         return self.meta.get("skensemble.columns")
 
     def _feed(self, frame):
-        from .compression import onnx_inputs
+        from .export import onnx_inputs
 
         inputs = [i.name for i in self.session.get_inputs()]
         columns = self.columns()

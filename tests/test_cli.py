@@ -270,3 +270,75 @@ def test_compress_runs_to_the_end_on_real_tables(package, item, target, tmp_path
     model = skensemble.load(tmp_path / "o" / "model.zip")
     rows = df.dropna(subset=[target]).drop(columns=[target]).head(20)
     assert len(model.predict(rows)) == len(rows)
+
+
+def test_time_limit_skips_candidates_and_names_them(wine_csv, tmp_path, capsys):
+    """With a limit the search launches no candidate once its budget is spent (the first always runs), and
+    the log, report.md and summary.json name the ones skipped; a negative limit is one line and exit 2."""
+    path, _ = wine_csv
+    assert main(["compress", str(path), "--target", "label", "--out", str(tmp_path), "--quick",
+                 "--time-limit", "0.01"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["time_limit"] == 0.01 and summary["skipped"] == ["pruned neurons 0.75", "int8 dynamic",
+                                                                   "pruned neurons 0.75 + int8",
+                                                                   "distilled MLP (32,) from boosting"]
+    assert summary["chosen"] == "uncompressed"
+    assert "Skipped 4 candidates to keep within --time-limit 0.01 s: pruned neurons 0.75, int8 dynamic" in out
+    assert "Skipped to keep within the time limit (0.01 s): pruned neurons 0.75" in (tmp_path / "report.md").read_text()
+    assert main(["compress", str(path), "--target", "label", "--out", str(tmp_path), "--time-limit", "-1"]) == 2
+    assert "--time-limit must be 0 (no limit) or more seconds, got -1" in capsys.readouterr().err
+
+
+def test_search_budget_keeps_a_fifth_for_the_fits_after_the_search():
+    from skensemble._compress_cli import search_budget
+
+    assert search_budget(None, 12.0) is None
+    assert search_budget(300.0, 50.0) == pytest.approx(200.0)
+    assert 0 < search_budget(10.0, 40.0) < 0.01  # spent before the search: the first candidates only
+
+
+@pytest.fixture(scope="module")
+def small_teacher(wine_csv):
+    from skensemble.nets import TabMClassifier
+
+    path, pd = wine_csv
+    df = pd.read_csv(path)
+    y = df.pop("label")
+    return df, y, TabMClassifier(k=2, d_block=16, n_blocks=1, max_epochs=5, random_state=0).fit(df, y)
+
+
+def test_students_learn_from_the_teacher_without_refitting_it(small_teacher):
+    """The command's students of the teacher: MLPs of 128 and 64 units with piecewise-linear embeddings
+    (and the first in int8), distilled from the fitted teacher, which they leave as it was."""
+    import torch
+
+    from skensemble._compress_cli import teacher_students
+
+    X, y, teacher = small_teacher
+    students = teacher_students("classification", teacher, epochs=5)
+    assert list(students) == ["distilled MLP (128,) from TabM", "distilled MLP (64,) from TabM",
+                              "distilled MLP (128,) from TabM + int8"]
+    before = [p.detach().clone() for p in teacher.net_.module_.parameters()]
+    student = students["distilled MLP (64,) from TabM"].fit(X, y)
+    assert all(torch.equal(a, b) for a, b in zip(before, teacher.net_.module_.parameters()))
+    assert student.student_.num_embeddings == "piecewise_linear"
+    assert student.student_.hidden_layer_sizes == (64,)
+    assert (student.predict(X) == teacher.predict(X)).mean() > 0.8
+
+
+@pytest.mark.slow
+def test_default_run_distils_the_teacher_and_compares_it(wine_csv, tmp_path, monkeypatch, small_teacher):
+    """Without --quick the command fits a teacher once, searches its students beside the other candidates
+    and puts the teacher in the held-out table (a small TabM and few epochs stand in for the defaults)."""
+    import skensemble._compress_cli as cli
+
+    path, _ = wine_csv
+    calls = []
+    monkeypatch.setattr(cli, "EPOCHS", 4)
+    monkeypatch.setattr(cli, "fit_teacher", lambda task, X, y, log=print: calls.append(len(X)) or small_teacher[2])
+    cli.run_compress(path, "label", out=tmp_path, cv=2, log=lambda *a: None)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert len(calls) == 1 and cli.TEACHER in summary["held_out"]
+    report = (tmp_path / "report.md").read_text()
+    assert "| distilled MLP (128,) from TabM + int8 |" in report and f"| {cli.TEACHER} |" in report
