@@ -336,9 +336,28 @@ def test_default_run_distils_the_teacher_and_compares_it(wine_csv, tmp_path, mon
     path, _ = wine_csv
     calls = []
     monkeypatch.setattr(cli, "EPOCHS", 4)
-    monkeypatch.setattr(cli, "fit_teacher", lambda task, X, y, log=print: calls.append(len(X)) or small_teacher[2])
-    cli.run_compress(path, "label", out=tmp_path, cv=2, log=lambda *a: None)
+    monkeypatch.setattr(cli, "fit_teacher", lambda task, X, y, log=print, max_seconds=None:
+                        calls.append(max_seconds) or small_teacher[2])
+    cli.run_compress(path, "label", out=tmp_path, cv=2, log=lambda *a: None, time_limit=1000)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert len(calls) == 1 and cli.TEACHER in summary["held_out"]
+    assert calls == [350.0] and cli.TEACHER in summary["held_out"]  # the teacher's share of the limit
     report = (tmp_path / "report.md").read_text()
     assert "| distilled MLP (128,) from TabM + int8 |" in report and f"| {cli.TEACHER} |" in report
+
+
+def test_the_teachers_time_share_ends_its_training_with_the_best_epoch(small_teacher):
+    """``fit_teacher(max_seconds=...)``: no epoch starts once they are spent; early stopping keeps its best."""
+    from skensemble._compress_cli import fit_teacher
+
+    X, y, _ = small_teacher
+    lines = []
+    teacher = fit_teacher("classification", X, y, log=lines.append, max_seconds=0.0)
+    assert len(teacher.history_) == 1 and "1 epochs (stopped by its share of --time-limit)" in lines[0]
+    assert (teacher.predict(X) == y).mean() > 0.3
+
+
+def test_students_are_searched_right_after_the_uncompressed_net():
+    from skensemble._compress_cli import students_first
+
+    space = students_first({"uncompressed": 0, "pruned": 1, "int8": 2}, {"student": 3})
+    assert list(space) == ["uncompressed", "student", "pruned", "int8"]
