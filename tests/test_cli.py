@@ -317,8 +317,8 @@ def test_students_learn_from_the_teacher_without_refitting_it(small_teacher):
 
     X, y, teacher = small_teacher
     students = teacher_students("classification", teacher, epochs=5)
-    assert list(students) == ["distilled MLP (128,) from TabM", "distilled MLP (64,) from TabM",
-                              "distilled MLP (128,) from TabM + int8"]
+    assert list(students) == ["distilled MLP (128,) from TabM + int8", "distilled MLP (128,) from TabM",
+                              "distilled MLP (64,) from TabM"]
     before = [p.detach().clone() for p in teacher.net_.module_.parameters()]
     student = students["distilled MLP (64,) from TabM"].fit(X, y)
     assert all(torch.equal(a, b) for a, b in zip(before, teacher.net_.module_.parameters()))
@@ -343,6 +343,7 @@ def test_default_run_distils_the_teacher_and_compares_it(wine_csv, tmp_path, mon
     assert calls == [350.0] and cli.TEACHER in summary["held_out"]  # the teacher's share of the limit
     report = (tmp_path / "report.md").read_text()
     assert "| distilled MLP (128,) from TabM + int8 |" in report and f"| {cli.TEACHER} |" in report
+    assert "Against the TabM teacher on the same rows: held-out accuracy" in report
 
 
 def test_the_teachers_time_share_ends_its_training_with_the_best_epoch(small_teacher):
