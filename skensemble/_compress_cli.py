@@ -482,9 +482,10 @@ def search_budget(time_limit, elapsed):
     After the search come the chosen model's refit, the uncompressed net's
     and gradient boosting's fits for the held-out table, and the report: a
     fifth of the time left is kept for them (on the benchmark's tables they
-    took 10-20% of a run).  A candidate launched before the budget is spent
-    runs to its end, so a run overshoots by at most one candidate's
-    cross-validation.
+    took 10-20% of a run).  The search launches a candidate only when the
+    longest time one took before it still fits in its budget (the first
+    always runs), so a run overshoots by at most one candidate's
+    cross-validation, when that one takes longer than all before it.
     """
     if time_limit is None:
         return None

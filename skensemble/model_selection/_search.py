@@ -136,9 +136,11 @@ class CompressionSearchCV(BaseSearchCV):
     n_jobs : int, default=None
         Parallel fits (joblib), as in ``GridSearchCV``.
     max_time : float or None, default=None
-        Seconds: no candidate is launched once they are spent (the first
-        ones always are), and the best of those evaluated is chosen.  Candidates are then launched a few at
-        a time (``n_jobs`` of them, at least one).
+        Seconds: no candidate is launched once the time spent plus the
+        longest time a candidate took so far would pass them (the first
+        ones always are), and the best of those evaluated is chosen.
+        Candidates are then launched a few at a time (``n_jobs`` of them,
+        at least one).
     batch_size : int, default=4096
         Rows per timed batch for ``objective="latency"``.
     relative : bool, default=False
@@ -352,12 +354,14 @@ class CompressionSearchCV(BaseSearchCV):
             return
         step = max(1, self.n_jobs or 1) if self.max_time is not None else len(candidates)
         step = 1 if self.verbose else step
+        longest, before = 0.0, 0.0  # the longest step so far; the time spent before this step
         for start in range(0, len(candidates), step):
             elapsed = time.perf_counter() - self._start
-            if start and self.max_time is not None and elapsed > self.max_time:  # one chunk at least
+            longest, before = max(longest, elapsed - before), elapsed
+            if start and self.max_time is not None and elapsed + longest > self.max_time:  # one step at least
                 if self.verbose:
-                    print(f"[CompressionSearchCV] max_time={self.max_time}s spent after {start} of "
-                          f"{len(candidates)} candidates ({elapsed:.1f}s)")
+                    print(f"[CompressionSearchCV] max_time={self.max_time}s: {elapsed:.1f}s spent after {start} "
+                          f"of {len(candidates)} candidates, the longest step {longest:.1f}s")
                 return
             results = evaluate_candidates(candidates[start:start + step])
             if self.verbose:

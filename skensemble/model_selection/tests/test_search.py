@@ -128,6 +128,21 @@ def test_max_time_returns_the_best_found_so_far(digits_split, space):
     assert search.best_candidate_ in search.candidate_names_
 
 
+def test_max_time_launches_no_candidate_the_longest_so_far_would_not_fit(digits_split, space, monkeypatch):
+    """After a first candidate of 60 s, a second is not launched with 40 s of max_time=100 left (it would be
+    under a rule that only asks whether the time is spent)."""
+    import types
+
+    from skensemble.model_selection import _search
+
+    X_train, _, y_train, _ = digits_split
+    clock = iter([0.0, 0.0, 60.0])  # fit's start; before the first and the second candidate
+    monkeypatch.setattr(_search, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    two = {k: space[k] for k in ("uncompressed", "pruned 0.9")}
+    search = CompressionSearchCV(space["uncompressed"], space=two, max_time=100, cv=2).fit(X_train, y_train)
+    assert search.candidate_names_ == ["uncompressed"]
+
+
 def test_regression_and_parameter_grids(digits_split):
     X_train, _, y_train, _ = digits_split
     reg = MLPNetRegressor((32,), max_epochs=10, random_state=0)

@@ -304,9 +304,9 @@ def test_encoding_in_place_never_touches_the_callers_table(kind):
     if kind == "missing":
         X[::7, 3] = np.nan
     encoder = TableEncoder().fit(X)
-    given = {"float64": X, "float32": X.astype(np.float32), "int64": X.astype(np.int64), "missing": X,
-             "fortran": np.asfortranarray(X.astype(np.float32)),
-             "frame32": pd.DataFrame(X.astype(np.float32))}[kind]
+    given = {"float64": lambda: X, "float32": lambda: X.astype(np.float32), "int64": lambda: X.astype(np.int64),
+             "missing": lambda: X, "fortran": lambda: np.asfortranarray(X.astype(np.float32)),
+             "frame32": lambda: pd.DataFrame(X.astype(np.float32))}[kind]()
     before = np.array(given, copy=True)
     got = encoder.encode(given)
     np.testing.assert_array_equal(np.asarray(given), before)
