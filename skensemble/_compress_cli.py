@@ -207,7 +207,6 @@ def compression_space(task, encoder, epochs, quick, random_state=0, base="mlp"):
     return space
 
 
-TEACHERS = ("tabm", "none")
 TEACHER = "teacher: TabM (uncompressed, for comparison)"
 
 
@@ -297,11 +296,6 @@ def gradient_boosting(task, encoder):
 
     Boosting = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
     return make_pipeline(clone(encoder), Boosting(random_state=0))
-
-
-def against_boosting(chosen, boosting, metric):
-    """One sentence: which of the chosen model and gradient boosting wins on the held-out score and on speed."""
-    return against(chosen, boosting, metric, "histogram gradient boosting", "gradient boosting")
 
 
 def against(chosen, other, metric, title, name):
@@ -533,7 +527,7 @@ def _choice(search, held_out, max_drop, objective):
     return (f"Chosen: {search.best_candidate_!r}, the lowest {objective} among the candidates whose "
             f"cross-validated {metric} is within {max_drop} of the best {metric} ({best:.4f}): cross-validated "
             f"{search.best_score_:.4f}, held-out {row['score']:.4f}, {row['saved bytes']:,} bytes.\n"
-            + against_boosting(row, rows[BOOSTING], metric)
+            + against(row, rows[BOOSTING], metric, "histogram gradient boosting", "gradient boosting")
             + ("\n" + against(row, rows[TEACHER], metric, "the TabM teacher", "the teacher")
                if TEACHER in rows else ""))
 

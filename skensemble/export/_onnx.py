@@ -85,13 +85,9 @@ def prepend_table_encoding(onnx_bytes, encoder, owner):
     names the net in errors.
     """
     onnx = _require("onnx")
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    model = onnx.load_from_string(onnx_bytes)
-    graph = model.graph
-    old_input = graph.input[0].name
-    for node in graph.node:
-        node.input[:] = ["table_encoded" if name == old_input else name for name in node.input]
+    model = _encoded_input_renamed(onnx.load_from_string(onnx_bytes))
     per_column = bool(encoder.categorical_)
     names = _column_names(encoder)
     inputs, nodes, constants, parts = [], [], {}, []
@@ -110,19 +106,9 @@ def prepend_table_encoding(onnx_bytes, encoder, owner):
                                    TensorProto)
     for k, (j, categories) in enumerate(zip(encoder.categorical_, encoder.categories_)):
         parts.append(_one_hot(k, names[j], categories, nodes, constants, helper, TensorProto))
-    if len(parts) == 1:
-        nodes[-1].output[0] = "table_encoded"
-    else:
-        nodes.append(helper.make_node("Concat", parts, ["table_encoded"], axis=1))
-    graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in constants.items())
-    for i, node in enumerate(nodes):
-        graph.node.insert(i, node)
-    del graph.input[:]
-    graph.input.extend(inputs)
     if encoder.categorical_ and not any(o.domain == "ai.onnx.ml" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("ai.onnx.ml", 2))
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+    return _with_encoding(model, inputs, nodes, constants, parts)
 
 
 def prepend_row_encoding(onnx_bytes, encoding):
@@ -136,13 +122,9 @@ def prepend_row_encoding(onnx_bytes, encoding):
     int8 graph 10 us).  Equal to the layer to float32 rounding.
     """
     onnx = _require("onnx")
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    model = onnx.load_from_string(onnx_bytes)
-    graph = model.graph
-    old_input = graph.input[0].name
-    for node in graph.node:
-        node.input[:] = ["table_encoded" if name == old_input else name for name in node.input]
+    model = _encoded_input_renamed(onnx.load_from_string(onnx_bytes))
     n_numeric, sizes = encoding.n_numeric, encoding.category_sizes
     nodes, constants, parts = [], {}, []
     numbers = "X"  # the module's input was renamed above
@@ -160,15 +142,34 @@ def prepend_row_encoding(onnx_bytes, encoding):
                   helper.make_node("Equal", [f"table_codes{k}", f"table_range{k}"], [f"table_hot{k}"]),
                   helper.make_node("Cast", [f"table_hot{k}"], [f"table_onehot{k}"], to=TensorProto.FLOAT)]
         parts.append(f"table_onehot{k}")
+    inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", n_numeric + len(sizes)])]
+    return _with_encoding(model, inputs, nodes, constants, parts)
+
+
+def _encoded_input_renamed(model):
+    """``model`` with its first input's uses renamed ``table_encoded``: what an encoding in front will produce."""
+    old_input = model.graph.input[0].name
+    for node in model.graph.node:
+        node.input[:] = ["table_encoded" if name == old_input else name for name in node.input]
+    return model
+
+
+def _with_encoding(model, inputs, nodes, constants, parts):
+    """The serialized ``model`` with the encoding ``nodes`` (and their ``constants``) in front, reading
+    ``inputs``; the encoded ``parts`` are joined into ``table_encoded``, the renamed input of the net."""
+    onnx = _require("onnx")
+    from onnx import helper, numpy_helper
+
     if len(parts) == 1:
         nodes[-1].output[0] = "table_encoded"
     else:
         nodes.append(helper.make_node("Concat", parts, ["table_encoded"], axis=1))
+    graph = model.graph
     graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in constants.items())
     for i, node in enumerate(nodes):
         graph.node.insert(i, node)
     del graph.input[:]
-    graph.input.append(helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", n_numeric + len(sizes)]))
+    graph.input.extend(inputs)
     onnx.checker.check_model(model)
     return model.SerializeToString()
 
