@@ -37,6 +37,7 @@ import skensemble  # noqa: E402
 from skensemble.compression import DistilledClassifier, PrunedClassifier, QuantizedClassifier  # noqa: E402
 from skensemble.export import onnx_inputs, to_onnx  # noqa: E402
 from skensemble.nets import MLPNetClassifier, ResNetClassifier, TabMClassifier  # noqa: E402
+from skensemble.report import count_flops  # noqa: E402
 from skensemble.utils import get_module  # noqa: E402
 from skensemble.utils._access import get_net_estimator  # noqa: E402
 
@@ -155,8 +156,13 @@ def rows_of(data, b):
     return data[index]
 
 
-def timed(calls, batch_size):
-    """Median seconds per call of each ``(fn, data)``: round-robin samples of at least 20 ms each."""
+def timed(calls, batch_size, rounds=False):
+    """Median seconds per call of each ``(fn, data)``: round-robin samples of at least 20 ms each.
+
+    With ``rounds``, each call's samples too, one per round, in round order:
+    a ratio of two calls taken round by round compares samples measured
+    seconds apart, which the load of a shared machine moves alike.
+    """
     batches = {k: rows_of(data, batch_size) for k, (fn, data) in calls.items()}
     number = {}
     for k, (fn, _) in calls.items():
@@ -171,7 +177,8 @@ def timed(calls, batch_size):
             for _ in range(number[k]):
                 fn(batches[k])
             times[k].append((time.perf_counter() - start) / number[k])
-    return {k: float(np.median(v)) for k, v in times.items()}
+    medians = {k: float(np.median(v)) for k, v in times.items()}
+    return (medians, times) if rounds else medians
 
 
 def table_for(name, X, y, folder):
@@ -226,12 +233,18 @@ def pruning_at_scale():
              ("pruned 50% neurons", "module"): module_call(pruned, X)}
     rows = []
     for b in (256, 4096):
-        times = timed(calls, b)
+        times, samples = timed(calls, b, rounds=True)
         for kind in ("estimator", "module"):
-            dense, cut = times[("MLP (1024, 1024)", kind)], times[("pruned 50% neurons", kind)]
-            rows.append({"batch": b, "call": kind, "dense ms": dense * 1e3, "pruned ms": cut * 1e3,
-                         "speed-up": dense / cut})
-    return markdown_table(rows, ["batch", "call", "dense ms", "pruned ms", "speed-up"])
+            dense, cut = ("MLP (1024, 1024)", kind), ("pruned 50% neurons", kind)
+            paired = np.divide(samples[dense], samples[cut])
+            rows.append({"batch": b, "call": kind, "dense ms": times[dense] * 1e3, "pruned ms": times[cut] * 1e3,
+                         "speed-up": float(np.median(paired)), "lowest round": float(paired.min()),
+                         "highest round": float(paired.max())})
+    note = ("Speed-up: the median over rounds of the dense call's time over the pruned call's time measured in the "
+            f"same round ({REPEATS} rounds, the calls one after the other); the FLOP ratio of the two modules is "
+            f"{count_flops(base, X) / count_flops(pruned, X):.2f}.")
+    return markdown_table(rows, ["batch", "call", "dense ms", "pruned ms", "speed-up", "lowest round",
+                                 "highest round"]) + "\n\n" + note
 
 
 # %%
