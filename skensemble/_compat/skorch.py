@@ -12,7 +12,11 @@ optimizers (``NeuralNet._modules``, ``_criteria``, ``_optimizers``, filled by
 override (see ``OVERRIDDEN``).
 """
 
+import inspect
+
 import skorch
+from sklearn import get_config
+from sklearn.utils.metadata_routing import process_routing
 
 from . import check_version
 
@@ -28,6 +32,10 @@ READS = (
     "_set_training",
     "_step_optimizer",
 )
+
+# private keyword arguments of skorch's methods that this adapter passes on or takes out (string names, which the
+# architecture test does not see): fit_loop's _routing_method (skorch 1.4; see fit_loop_datasets)
+KEYWORDS = ("_routing_method",)
 
 # skorch's private methods that skensemble's nets override, and why.
 OVERRIDDEN = {
@@ -67,5 +75,28 @@ def optimizer_names(net):
     return list(net._optimizers)
 
 
-__all__ = ["OVERRIDDEN", "READS", "TESTED", "module_names", "next_step_optimizer", "optimizer_names", "registered_modules",
+# skorch 1.4's fit_loop takes the public entry point's name (``_routing_method``: "fit" or "partial_fit") and
+# routes the splitter's metadata when scikit-learn's metadata routing is on; skorch 1.2's has neither
+_ROUTES = "_routing_method" in inspect.signature(skorch.NeuralNet.fit_loop).parameters
+
+
+def fit_loop_datasets(net, X, y, fit_params):
+    """What skorch's ``fit_loop`` prepares before its epochs: ``(dataset_train, dataset_valid, forward_params)``.
+
+    ``fit_params`` may hold skorch's ``_routing_method`` (its ``fit`` and
+    ``partial_fit`` pass it); it is taken out.  With scikit-learn's metadata
+    routing on (skorch 1.4), the splitter gets its routed parameters and the
+    module's ``forward`` all of ``fit_params``, as skorch's loop does.
+    """
+    routing_method = fit_params.pop("_routing_method", "fit")
+    net.check_data(X, y)
+    net.check_training_readiness()
+    split_params = fit_params
+    if _ROUTES and get_config().get("enable_metadata_routing", False):
+        split_params = process_routing(net, routing_method, **fit_params).get("splitter", {"split": {}})["split"]
+    dataset_train, dataset_valid = net.get_split_datasets(X, y, **split_params)
+    return dataset_train, dataset_valid, fit_params
+
+
+__all__ = ["KEYWORDS", "fit_loop_datasets", "OVERRIDDEN", "READS", "TESTED", "module_names", "next_step_optimizer", "optimizer_names", "registered_modules",
            "set_training", "step_optimizer"]

@@ -45,6 +45,7 @@ READS = (
     "_forward_hooks",
     "_forward_pre_hooks",
     "_non_persistent_buffers_set",
+    "_opt_called",
     "_packed_params",
     "_post_accumulate_grad_hooks",
     "_tensor_name",
@@ -132,6 +133,16 @@ def packed_weights(layer):
     return [t for t in packed._weight_bias() if t is not None]
 
 
+def mark_stepped(optimizer):
+    """Tell ``optimizer``'s learning-rate schedulers that its weights were stepped (by another optimizer).
+
+    A scheduler warns when it steps before its optimizer ever did (a
+    reading of ``_opt_called``, which ``Optimizer.step`` sets); a fused
+    member's own optimizer never steps, the fused one steps its weights.
+    """
+    optimizer._opt_called = True
+
+
 def tensors_in(tree):
     """The tensors in a nested structure of tuples, lists and dicts (a module's output), in order."""
     return [t for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor)]
@@ -148,6 +159,7 @@ __all__ = [
     "fold_pruning_masks",
     "has_hooks",
     "is_non_persistent_buffer",
+    "mark_stepped",
     "packed_weights",
     "tensors_in",
 ]

@@ -32,14 +32,17 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from skorch.callbacks import GradientNormClipping, LRScheduler
 from torch.nn import functional as F
 
+from .._compat.torch import mark_stepped
 from ..nets import MLPNetClassifier, MLPNetRegressor
 from ..nets._base import OPTIMIZERS
 from ..nets._closed_form import activation_functions, dropout_mask, per_sample_loss_and_grad
 from ..nets._loader import batch_bounds
 from ..nets._skorch import EpochBatches, FitState, NonFiniteLossError, steps_without_closure
 from ..nets._engine import training_session
+from ..nets._epochs import run_epochs
 from ..utils._random import make_generator, torch_seed
 from ..utils._threads import fit_threads
 from . import _batched as batched
@@ -50,6 +53,10 @@ _PER_MEMBER = {"random_state", "verbose"}
 # optimizers whose step acts element by element: one step of a stack of the members' tensors can equal the
 # members' own steps (``_batched.stacked_step_is_exact``); every other optimizer steps each member's tensors
 _STACKABLE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop)
+# callbacks fused members keep: a learning-rate schedule (each member's LRScheduler steps its own optimizer's
+# settings, which the fused optimizer follows) and gradient clipping (each member's on_grad_computed clips its
+# own gradients, views of the stack's); anything else (scoring, checkpoints) needs a net of its own
+FUSABLE_CALLBACKS = (LRScheduler, GradientNormClipping)
 
 
 def _optimizer_class(estimator):
@@ -86,13 +93,34 @@ def fusable_reason(estimator):
         (p["batch_norm"], "batch_norm=True"),
         (p["num_embeddings"] is not None, f"num_embeddings={p['num_embeddings']!r}"),
         (p["amp"] is not False, "amp is on"),
-        (p["callbacks"], "callbacks are set"),
+        (_other_callbacks(p["callbacks"]), f"callbacks other than {_names(FUSABLE_CALLBACKS)} are set "
+                                            f"({_names(type(cb) for cb in _other_callbacks(p['callbacks']))})"),
         (p["net_params"], "net_params are set"),
     ]
     for failed, reason in checks:
         if failed:
             return reason
     return optimizer_reason(estimator)
+
+
+def _callbacks(callbacks):
+    """The callback objects of a ``callbacks`` parameter (a list of callbacks or ``(name, callback)`` pairs)."""
+    return [entry[1] if isinstance(entry, tuple) else entry for entry in callbacks or ()]
+
+
+def _other_callbacks(callbacks):
+    return [cb for cb in _callbacks(callbacks) if not isinstance(cb, FUSABLE_CALLBACKS)]
+
+
+def _names(classes):
+    return ", ".join(cls.__name__ for cls in classes)
+
+
+def _callbacks_key(callbacks):
+    """Equal for equal callback lists (their names, classes and parameters; a callback's repr is its address)."""
+    return tuple((entry[0] if isinstance(entry, tuple) else None, type(cb).__name__,
+                  tuple((k, repr(v)) for k, v in sorted(cb.get_params().items())))
+                 for entry, cb in zip(callbacks or (), _callbacks(callbacks)))
 
 
 def warn_if_optimizer_prevents_fusion(estimators):
@@ -113,7 +141,8 @@ def fusion_key(estimator):
         return None
     params = estimator.get_params(deep=False)
     return (type(estimator),) + tuple(
-        (k, repr(v)) for k, v in sorted(params.items()) if k not in _PER_MEMBER)
+        (k, _callbacks_key(v) if k == "callbacks" else repr(v)) for k, v in sorted(params.items())
+        if k not in _PER_MEMBER)
 
 
 def fusion_groups(estimators):
@@ -342,33 +371,35 @@ def _fused_optimizer(net, stacked, views):
 def _train(members):
     """Train the members fused, one stacked module; each member's net sees skorch's hooks and history rows.
 
-    Per member, as its own fit would: ``on_train_begin``, then per epoch
-    ``on_epoch_begin`` (a new history row), per batch ``on_batch_begin`` (a
-    new batch row), its loss and batch size recorded, ``on_batch_end``, the
-    batch count and ``on_epoch_end`` (skorch's callbacks write ``dur`` and
-    ``train_loss`` and print the row of a ``verbose`` member), and
-    ``on_train_end``.  The products of all members run at once.
+    The epochs run in skensemble's one loop (``run_epochs``: each member's
+    ``on_epoch_begin``, which opens its history row, and ``on_epoch_end``,
+    where skorch's callbacks write ``dur`` and ``train_loss`` and print the
+    row of a ``verbose`` member); ``training_session`` (``fused_fit``) calls
+    ``on_train_begin`` and ``on_train_end``.  Per batch, per member as its
+    own fit would: ``on_batch_begin`` (a new batch row), ``on_grad_computed``
+    with its own gradients (views of the stack's, which
+    ``GradientNormClipping`` clips in place), its loss and batch size
+    recorded, ``on_batch_end`` (an ``LRScheduler`` stepping per batch).  The
+    products of all members run at once; the one optimizer follows the
+    settings the members' schedules give their own optimizers.
     """
     first = members[0]
-    net, device = first.net, torch.device(first.net.device)
+    device = torch.device(first.net.device)
     classifier = isinstance(first.estimator, MLPNetClassifier)
     stacked = StackedMLP([m.net.module_ for m in members]).to(device)
     views = stacked.member_parameters()
-    optimizer = _fused_optimizer(net, stacked, views)
+    optimizer = _fused_optimizer(first.net, stacked, views)
     Xt = torch.as_tensor(first.X, device=device)
     Ys = torch.stack([torch.as_tensor(m.y, device=device) for m in members])
-    n, K = len(Xt), len(members)
-    bounds = _batch_bounds(net, n)
+    steps = _MemberSteps(members, views, optimizer)
+    bounds, K = _batch_bounds(first.net, len(Xt)), len(members)
     generators = [m.generator for m in members]
-    states = [FitState(m.net) for m in members]  # each member's hooks that do something, gathered once
-    for m in members:
-        m.net.notify("on_train_begin", X=m.X, y=m.y)
     stacked.train()
-    for epoch in range(net.max_epochs):
-        for m in members:
-            m.net.notify("on_epoch_begin", dataset_train=None, dataset_valid=None)
-        epochs = [EpochBatches(m.net, state) for m, state in zip(members, states)]
-        orders = torch.stack([torch.randperm(n, generator=g, device=g.device) for g in generators]).to(device)
+    clock = [0]
+
+    def epoch():
+        epochs = [EpochBatches(m.net, state) for m, state in zip(members, steps.states)]
+        orders = torch.stack([torch.randperm(len(Xt), generator=g, device=g.device) for g in generators]).to(device)
         for lo, hi in bounds:
             idx = orders[:, lo:hi]
             rows = Xt.index_select(0, idx.reshape(-1)).view(K, hi - lo, -1)  # each member's batch
@@ -376,20 +407,64 @@ def _train(members):
             batches = list(zip(rows, targets))
             for member_epoch, batch in zip(epochs, batches):
                 member_epoch.begin(batch)
-            per_member = _fused_step(stacked, views, optimizer, rows, targets, generators, classifier,
-                                     first.estimator.l1)
-            _check_finite(per_member, epoch)
-            for member_epoch, batch, loss in zip(epochs, batches, per_member):
+            per_member = _fused_grads(stacked, views, rows, targets, generators, classifier, first.estimator.l1)
+            steps.step(batches)
+            _check_finite(per_member, clock[0])
+            for member_epoch, batch, loss in zip(epochs, batches, per_member.detach()):
                 member_epoch.end(batch, {"loss": loss, "y_pred": None}, hi - lo)
-        for m, member_epoch in zip(members, epochs):
+        for member_epoch in epochs:
             member_epoch.close()
-            m.net.notify("on_epoch_end", dataset_train=None, dataset_valid=None)
+        clock[0] += 1
+
+    run_epochs([m.net for m in members], first.net.max_epochs, epoch, dataset_train=None, dataset_valid=None)
     stacked.write_back([m.net.module_ for m in members])
     _move_optimizer_state(optimizer, stacked, views, members)
     for m in members:
-        m.net.notify("on_train_end", X=m.X, y=m.y)
         m.estimator.net_ = m.net
     return [m.estimator for m in members]
+
+
+class _MemberSteps:
+    """The fused optimizer's step, with what each member's own step would have around it.
+
+    Before the step, each member's ``on_grad_computed`` hooks see its own
+    named gradients (views of the stack's: ``GradientNormClipping`` clips
+    them in place); the optimizer then takes the settings (learning rate,
+    momentum) the members' own optimizers have, which their
+    ``LRScheduler`` callbacks set.  Members of one fusion group have equal
+    callbacks, so their schedules agree; a disagreement is refused.
+    """
+
+    def __init__(self, members, views, optimizer):
+        self.members, self.views, self.optimizer = members, views, optimizer
+        self.states = [FitState(m.net) for m in members]  # each member's hooks that do something, gathered once
+        self.names = [name for name, _ in members[0].net.module_.named_parameters()]
+        self.grad_hooks = [state.grad_computed for state in self.states]
+        self.follows = any(isinstance(cb, LRScheduler) for _, cb in members[0].net.callbacks_)
+
+    def step(self, batches):
+        for member, hooks, params, batch in zip(self.members, self.grad_hooks, self.views, batches):
+            for hook in hooks:
+                hook(member.net, named_parameters=list(zip(self.names, params)), batch=batch)
+        if self.follows:
+            self._follow_schedules()
+        self.optimizer.step()
+        if self.follows:
+            for member in self.members:  # their schedules step after this step, as after their own
+                mark_stepped(member.net.optimizer_)
+
+    def _follow_schedules(self):
+        settings = [_settings(m.net.optimizer_) for m in self.members]
+        if any(s != settings[0] for s in settings[1:]):
+            raise RuntimeError("Fused members' learning-rate schedules disagree; fit them one by one.")
+        for group in self.optimizer.param_groups:
+            group.update({k: v for k, v in settings[0].items() if k in group})
+
+
+def _settings(optimizer):
+    """An optimizer's one parameter group's settings (what a schedule changes), without its tensors."""
+    (group,) = optimizer.param_groups
+    return {k: v for k, v in group.items() if k != "params"}
 
 
 def _batch_bounds(net, n):
@@ -399,20 +474,18 @@ def _batch_bounds(net, n):
     return batch_bounds(n, net.batch_size, iterator.get("drop_last", False), merge)
 
 
-def _fused_step(stacked, views, optimizer, rows, targets, generators, classifier, l1):
-    """One optimizer step of every member; their mean losses ``(K,)``."""
+def _fused_grads(stacked, views, rows, targets, generators, classifier, l1):
+    """Every member's gradients, in the stack's ``.grad`` tensors (the views see them); their mean losses ``(K,)``."""
     if stacked.has_closed_form:
-        per_member = stacked.closed_form_step(rows, targets, generators, classifier, l1)
-    else:
-        stacked.zero_grad()
-        per_member = _member_loss(stacked(rows, generators), targets, classifier)
-        loss = per_member.sum()
-        if l1:
-            loss = loss + l1 * sum(W.abs().sum() for W in stacked.weights)
-        loss.backward()
-        stacked.share_grads(views)
-    optimizer.step()
-    return per_member.detach()
+        return stacked.closed_form_step(rows, targets, generators, classifier, l1)
+    stacked.zero_grad()
+    per_member = _member_loss(stacked(rows, generators), targets, classifier)
+    loss = per_member.sum()
+    if l1:
+        loss = loss + l1 * sum(W.abs().sum() for W in stacked.weights)
+    loss.backward()
+    stacked.share_grads(views)
+    return per_member
 
 
 def _check_finite(per_member, epoch):

@@ -15,11 +15,13 @@ from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit, get_len, unpack_data
 from skorch.utils import to_tensor
 
-from .._compat.skorch import module_names, next_step_optimizer, optimizer_names, set_training, step_optimizer
+from .._compat.skorch import (fit_loop_datasets, module_names, next_step_optimizer, optimizer_names, set_training,
+                              step_optimizer)
 from ..persistence import register_splitter
 from ..utils._threads import fit_threads
 from ..utils._torch import multiply_adds_per_row
 from ._closed_form import ClosedFormMLP
+from ._epochs import run_epochs
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -194,6 +196,31 @@ class _AmpMixin:
         for name in optimizer_names(self):
             scaler.step(getattr(self, name + "_"))
         scaler.update()
+
+
+class _EpochLoopMixin:
+    """skorch's ``fit_loop`` with its epochs run by skensemble's one loop (:func:`~skensemble.nets._epochs.run_epochs`).
+
+    The same preparation (data checks, the validation split, one iterator
+    per split), and per epoch the same hooks and passes, in skorch's order:
+    ``on_epoch_begin``, the training pass, the validation pass,
+    ``on_epoch_end``.
+    """
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        dataset_train, dataset_valid, forward_params = fit_loop_datasets(self, X, y, fit_params)
+        iterator_train = self.get_iterator(dataset_train, training=True)
+        iterator_valid = None if dataset_valid is None else self.get_iterator(dataset_valid, training=False)
+
+        def epoch():
+            self.run_single_epoch(iterator_train, training=True, prefix="train", step_fn=self.train_step,
+                                  **forward_params)
+            self.run_single_epoch(iterator_valid, training=False, prefix="valid", step_fn=self.validation_step,
+                                  **forward_params)
+
+        run_epochs([self], self.max_epochs if epochs is None else epochs, epoch,
+                   dataset_train=dataset_train, dataset_valid=dataset_valid)
+        return self
 
 
 @functools.lru_cache(maxsize=None)
@@ -375,7 +402,9 @@ class FitState:
 
     ``batch_begin``/``batch_end``: the bound hooks that do something (the
     net's own when a subclass overrides skorch's, then the callbacks that
-    override the hook, in skorch's order); ``opens_batch_rows``: whether the
+    override the hook, in skorch's order), and ``grad_computed`` likewise
+    (fused members call them; a net's own step calls skorch's
+    ``notify``); ``opens_batch_rows``: whether the
     net's ``on_batch_begin`` is skorch's, which only opens the history row;
     ``modules``: each module and criterion with its submodules (and whether
     their class has its own ``train()``); ``closure_free``: whether the
@@ -389,6 +418,7 @@ class FitState:
         self.opens_batch_rows = not own_begin
         self.batch_begin = self._hooks(net, "on_batch_begin", own_begin)
         self.batch_end = self._hooks(net, "on_batch_end", _net_overrides(type(net), "on_batch_end"))
+        self.grad_computed = self._hooks(net, "on_grad_computed", _net_overrides(type(net), "on_grad_computed"))
         self.modules = [
             (module, [(m, _custom_train(type(m))) for m in module.modules()])
             for module in (getattr(net, name + "_") for name in module_names(net))
@@ -416,7 +446,8 @@ def _weighted_accuracy(net, X, y):
     return float(np.average(net.predict(X) == y[:, 0], weights=y[:, -1]))
 
 
-class SkorchClassifier(_LeanHooksMixin, _AmpMixin, _L1Mixin, _SampleWeightMixin, NeuralNetClassifier):
+class SkorchClassifier(_LeanHooksMixin, _AmpMixin, _L1Mixin, _SampleWeightMixin, _EpochLoopMixin,
+                       NeuralNetClassifier):
     """skorch ``NeuralNetClassifier`` with L1 penalty, sample weights and mixed precision."""
 
     @staticmethod
@@ -424,7 +455,8 @@ class SkorchClassifier(_LeanHooksMixin, _AmpMixin, _L1Mixin, _SampleWeightMixin,
         return y[:, 0].long()
 
 
-class SkorchRegressor(_LeanHooksMixin, _AmpMixin, _L1Mixin, _SampleWeightMixin, NeuralNetRegressor):
+class SkorchRegressor(_LeanHooksMixin, _AmpMixin, _L1Mixin, _SampleWeightMixin, _EpochLoopMixin,
+                      NeuralNetRegressor):
     """skorch ``NeuralNetRegressor`` with L1 penalty, sample weights and mixed precision."""
 
     @staticmethod

@@ -10,11 +10,12 @@ import torch
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import EpochScoring, GradientNormClipping, LRScheduler
 
 import skensemble
 from skensemble.ensemble import DeepEnsembleClassifier, DeepEnsembleRegressor
 from skensemble.ensemble._fused import (
-    StackedMLP, _Member, _member_loss, _move_optimizer_state, fused_fit, fusion_groups)
+    StackedMLP, _Member, _member_loss, _move_optimizer_state, fused_fit, fusable_reason, fusion_groups)
 from skensemble.nets import ConvNetClassifier, MLPNetClassifier, MLPNetRegressor
 from skensemble.nets._modules import MLPModule
 from skensemble.utils._random import torch_seed
@@ -200,11 +201,55 @@ def test_auto_falls_back_and_true_explains(digits_split):
     assert not forest.fused_ and forest.estimators_[0].random_state != forest.estimators_[1].random_state
 
 
+@pytest.mark.parametrize("callbacks", [
+    [("lr", LRScheduler(policy="StepLR", step_size=2, gamma=0.3))],
+    [("lr", LRScheduler(policy="CyclicLR", base_lr=1e-3, max_lr=1e-2, step_size_up=5, step_every="batch",
+                        cycle_momentum=False))],
+    [("clip", GradientNormClipping(gradient_clip_value=0.05))],
+    [("clip", GradientNormClipping(gradient_clip_value=0.05)), ("lr", LRScheduler(policy="StepLR", step_size=1))],
+], ids=["epoch schedule", "batch schedule", "clipping", "both"])
+def test_schedules_and_clipping_behave_the_same_fused_and_alone(callbacks, digits_split):
+    """Fused members keep LRScheduler and GradientNormClipping: each member's weights, losses and learning
+    rates are those of its own fit (its gradients come from autograd alone and the closed form fused: equal
+    to float rounding), and the callbacks really act (without them the weights differ)."""
+    X_train, X_test, y_train, _ = digits_split
+    net = MLPNetClassifier((32,), max_epochs=4, batch_size=64, lr=5e-3, callbacks=callbacks, random_state=0)
+    fused = DeepEnsembleClassifier(net, n_estimators=2, fused=True, random_state=0).fit(X_train, y_train)
+    separate = DeepEnsembleClassifier(net, n_estimators=2, fused=False, random_state=0).fit(X_train, y_train)
+    plain = DeepEnsembleClassifier(clone(net).set_params(callbacks=None), n_estimators=2, fused=True,
+                                   random_state=0).fit(X_train, y_train)
+    assert fused.fused_ and not separate.fused_
+    for a, b, c in zip(fused.estimators_, separate.estimators_, plain.estimators_):
+        for wa, wb, wc in zip(a.module_.parameters(), b.module_.parameters(), c.module_.parameters()):
+            np.testing.assert_allclose(wa.detach(), wb.detach(), rtol=1e-4, atol=1e-5)
+            assert not torch.allclose(wa, wc, rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(a.history_[:, "train_loss"], b.history_[:, "train_loss"], rtol=1e-4)
+        if "lr" in dict(callbacks):
+            scheduled = a.history_[:, "event_lr"] if "event_lr" in a.history_[-1] else \
+                [batch["event_lr"] for row in a.history_ for batch in row["batches"]]
+            alone = b.history_[:, "event_lr"] if "event_lr" in b.history_[-1] else \
+                [batch["event_lr"] for row in b.history_ for batch in row["batches"]]
+            assert scheduled == alone and len(set(scheduled)) > 1
+            assert a.net_.optimizer_.param_groups[0]["lr"] == b.net_.optimizer_.param_groups[0]["lr"]
+        np.testing.assert_allclose(a.predict_proba(X_test), b.predict_proba(X_test), atol=1e-5)
+
+
+def test_other_callbacks_train_members_one_by_one(digits_split):
+    X_train, _, y_train, _ = digits_split
+    net = MLPNetClassifier((8,), max_epochs=1, callbacks=[EpochScoring("accuracy", on_train=True)], random_state=0)
+    assert fusable_reason(net) == "callbacks other than LRScheduler, GradientNormClipping are set (EpochScoring)"
+    assert not DeepEnsembleClassifier(net, n_estimators=2, random_state=0).fit(X_train, y_train).fused_
+
+
 def test_fusion_groups():
     a = MLPNetClassifier((8,), random_state=0)
     groups = fusion_groups([a, clone(a).set_params(random_state=1), clone(a).set_params(lr=0.1),
                             RandomForestClassifier(), clone(a).set_params(random_state=5)])
     assert groups == [[0, 1, 4]]
+    scheduled = clone(a).set_params(callbacks=[("lr", LRScheduler(policy="StepLR", step_size=2))])
+    groups = fusion_groups([scheduled, clone(scheduled).set_params(random_state=1),
+                            clone(a).set_params(callbacks=[("lr", LRScheduler(policy="StepLR", step_size=3))])])
+    assert groups == [[0, 1]]  # equal callbacks fuse, a different schedule does not
 
 
 def test_composes_and_saves(fused_and_separate, digits_split, tmp_path):
