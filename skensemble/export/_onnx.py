@@ -103,7 +103,8 @@ def prepend_table_encoding(onnx_bytes, encoder, owner):
         inputs.append(helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", encoder.n_features_in_]))
     if encoder.numeric_:
         parts += _numeric_encoding(encoder.center_, encoder.scale_, encoder.indicated_, numbers, nodes, constants,
-                                   TensorProto)
+                                   TensorProto, encoder.encoding_.spiked, encoder.encoding_._spike_values.numpy(),
+                                   encoder.encoding_._spike_widths.numpy())
     for k, (j, categories) in enumerate(zip(encoder.categorical_, encoder.categories_)):
         parts.append(_one_hot(k, names[j], categories, nodes, constants, helper, TensorProto))
     if encoder.categorical_ and not any(o.domain == "ai.onnx.ml" for o in model.opset_import):
@@ -134,7 +135,8 @@ def prepend_row_encoding(onnx_bytes, encoding):
         numbers = "table_numbers"
     if n_numeric:
         parts += _numeric_encoding(encoding.center.numpy(), encoding.scale.numpy(), encoding.indicated, numbers,
-                                   nodes, constants, TensorProto)
+                                   nodes, constants, TensorProto, encoding.spiked, encoding._spike_values.numpy(),
+                                   encoding._spike_widths.numpy())
     for k, size in enumerate(sizes):
         constants[f"table_code_column{k}"] = np.asarray([n_numeric + k], dtype=np.int64)
         constants[f"table_range{k}"] = np.arange(size, dtype=np.float32).reshape(1, -1)
@@ -181,7 +183,8 @@ def _column_names(encoder):
     return [f"x{j}" for j in range(encoder.n_features_in_)]
 
 
-def _numeric_encoding(center, scale, indicated, numbers, nodes, constants, TensorProto):
+def _numeric_encoding(center, scale, indicated, numbers, nodes, constants, TensorProto, spiked=(), spikes=(),
+                      widths=()):
     """Nodes encoding the numeric block ``numbers``; returns the names of the encoded parts."""
     from onnx import helper
 
@@ -202,12 +205,24 @@ def _numeric_encoding(center, scale, indicated, numbers, nodes, constants, Tenso
         helper.make_node("Sqrt", ["table_q2p1"], ["table_root"]),
         helper.make_node("Div", ["table_z", "table_root"], ["table_clipped"]),
     ]
-    if len(indicated) == 0:
-        return ["table_clipped"]
-    constants["table_indicated"] = np.asarray(indicated, dtype=np.int64)
-    nodes += [helper.make_node("Gather", ["table_isnan", "table_indicated"], ["table_missing_bool"], axis=1),
-              helper.make_node("Cast", ["table_missing_bool"], ["table_missing"], to=TensorProto.FLOAT)]
-    return ["table_clipped", "table_missing"]
+    parts = ["table_clipped"]
+    if len(indicated):
+        constants["table_indicated"] = np.asarray(indicated, dtype=np.int64)
+        nodes += [helper.make_node("Gather", ["table_isnan", "table_indicated"], ["table_missing_bool"], axis=1),
+                  helper.make_node("Cast", ["table_missing_bool"], ["table_missing"], to=TensorProto.FLOAT)]
+        parts.append("table_missing")
+    if len(spiked):
+        constants["table_spiked"] = np.asarray(spiked, dtype=np.int64)
+        constants["table_spikes"] = np.asarray(spikes, dtype=np.float32).reshape(1, -1)
+        constants["table_spike_widths"] = np.asarray(widths, dtype=np.float32).reshape(1, -1)
+        constants["table_minus_one"] = np.asarray(-1.0, dtype=np.float32)
+        nodes += [helper.make_node("Gather", [numbers, "table_spiked"], ["table_spiked_numbers"], axis=1),
+                  helper.make_node("Sub", ["table_spiked_numbers", "table_spikes"], ["table_spike_offset"]),
+                  helper.make_node("Abs", ["table_spike_offset"], ["table_spike_distance"]),
+                  helper.make_node("LessOrEqual", ["table_spike_distance", "table_spike_widths"], ["table_spike_bool"]),
+                  helper.make_node("Where", ["table_spike_bool", "table_one", "table_minus_one"], ["table_spike"])]
+        parts.append("table_spike")
+    return parts
 
 
 def _one_hot(k, column, categories, nodes, constants, helper, TensorProto):

@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 import skensemble
 from skensemble.compression import DistilledClassifier, PrunedClassifier, QuantizedClassifier
 from skensemble.nets import MLPNetClassifier, MLPNetRegressor, ResNetRegressor, TabMClassifier
+from skensemble.export import onnx_inputs, to_onnx
 from skensemble.preprocessing import TableEncoder
 from skensemble.preprocessing._table import needs_encoding, smooth_clip
 
@@ -135,12 +136,53 @@ def test_numeric_tables_go_through_the_encoder_unless_auto_or_none(churn):
     X, y, score = churn
     numeric = X[["income"]].assign(age=X.age.fillna(50))
     est = MLPNetRegressor((8,), max_epochs=2, random_state=0).fit(numeric, score)  # the default: "always"
-    assert est.table_encoder_.n_features_out_ == 2
+    encoder = est.table_encoder_
+    spikes = int(numeric.age.eq(50).mean() >= 0.1)  # the filled ages: a spike, marked
+    assert encoder.n_features_out_ == 2 + spikes and list(encoder.spike_values_) == [50.0] * spikes
     auto = MLPNetRegressor((8,), max_epochs=2, preprocessing="auto", random_state=0).fit(numeric, score)
     assert not hasattr(auto, "table_encoder_")  # "auto": only tables with text or missing values
     assert hasattr(auto.fit(X, score), "table_encoder_")
     with pytest.raises(ValueError, match="NaN"):
         MLPNetRegressor(preprocessing=None).fit(X[["age"]], score)
+
+
+def test_a_spike_gets_an_indicator_in_every_encoding_path(tmp_path):
+    """A value held by a tenth of a many-valued column's rows is marked: transform, a few rows (NumPy), the layer
+    on many rows (torch), the ONNX graph, names, inverse_transform, weights and an old file without spikes."""
+    rng = np.random.default_rng(0)
+    spent = np.where(rng.random(400) < 0.3, 0.0, rng.gamma(2.0, 100.0, 400))
+    X = pd.DataFrame({"spent": spent, "age": rng.integers(18, 80, 400).astype(float),
+                      "dice": rng.integers(1, 7, 400).astype(float), "city": rng.choice(["a", "b"], 400)})
+    X.loc[:5, "spent"] = np.nan
+    encoder = TableEncoder().fit(X)
+    assert encoder.spiked_ == [0] and list(encoder.spike_values_) == [0.0]  # not age (no spike), not dice (6 values)
+    names = list(encoder.get_feature_names_out())
+    assert names[:5] == ["spent", "age", "dice", "spent_missing", "spent_is_0"] and encoder.n_features_out_ == 9
+    encoded = encoder.transform(X)
+    np.testing.assert_array_equal(encoded[:, 4], np.where(X.spent == 0, 1.0, -1.0))  # missing is not the spike
+    few = encoder.transform(X.iloc[:20])  # NumPy's kernels, bit for bit the layer's
+    np.testing.assert_array_equal(few, encoded[:20])
+    back = encoder.inverse_transform(encoded)
+    np.testing.assert_array_equal(back.spent.to_numpy() == 0, X.spent.to_numpy() == 0)
+    weighted = TableEncoder().fit(X, sample_weight=np.where(X.spent == 0, 0.01, 1.0))
+    assert weighted.spiked_ == []  # the zeros weigh little: no spike
+    net = MLPNetClassifier((8,), max_epochs=2, random_state=0).fit(X, X.age > 50)
+    path = tmp_path / "m.onnx"
+    to_onnx(net, path)
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feed = onnx_inputs(X, [i.name for i in session.get_inputs()])
+    np.testing.assert_allclose(_softmax(session.run(None, feed)[0]), net.predict_proba(X), atol=1e-5)
+    state = {k: v for k, v in vars(encoder).items() if k not in ("spiked_", "spike_values_")}
+    old = TableEncoder.__new__(TableEncoder)
+    old.__setstate__(state)  # pickled before spike indicators
+    assert old.spiked_ == [] and old.get_feature_names_out()[-1] == "city_other"
+
+
+def _softmax(logits):
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def test_scaling_inside_the_net_helps_a_skewed_table(churn):

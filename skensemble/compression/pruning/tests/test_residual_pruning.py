@@ -72,7 +72,7 @@ def test_layer_trimming_of_square_hidden_layers_and_of_a_regressor(digits_split)
 def test_trimming_errors_name_the_problem(digits_split):
     X_train, _, y_train, _ = digits_split
     with pytest.raises(ValueError, match="n_layers=3.*2"):
-        PrunedRegressor(ResNetRegressor(width=8, max_epochs=1), granularity="layer", n_layers=3).fit(
+        PrunedRegressor(ResNetRegressor(width=8, n_blocks=2, max_epochs=1), granularity="layer", n_layers=3).fit(
             X_train[:100], y_train[:100])
     with pytest.raises(StructuralPruningError, match="no block"):
         PrunedClassifier(MLPNetClassifier((16,), max_epochs=1), granularity="layer").fit(
