@@ -24,14 +24,32 @@ def weighted_quantiles(values, levels, weights=None):
     -------
     quantiles : ndarray of shape (n_levels,)
     """
+    return quantiles_of_sorted(*sorted_present(values, weights), levels)
+
+
+def sorted_present(values, weights=None):
+    """The values that count (not NaN, weight above 0), ascending, and their cumulative weights.
+
+    What :func:`weighted_quantiles` reads: a caller that needs more than
+    quantiles of a column (the table encoder's spikes) sorts it once.
+    Equal weights sort without an index (``np.sort``; their cumulative
+    weights are the counts 1, 2, ...).
+    """
     values = np.asarray(values, dtype=np.float64)
-    levels = np.asarray(levels, dtype=np.float64)
-    weights = np.ones_like(values) if weights is None else np.asarray(weights, dtype=np.float64)
+    if weights is None:
+        values = np.sort(values[~np.isnan(values)])
+        return values, np.arange(1, len(values) + 1, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
     keep = ~np.isnan(values) & (weights > 0)
     values, weights = values[keep], weights[keep]
+    order = np.argsort(values, kind="stable")
+    return values[order], np.cumsum(weights[order])
+
+
+def quantiles_of_sorted(values, cumulative, levels):
+    """:func:`weighted_quantiles` of what :func:`sorted_present` returned."""
+    levels = np.asarray(levels, dtype=np.float64)
     if len(values) == 0:
         return np.full(levels.shape, np.nan)
-    order = np.argsort(values, kind="stable")
-    values, cumulative = values[order], np.cumsum(weights[order])
     positions = np.searchsorted(cumulative, levels * cumulative[-1], side="left")
     return values[np.minimum(positions, len(values) - 1)]
