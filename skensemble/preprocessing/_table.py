@@ -8,8 +8,8 @@ deviation or, where smaller (a heavy tail), by its interquartile range over
 clipped, ``x / sqrt(1 + (x / 3)^2)``, so outliers stay within about +-3
 without a hard cut; a missing value becomes 0 (the median) and, for a column that had
 missing values at ``fit``, a 0/1 indicator column.  A numeric column of many
-values with a spike (one value held by at least a tenth of the rows, as an
-expenditure of 0 by those who spent nothing) gets a 0/1 column marking that
+values with a spike (one value held by at least a tenth of its rows, as an
+expenditure of 0 by those who spent nothing) gets a column marking that
 value (+1 there, -1 elsewhere), which trees split on at once and smooth
 scaling blurs (see ``_SPIKE_SHARE``).  Each categorical column
 (``category``, ``object``, ``string`` or ``bool`` dtype of a DataFrame, or
@@ -358,9 +358,12 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         return state, {}
 
     def __setstate__(self, state):
-        if "center_" in state and "spiked_" not in state:  # pickled before spike indicators
+        old = "center_" in state and "spiked_" not in state  # pickled before spike indicators
+        if old:
             state = {**state, "spiked_": [], "spike_values_": np.zeros(0, dtype=np.float32)}
         super().__setstate__(state)
+        if old:  # its pickled layer is of that time too: rebuilt from the statistics, as a loaded file's is
+            self._build_encoding()
 
     def _load_state(self, reader, extra):
         if not hasattr(self, "spiked_"):  # saved before spike indicators: encoded without them, as at its fit

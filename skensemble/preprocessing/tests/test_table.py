@@ -178,6 +178,7 @@ def test_a_spike_gets_an_indicator_in_every_encoding_path(tmp_path):
     old = TableEncoder.__new__(TableEncoder)
     old.__setstate__(state)  # pickled before spike indicators
     assert old.spiked_ == [] and old.get_feature_names_out()[-1] == "city_other"
+    assert old.transform(X).shape == (400, 8)  # its layer rebuilt without the spike
 
 
 def _softmax(logits):
