@@ -98,5 +98,5 @@ def fit_loop_datasets(net, X, y, fit_params):
     return dataset_train, dataset_valid, fit_params
 
 
-__all__ = ["KEYWORDS", "fit_loop_datasets", "OVERRIDDEN", "READS", "TESTED", "module_names", "next_step_optimizer", "optimizer_names", "registered_modules",
-           "set_training", "step_optimizer"]
+__all__ = ["KEYWORDS", "OVERRIDDEN", "READS", "TESTED", "fit_loop_datasets", "module_names", "next_step_optimizer",
+           "optimizer_names", "registered_modules", "set_training", "step_optimizer"]

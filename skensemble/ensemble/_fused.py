@@ -88,13 +88,13 @@ def fusable_reason(estimator):
     if type(estimator) not in FUSABLE:
         return f"{type(estimator).__name__} is not an MLPNetClassifier or MLPNetRegressor"
     p = estimator.get_params(deep=False)
+    others = _other_callbacks(p["callbacks"])
     checks = [
         (p["early_stopping"], "early_stopping=True (each member would hold out its own validation rows)"),
         (p["batch_norm"], "batch_norm=True"),
         (p["num_embeddings"] is not None, f"num_embeddings={p['num_embeddings']!r}"),
         (p["amp"] is not False, "amp is on"),
-        (_other_callbacks(p["callbacks"]), f"callbacks other than {_names(FUSABLE_CALLBACKS)} are set "
-                                            f"({_names(type(cb) for cb in _other_callbacks(p['callbacks']))})"),
+        (others, f"callbacks other than {_names(FUSABLE_CALLBACKS)} are set ({_names(type(cb) for cb in others)})"),
         (p["net_params"], "net_params are set"),
     ]
     for failed, reason in checks:
@@ -395,9 +395,8 @@ def _train(members):
     bounds, K = _batch_bounds(first.net, len(Xt)), len(members)
     generators = [m.generator for m in members]
     stacked.train()
-    clock = [0]
 
-    def epoch():
+    def epoch(index):
         epochs = [EpochBatches(m.net, state) for m, state in zip(members, steps.states)]
         orders = torch.stack([torch.randperm(len(Xt), generator=g, device=g.device) for g in generators]).to(device)
         for lo, hi in bounds:
@@ -409,12 +408,11 @@ def _train(members):
                 member_epoch.begin(batch)
             per_member = _fused_grads(stacked, views, rows, targets, generators, classifier, first.estimator.l1)
             steps.step(batches)
-            _check_finite(per_member, clock[0])
+            _check_finite(per_member, index)
             for member_epoch, batch, loss in zip(epochs, batches, per_member.detach()):
                 member_epoch.end(batch, {"loss": loss, "y_pred": None}, hi - lo)
         for member_epoch in epochs:
             member_epoch.close()
-        clock[0] += 1
 
     run_epochs([m.net for m in members], first.net.max_epochs, epoch, dataset_train=None, dataset_valid=None)
     stacked.write_back([m.net.module_ for m in members])

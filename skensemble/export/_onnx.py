@@ -102,9 +102,7 @@ def prepend_table_encoding(onnx_bytes, encoder, owner):
         numbers = "X"
         inputs.append(helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", encoder.n_features_in_]))
     if encoder.numeric_:
-        parts += _numeric_encoding(encoder.center_, encoder.scale_, encoder.indicated_, numbers, nodes, constants,
-                                   TensorProto, encoder.encoding_.spiked, encoder.encoding_._spike_values.numpy(),
-                                   encoder.encoding_._spike_widths.numpy())
+        parts += _numeric_encoding(encoder.encoding_, numbers, nodes, constants, TensorProto)
     for k, (j, categories) in enumerate(zip(encoder.categorical_, encoder.categories_)):
         parts.append(_one_hot(k, names[j], categories, nodes, constants, helper, TensorProto))
     if encoder.categorical_ and not any(o.domain == "ai.onnx.ml" for o in model.opset_import):
@@ -134,9 +132,7 @@ def prepend_row_encoding(onnx_bytes, encoding):
         nodes.append(helper.make_node("Gather", ["X", "table_numeric_columns"], ["table_numbers"], axis=1))
         numbers = "table_numbers"
     if n_numeric:
-        parts += _numeric_encoding(encoding.center.numpy(), encoding.scale.numpy(), encoding.indicated, numbers,
-                                   nodes, constants, TensorProto, encoding.spiked, encoding._spike_values.numpy(),
-                                   encoding._spike_widths.numpy())
+        parts += _numeric_encoding(encoding, numbers, nodes, constants, TensorProto)
     for k, size in enumerate(sizes):
         constants[f"table_code_column{k}"] = np.asarray([n_numeric + k], dtype=np.int64)
         constants[f"table_range{k}"] = np.arange(size, dtype=np.float32).reshape(1, -1)
@@ -183,14 +179,15 @@ def _column_names(encoder):
     return [f"x{j}" for j in range(encoder.n_features_in_)]
 
 
-def _numeric_encoding(center, scale, indicated, numbers, nodes, constants, TensorProto, spiked=(), spikes=(),
-                      widths=()):
-    """Nodes encoding the numeric block ``numbers``; returns the names of the encoded parts."""
+def _numeric_encoding(encoding, numbers, nodes, constants, TensorProto):
+    """Nodes encoding the numeric block ``numbers`` as ``encoding`` (a fitted encoder's
+    :class:`~skensemble.preprocessing._table_module.TableEncoding`) does; returns the names of the encoded parts."""
     from onnx import helper
 
+    indicated, spiked = encoding.indicated, encoding.spiked
     constants.update({
-        "table_center": np.asarray(center, dtype=np.float32),
-        "table_scale": np.asarray(scale, dtype=np.float32),
+        "table_center": encoding.center.numpy(),
+        "table_scale": encoding.scale.numpy(),
         "table_clip": np.asarray(1.0 / SMOOTH_CLIP, dtype=np.float32),
         "table_one": np.asarray(1.0, dtype=np.float32),
     })
@@ -213,8 +210,8 @@ def _numeric_encoding(center, scale, indicated, numbers, nodes, constants, Tenso
         parts.append("table_missing")
     if len(spiked):
         constants["table_spiked"] = np.asarray(spiked, dtype=np.int64)
-        constants["table_spikes"] = np.asarray(spikes, dtype=np.float32).reshape(1, -1)
-        constants["table_spike_widths"] = np.asarray(widths, dtype=np.float32).reshape(1, -1)
+        constants["table_spikes"] = encoding._spike_values.numpy().reshape(1, -1)
+        constants["table_spike_widths"] = encoding._spike_widths.numpy().reshape(1, -1)
         constants["table_minus_one"] = np.asarray(-1.0, dtype=np.float32)
         nodes += [helper.make_node("Gather", [numbers, "table_spiked"], ["table_spiked_numbers"], axis=1),
                   helper.make_node("Sub", ["table_spiked_numbers", "table_spikes"], ["table_spike_offset"]),

@@ -12,7 +12,7 @@ history row carries skorch's keys.
 
 
 def run_epochs(nets, epochs, epoch, **epoch_kwargs):
-    """Run ``epochs`` epochs: each net's ``on_epoch_begin``, then ``epoch()``, then each net's ``on_epoch_end``.
+    """Run ``epochs`` epochs: each net's ``on_epoch_begin``, then ``epoch(index)``, then each net's ``on_epoch_end``.
 
     Parameters
     ----------
@@ -24,14 +24,14 @@ def run_epochs(nets, epochs, epoch, **epoch_kwargs):
         the training's session (``skensemble.nets._engine.training_session``)
         catches.
     epoch : callable
-        One epoch's batches, with no arguments.
+        One epoch's batches, called with the epoch's index (0, 1, ...).
     **epoch_kwargs
         Passed to the epoch hooks (skorch passes ``dataset_train`` and
         ``dataset_valid``).
     """
-    for _ in range(epochs):
+    for index in range(epochs):
         for net in nets:
             net.notify("on_epoch_begin", **epoch_kwargs)
-        epoch()
+        epoch(index)
         for net in nets:
             net.notify("on_epoch_end", **epoch_kwargs)

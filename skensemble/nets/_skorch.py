@@ -212,7 +212,7 @@ class _EpochLoopMixin:
         iterator_train = self.get_iterator(dataset_train, training=True)
         iterator_valid = None if dataset_valid is None else self.get_iterator(dataset_valid, training=False)
 
-        def epoch():
+        def epoch(_index):
             self.run_single_epoch(iterator_train, training=True, prefix="train", step_fn=self.train_step,
                                   **forward_params)
             self.run_single_epoch(iterator_valid, training=False, prefix="valid", step_fn=self.validation_step,

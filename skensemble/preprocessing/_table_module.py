@@ -18,7 +18,6 @@ SMOOTH_CLIP = 3.0
 SPIKE_WIDTH = 1e-4  # a number this close to a spike (in units of its column's scale) is at the spike
 _CLIP_ROWS = 256  # rows of a large batch clipped at a time, through one reused buffer that stays in cache
 _FEW_CELLS = 1 << 14  # up to this many input cells, NumPy's kernels do the arithmetic (see TableEncoding.encode_few)
-_FLOAT32_MAX = np.finfo(np.float32).max
 
 
 def smooth_clip_(z):
