@@ -86,9 +86,9 @@ class ResNetClassifier(NetClassifierMixin, _ResNetParams, BaseNet):
     n_blocks : int, default=1
         Number of residual blocks.  One block (two before 2026-12-07) was
         measured on the tabular benchmark (``benchmarks/results/resnet_defaults.md``):
-        log loss within 10% of the best skensemble net on all six
-        classification tables (two blocks: four), and RMSE 0.4-1.5% lower on
-        the three regression tables (3 splits).
+        log loss within 10% of the best default net on all six
+        classification tables (two blocks: three), and RMSE 0.4-1.5% lower
+        for :class:`ResNetRegressor` on the three regression tables (3 splits).
     hidden_factor : float, default=2.0
         Hidden size of each block as a multiple of ``width``.
     activation : {"relu", "leaky_relu", "gelu", "tanh", "logistic", "silu", "identity"}, default="relu"
@@ -227,11 +227,9 @@ class ResNetRegressor(NetRegressorMixin, _ResNetParams, BaseNet):
     width : int, default=128
         Size of the residual stream.
     n_blocks : int, default=1
-        Number of residual blocks.  One block (two before 2026-12-07) was
-        measured on the tabular benchmark (``benchmarks/results/resnet_defaults.md``):
-        log loss within 10% of the best skensemble net on all six
-        classification tables (two blocks: four), and RMSE 0.4-1.5% lower on
-        the three regression tables (3 splits).
+        Number of residual blocks.  One block (two before 2026-12-07): RMSE
+        0.4-1.5% lower on the tabular benchmark's three regression tables
+        (3 splits); for classification see :class:`ResNetClassifier`.
     hidden_factor : float, default=2.0
         Hidden size of each block as a multiple of ``width``.
     activation : {"relu", "leaky_relu", "gelu", "tanh", "logistic", "silu", "identity"}, default="relu"
