@@ -8,7 +8,11 @@ products at once, but the BLAS may choose another kernel for it than for
 the one product of a member's own fit: on the benchmark CPU with two torch
 threads, a weight gradient with ten output units splits its sum over the
 batch between the threads in ``torch.mm`` and not in ``torch.bmm``, and
-batches of fewer than eight rows take another path.  So each product is
+batches of fewer than eight rows take another path; and a member's slice
+of a stack may start off the 64-byte alignment its own tensors have (a
+short last batch of an odd width), where a kernel may sum in another
+order, so a member's product is computed on tensors of its own
+(:func:`_member_product`).  So each product is
 checked once per shape, thread count and device: on random inputs of that
 shape, batched and member-by-member products are compared, and the batched
 product is used only where they are identical (per-member products cost up
@@ -32,10 +36,10 @@ _BATCHED = {
     "input_grad": lambda G, W, out: torch.bmm(G, W, out=out),
     "weight_grad": lambda G, X, out: torch.bmm(G.transpose(1, 2), X, out=out),
 }
-_MEMBER = {
-    "linear": lambda X, W, b, k, out: torch.addmm(b[k, 0], X[k], W[k].t(), out=out),
-    "input_grad": lambda G, W, k, out: torch.mm(G[k], W[k], out=out),
-    "weight_grad": lambda G, X, k, out: torch.mm(G[k].t(), X[k], out=out),
+_MEMBER = {  # on member k's slices of the operands
+    "linear": lambda X, W, b, out: torch.addmm(b[0], X, W.t(), out=out),
+    "input_grad": lambda G, W, out: torch.mm(G, W, out=out),
+    "weight_grad": lambda G, X, out: torch.mm(G.t(), X, out=out),
 }
 
 
@@ -57,19 +61,40 @@ def weight_grad(G, X, out):
 
 def _product(name, operands, out):
     if operands[0].device.type != "cpu" or _batched_is_exact(
-            name, tuple(tuple(t.shape) for t in operands), operands[0].dtype, torch.get_num_threads()):
+            name, tuple([t.shape for t in operands]), operands[0].dtype, torch.get_num_threads()):
         return _BATCHED[name](*operands, out=out)
     for k in range(len(out)):
-        _MEMBER[name](*operands, k, out=out[k])
+        _member_product(name, operands, k, out=out[k])
     return out
+
+
+def _member_product(name, operands, k, out=None):
+    """Member ``k``'s product as its own fit computes it: on tensors of its own where its slices are not.
+
+    A member's own fit multiplies tensors of their own, which torch's
+    allocator aligns to 64 bytes; member k's slice of a stack starts k
+    slices in, which for a short last batch of an odd width (3 rows of 9
+    columns: 108 bytes) is not aligned, and a BLAS kernel may then sum in
+    another order (weights 3e-8 apart after one epoch).  Such slices are
+    copied first, and the product written through a new tensor.
+    """
+    own = [t[k] if _aligned(t[k]) else t[k].clone() for t in operands]
+    if out is None or _aligned(out):
+        return _MEMBER[name](*own, out=out)
+    return out.copy_(_MEMBER[name](*own, out=None))
+
+
+def _aligned(t):
+    return t.data_ptr() % 64 == 0
 
 
 @functools.lru_cache(maxsize=512)
 def _batched_is_exact(name, shapes, dtype, threads):
-    """Whether the batched product equals the members' own on random operands of these shapes."""
+    """Whether the batched product equals the members' own (:func:`_member_product`) on random operands of
+    these shapes."""
     generator = torch.Generator().manual_seed(0)
     operands = [torch.randn(shape, generator=generator).to(dtype) for shape in shapes]
-    members = torch.stack([_MEMBER[name](*operands, k, out=None) for k in range(shapes[0][0])])
+    members = torch.stack([_member_product(name, operands, k) for k in range(shapes[0][0])])
     return torch.equal(_BATCHED[name](*operands, out=None), members)
 
 

@@ -26,6 +26,7 @@ callbacks see one training each (``training_session``).
 """
 
 import contextlib
+import copy
 import math
 import warnings
 from dataclasses import dataclass
@@ -156,10 +157,23 @@ def fusion_groups(estimators):
 
 
 class _Member:
-    """One member's fit state: its validated targets, its skorch net and its random generators."""
+    """One member's fit state: its validated targets, its skorch net and its random generators.
 
-    def __init__(self, estimator, X, y):
-        X32, y_raw = estimator._validate_fit_data(X, y)
+    ``like``, another member of the group, lends its validated data: members
+    of one group differ only in their seeds and verbosity, so what one
+    member's validation sets (feature counts and names, a fitted table
+    encoder) is every member's, and is copied instead of computed again.
+    """
+
+    def __init__(self, estimator, X, y, like=None):
+        if like is None:
+            self.validation = _attributes_set_by(estimator, lambda: estimator._validate_fit_data(X, y))
+            X32, y_raw = self.validation.result
+        else:
+            self.validation = like.validation
+            self.validation.apply(estimator)
+            X32, y_raw = like.X, like.y_raw
+        self.y_raw = y_raw
         net, y_enc = estimator._build(X32, y_raw)
         with torch_seed(estimator._seed, estimator.device_):
             net.initialize()  # the weights its own fit starts from
@@ -167,6 +181,31 @@ class _Member:
         # the generator its own fit's shuffles and dropout masks draw from (skensemble.nets._engine)
         self.generator = make_generator(estimator._seed, net.device)
 
+
+
+@dataclass(frozen=True)
+class _Validation:
+    """The attributes a validation call set on (``added``) and removed from (``removed``) an estimator,
+    and what it returned."""
+
+    added: dict
+    removed: frozenset
+    result: tuple
+
+    def apply(self, estimator):
+        """Give ``estimator`` the same attributes (copies, so that no two members share a fitted encoder)."""
+        for name in self.removed:
+            estimator.__dict__.pop(name, None)
+        for name, value in self.added.items():
+            setattr(estimator, name, copy.deepcopy(value))
+
+
+def _attributes_set_by(estimator, call):
+    before = dict(vars(estimator))
+    result = call()
+    after = vars(estimator)
+    added = {k: v for k, v in after.items() if k not in before or before[k] is not v}
+    return _Validation(added, frozenset(before.keys() - after.keys()), result)
 
 
 @dataclass(slots=True)
@@ -224,12 +263,13 @@ class StackedMLP(nn.Module):
         as :meth:`forward`.  The gradients are written into the ``.grad``
         tensors already there, which :meth:`member_parameters`' aliases view.
         """
+        weights, biases = tuple(self.weights), tuple(self.biases)  # indexing a ParameterList costs 5 us a call
         with torch.no_grad():
             blocks = []  # one _Block per linear layer
             for kind, what in self.plan:
                 if kind == "linear":
                     blocks.append(_Block(X))
-                    X = batched.linear(X, self.weights[what], self.biases[what])
+                    X = batched.linear(X, weights[what], biases[what])
                 elif kind == "act":
                     block = blocks[-1]
                     block.activation, block.functions, block.pre = what, activation_functions(what), X
@@ -245,12 +285,12 @@ class StackedMLP(nn.Module):
                     grad = grad * block.noise
                 if block.functions is not None:
                     grad = block.functions[1](grad, block.out, block.pre, block.activation)
-                batched.weight_grad(grad, block.inputs, out=_grad_buffer(self.weights[i]))
-                torch.sum(grad, 1, keepdim=True, out=_grad_buffer(self.biases[i]))
+                batched.weight_grad(grad, block.inputs, out=_grad_buffer(weights[i]))
+                torch.sum(grad, 1, keepdim=True, out=_grad_buffer(biases[i]))
                 if i:
-                    grad = batched.input_grad(grad, self.weights[i])
+                    grad = batched.input_grad(grad, weights[i])
             if l1:
-                for W in self.weights:
+                for W in weights:
                     W.grad.add_(torch.sign(W).mul_(l1))
         return losses
 
@@ -350,7 +390,8 @@ def _copy(value):
 
 def fused_fit(estimators, X, y):
     """Fit ``estimators`` (fusable, with equal fusion keys) on ``(X, y)`` together; returns them fitted."""
-    members = [_Member(est, X, y) for est in estimators]
+    members = [_Member(estimators[0], X, y)]
+    members += [_Member(est, X, y, like=members[0]) for est in estimators[1:]]
     net = members[0].net
     work = sum(p.numel() for p in net.module_.parameters()) * net.batch_size * len(members)
     with fit_threads(work), contextlib.ExitStack() as sessions:

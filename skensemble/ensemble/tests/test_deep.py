@@ -75,6 +75,28 @@ def test_fused_with_dropout_weight_decay_l1_sgd_and_activations(digits_split):
             _assert_same_weights(member, alone, str(params))
 
 
+def test_fused_members_validate_once_and_own_their_encoders(digits_split):
+    """The first member's validation serves the group: every member gets its own copy of the fitted encoder
+    (equal statistics, distinct objects) and the weights its own fit on the raw table gives."""
+    import pandas as pd
+
+    X_train, X_test, y_train, _ = digits_split
+    frame = pd.DataFrame(X_train[:, :8], columns=[f"p{j}" for j in range(8)])
+    frame["kind"] = np.where(X_train[:, 20] > 8, "dark", "light")
+    frame.loc[::7, "p3"] = np.nan
+    net = clone(NET).set_params(max_epochs=2)
+    fused = fused_fit([clone(net).set_params(random_state=s) for s in (1, 2)], frame, y_train)
+    encoders = [m.table_encoder_ for m in fused]
+    assert encoders[0] is not encoders[1] and encoders[0].encoding_ is not encoders[1].encoding_
+    for seed, member in zip((1, 2), fused):
+        alone = clone(net).set_params(random_state=seed).fit(frame, y_train)
+        assert list(member.feature_names_in_) == list(alone.feature_names_in_) == list(frame.columns)
+        assert member.table_encoder_.categories_ == alone.table_encoder_.categories_ == [["light", "dark"]]
+        np.testing.assert_array_equal(member.table_encoder_.center_, alone.table_encoder_.center_)
+        _assert_same_weights(member, alone)
+        np.testing.assert_array_equal(member.predict_proba(frame[:20]), alone.predict_proba(frame[:20]))
+
+
 def _assert_same_weights(a, b, msg=""):
     """Bit for bit: the members' products, masks and optimizer steps are those of their own fits."""
     for p, q in zip(a.net_.module_.parameters(), b.net_.module_.parameters()):
