@@ -107,8 +107,9 @@ def _spikes(columns):
     return indices, np.asarray(values, dtype=np.float32)
 
 
-def _is_categorical(column):
-    return not pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype)
+def _is_categorical(dtype):
+    """Whether a column of this dtype is encoded as categories (text, categories, booleans, objects)."""
+    return not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
 
 
 def check_table(X):
@@ -188,7 +189,7 @@ def check_raw_targets(X, y, *, y_numeric=False, multi_output=False):
 def needs_encoding(X):
     """Whether ``X`` has categorical columns or missing values (what a net cannot take as it is)."""
     if isinstance(X, pd.DataFrame):
-        if any(_is_categorical(X[c]) for c in X.columns):
+        if any(_is_categorical(dtype) for dtype in X.dtypes):
             return True
         return bool(X.isna().to_numpy().any())
     if sp.issparse(X) or not hasattr(X, "__len__"):
@@ -313,7 +314,8 @@ class TableEncoder(TransformerMixin, BaseEstimator):
         if len(frame) == 0:
             raise ValueError(f"Found array with 0 sample(s) (shape=(0, {frame.shape[1]})) while a minimum of 1 "
                              "is required.")
-        kinds = [_is_categorical(frame.iloc[:, j]) for j in range(frame.shape[1])]
+        dtypes = list(frame.dtypes)  # one read (a column each through iloc cost 0.2 ms a column)
+        kinds = [_is_categorical(dtype) for dtype in dtypes]
         self.numeric_ = [j for j, cat in enumerate(kinds) if not cat]
         self.categorical_ = [j for j, cat in enumerate(kinds) if cat]
         if sample_weight is not None:  # a row of weight 0 is a row left out
@@ -339,7 +341,7 @@ class TableEncoder(TransformerMixin, BaseEstimator):
             counts = weights[present].groupby(values[present], sort=False).sum()
             order = sorted(counts.index, key=lambda v: (-counts[v], v))  # by frequency, then by name
             self.categories_.append([str(v) for v in order[: self.max_categories]])
-        self.dtypes_ = [str(frame.iloc[:, j].dtype) for j in range(frame.shape[1])]
+        self.dtypes_ = [str(dtype) for dtype in dtypes]
         self.n_features_out_ = (len(self.numeric_) + len(self.indicated_) + len(self.spiked_)
                                 + sum(len(c) + 2 for c in self.categories_))
         self._build_encoding()
