@@ -182,7 +182,6 @@ class _Member:
         self.generator = make_generator(estimator._seed, net.device)
 
 
-
 @dataclass(frozen=True)
 class _Validation:
     """The attributes a validation call set on (``added``) and removed from (``removed``) an estimator,
