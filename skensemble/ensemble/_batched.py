@@ -78,10 +78,15 @@ def _member_product(name, operands, k, out=None):
     another order (weights 3e-8 apart after one epoch).  Such slices are
     copied first, and the product written through a new tensor.
     """
-    own = [t[k] if _aligned(t[k]) else t[k].clone() for t in operands]
+    own = [_own(t[k]) for t in operands]
     if out is None or _aligned(out):
         return _MEMBER[name](*own, out=out)
     return out.copy_(_MEMBER[name](*own, out=None))
+
+
+def _own(t):
+    """``t``, or its copy where it does not start on a 64-byte boundary (a new tensor does)."""
+    return t if _aligned(t) else t.clone()
 
 
 def _aligned(t):

@@ -107,6 +107,11 @@ def _spikes(columns):
     return indices, np.asarray(values, dtype=np.float32)
 
 
+def _no_spikes():
+    """The spike attributes of an encoder fitted before spike indicators (a file or pickle of that time)."""
+    return {"spiked_": [], "spike_values_": np.zeros(0, dtype=np.float32)}
+
+
 def _is_categorical(dtype):
     """Whether a column of this dtype is encoded as categories (text, categories, booleans, objects)."""
     return not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
@@ -362,14 +367,14 @@ class TableEncoder(TransformerMixin, BaseEstimator):
     def __setstate__(self, state):
         old = "center_" in state and "spiked_" not in state  # pickled before spike indicators
         if old:
-            state = {**state, "spiked_": [], "spike_values_": np.zeros(0, dtype=np.float32)}
+            state = {**state, **_no_spikes()}
         super().__setstate__(state)
         if old:  # its pickled layer is of that time too: rebuilt from the statistics, as a loaded file's is
             self._build_encoding()
 
     def _load_state(self, reader, extra):
         if not hasattr(self, "spiked_"):  # saved before spike indicators: encoded without them, as at its fit
-            self.spiked_, self.spike_values_ = [], np.zeros(0, dtype=np.float32)
+            vars(self).update(_no_spikes())
         self._build_encoding()
 
     def transform(self, X):
